@@ -1,0 +1,61 @@
+"""beluga_nats_sync: a synchronous NATS client for plain Python, and the Beluga message bus.
+
+A background I/O thread runs the official nats-py client; publish returns at once, callbacks run
+in order on their own threads, and every blocking call is bounded by a timeout::
+
+    import beluga_nats_sync as bns
+
+    with bns.connect("nats://localhost:4222") as nc:
+        sub = nc.subscribe("greet")
+        nc.publish("greet", b"hello")
+        print(sub.next_msg(timeout=1.0).data)
+"""
+
+from __future__ import annotations
+
+from ._client import Client, Stats, connect
+from ._msg import Msg
+from ._options import Options
+from ._subscription import Subscription
+from .errors import (
+    AuthorizationError,
+    ClosedError,
+    ConnectError,
+    InvalidSubjectError,
+    MessageDecodeError,
+    NATSSyncError,
+    NATSTimeoutError,
+    NoReplySubjectError,
+    NoRespondersError,
+    OutboundBufferFullError,
+    PayloadTooLargeError,
+    PermissionsError,
+    RequestTimeoutError,
+    SlowConsumerError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthorizationError",
+    "Client",
+    "ClosedError",
+    "ConnectError",
+    "InvalidSubjectError",
+    "MessageDecodeError",
+    "Msg",
+    "NATSSyncError",
+    "NATSTimeoutError",
+    "NoReplySubjectError",
+    "NoRespondersError",
+    "Options",
+    "OutboundBufferFullError",
+    "PayloadTooLargeError",
+    "PermissionsError",
+    "RequestTimeoutError",
+    "SlowConsumerError",
+    "Stats",
+    "Subscription",
+    "__version__",
+    "connect",
+]

@@ -1,0 +1,848 @@
+"""Client: the blocking NATS client, and the engine it drives on its I/O thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Coroutine, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import attrs
+import nats
+from nats import errors as nerr
+from nats.aio.client import Client as _NatsClient
+
+from ._loop import IOLoop, wait_future
+from ._msg import Msg
+from ._options import Options, ServersArg, redact_url
+from ._protocol import check_queue, check_subject, check_timeout, encode_headers, payload_bytes
+from ._subscription import MsgCallback, Subscription
+from .errors import (
+    AuthorizationError,
+    ClosedError,
+    ConnectError,
+    NATSSyncError,
+    NATSTimeoutError,
+    NoRespondersError,
+    OutboundBufferFullError,
+    PayloadTooLargeError,
+    PermissionsError,
+    RequestTimeoutError,
+)
+
+__all__ = ["Client", "Stats", "connect"]
+
+log = logging.getLogger("beluga_nats_sync")
+T = TypeVar("T")
+
+_NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
+_SUBJECT_CACHE_MAX = 4096
+_CHUNK = 1 << 20  # the writer hands data to nats-py in pieces of about this size
+_NO_RESPONDERS = "503"
+
+
+@attrs.frozen
+class Stats:
+    """A snapshot of a client's counters."""
+
+    in_msgs: int = 0
+    in_bytes: int = 0
+    out_msgs: int = 0
+    out_bytes: int = 0
+    reconnects: int = 0
+    #: Asynchronous errors reported (server errors, slow-consumer episodes, ...).
+    errors: int = 0
+    #: Exceptions raised by subscription callbacks.
+    callback_errors: int = 0
+    #: Messages dropped by slow consumers.
+    dropped: int = 0
+
+
+class _Waiter:
+    """One outstanding request; the I/O thread releases the lock when the reply is in."""
+
+    __slots__ = ("error", "lock", "msg")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.msg: Any = None
+        self.error: BaseException | None = None
+
+
+class _ReplySink:
+    """nats-py's queue for the shared reply subscription: routes each reply to its waiter."""
+
+    __slots__ = ("_engine", "_plen")
+
+    def __init__(self, engine: _Engine) -> None:
+        self._engine = engine
+        self._plen = len(engine.resp_prefix)
+
+    def put_nowait(self, nmsg: Any) -> None:
+        waiter = self._engine.waiters.pop(nmsg.subject[self._plen :], None)
+        if waiter is not None:
+            waiter.msg = nmsg
+            waiter.lock.release()
+
+    def qsize(self) -> int:
+        return 0
+
+    def empty(self) -> bool:
+        return True
+
+    def task_done(self) -> None:
+        pass
+
+    async def join(self) -> None:
+        return None
+
+
+class _Events:
+    """Runs user callbacks (error/disconnected/reconnected/closed) off the I/O thread, in order."""
+
+    def __init__(self, name: str) -> None:
+        import queue
+
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._q.put((fn, args))
+
+    def stop(self, timeout: float) -> None:
+        self._q.put(None)
+        if self.thread is not threading.current_thread():
+            self.thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            fn, args = item
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("client event callback %r raised", getattr(fn, "__name__", fn))
+
+
+def _translate_connect_error(exc: BaseException | None, url: str) -> ConnectError:
+    text = str(exc) if exc is not None else "no answer"
+    low = text.lower()
+    if isinstance(exc, nerr.Error) and "authorization" in low:
+        return AuthorizationError(
+            f"cannot connect to {url}: the server refused the credentials (authorization violation)"
+        )
+    if isinstance(exc, ConnectionRefusedError) or "refused" in low:
+        reason = "connection refused"
+    elif isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or exc is None:
+        reason = "no answer within the connect timeout"
+    else:
+        reason = text or type(exc).__name__
+    return ConnectError(
+        f"cannot connect to {url}: {reason}; is nats-server running? "
+        "(start one with `nats-server`, or `python -m beluga_nats_sync server`)"
+    )
+
+
+def _translate_async_error(exc: BaseException) -> BaseException:
+    text = str(exc)
+    if "permissions violation" in text.lower():
+        return PermissionsError(text)
+    if "authorization" in text.lower():
+        return AuthorizationError(text)
+    return exc
+
+
+class _Engine:
+    """Everything a client owns. It holds no reference to the :class:`Client`, so an unused
+    client can be garbage collected and its finaliser can close the engine."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.state = _NEW
+        self._state_lock = threading.Lock()
+        self.loop = IOLoop(name=f"nats-io-{options.name or 'client'}")
+        self.events = _Events(name=f"nats-events-{options.name or 'client'}")
+        self.nc = _NatsClient()
+        self.max_payload = 1024 * 1024
+        self.connected = False
+        # outbound: framed commands waiting for the I/O thread
+        self._out_lock = threading.Lock()
+        self._out_space = threading.Condition(self._out_lock)
+        self._outbox: list[bytes] = []
+        self._outbox_bytes = 0
+        self._space_waiters = 0
+        self._wake_scheduled = False
+        self._wake: asyncio.Event | None = None
+        self._writer_task: asyncio.Task[None] | None = None
+        self._pub_prefix: dict[str, bytes] = {}
+        # requests
+        self.resp_prefix = ""
+        self.waiters: dict[str, _Waiter] = {}
+        self._tokens = itertools.count(1)
+        # subscriptions
+        self.subs: dict[int, Subscription] = {}
+        # counters not kept by nats-py
+        self._out_msgs = 0
+        self._out_bytes = 0
+        self._errors = 0
+        self._callback_errors = 0
+        self._dropped = 0
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return self.state is _OPEN
+
+    def closed_error(self, what: str = "client") -> ClosedError:
+        if self.state is _NEW:
+            return ClosedError(f"{what}: the client is not connected; call connect() first")
+        return ClosedError(f"{what}: the client is closed; create a new one with beluga_nats_sync.connect()")
+
+    def _run(self, fn: Callable[[], Coroutine[Any, Any, T]], timeout: float, what: str) -> T:
+        try:
+            return self.loop.run(fn, timeout, what)
+        except nerr.ConnectionClosedError:
+            raise self.closed_error(what) from None
+        except (asyncio.TimeoutError, TimeoutError, nerr.TimeoutError) as exc:
+            if isinstance(exc, NATSTimeoutError):
+                raise
+            raise NATSTimeoutError(f"{what} did not complete within {timeout:g} s") from None
+
+    # -- connect -----------------------------------------------------------------------------
+    def connect(self, timeout: float) -> None:
+        o = self.options
+        first_error: list[BaseException] = []
+        failed: asyncio.Event | None = None  # made on the I/O thread's loop
+        servers = list(o.servers)
+        shown = ", ".join(o.redacted_servers)
+
+        async def do_connect() -> None:
+            nonlocal failed
+            failed = asyncio.Event()
+            attempts = 0
+
+            async def on_connect_error(exc: Exception) -> None:
+                nonlocal attempts
+                attempts += 1
+                first_error.append(exc)
+                if attempts >= len(servers) or isinstance(exc, nerr.Error) and "authorization" in str(exc).lower():
+                    assert failed is not None
+                    failed.set()
+
+            kwargs: dict[str, Any] = dict(
+                servers=servers,
+                error_cb=on_connect_error,
+                disconnected_cb=self._on_disconnected,
+                reconnected_cb=self._on_reconnected,
+                closed_cb=self._on_closed,
+                name=o.name,
+                allow_reconnect=o.allow_reconnect,
+                connect_timeout=min(o.connect_timeout, timeout) if timeout > 0 else o.connect_timeout,
+                reconnect_time_wait=o.reconnect_wait,
+                max_reconnect_attempts=o.max_reconnects,
+                ping_interval=o.ping_interval,
+                max_outstanding_pings=o.max_outstanding_pings,
+                dont_randomize=o.dont_randomize,
+                no_echo=o.no_echo,
+                inbox_prefix=o.inbox_prefix,
+                pending_size=max(o.reconnect_buffer_size, 2 * _CHUNK),
+            )
+            if o.tls is not None:
+                kwargs["tls"] = o.tls
+            if o.user is not None:
+                kwargs["user"] = o.user
+            if o.password is not None:
+                kwargs["password"] = o.password
+            if o.token is not None:
+                kwargs["token"] = o.token
+            conn = asyncio.ensure_future(self.nc.connect(**kwargs))
+            gave_up = asyncio.ensure_future(failed.wait())
+            done, _ = await asyncio.wait({conn, gave_up}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            gave_up.cancel()
+            if conn not in done:
+                conn.cancel()
+                await asyncio.gather(conn, return_exceptions=True)
+                await self._abandon_nats()
+                raise _translate_connect_error(first_error[-1] if first_error else None, shown)
+            exc = conn.exception()
+            if exc is not None:
+                await self._abandon_nats()
+                raise _translate_connect_error(exc if not first_error else first_error[-1], shown) from None
+            # connected: from now on errors go to the user's callback
+            self.nc._error_cb = self._on_error
+            self.max_payload = self.nc.max_payload
+            self.connected = True
+            self.resp_prefix = f"{self.nc._inbox_prefix.decode()}.{self.nc._nuid.next().decode()}."
+            rsub = await self.nc.subscribe(self.resp_prefix + "*", pending_msgs_limit=0, pending_bytes_limit=0)
+            rsub._pending_queue = _ReplySink(self)  # type: ignore[assignment]
+            self._wake = asyncio.Event()
+            self._writer_task = asyncio.get_running_loop().create_task(self._writer())
+
+        try:
+            self.loop.run(do_connect, timeout + 1.0, "connect")
+        except ConnectError:
+            self._teardown(1.0)
+            raise
+        except BaseException:
+            self._teardown(1.0)
+            raise
+        self.state = _OPEN
+
+    async def _abandon_nats(self) -> None:
+        try:
+            await asyncio.wait_for(self.nc.close(), 1.0)
+        except BaseException as exc:  # nothing to save on a connection that never opened
+            log.debug("closing a failed connection: %r", exc)
+
+    # -- callbacks from nats-py (on the I/O thread) -------------------------------------------
+    async def _on_error(self, exc: Exception) -> None:
+        if isinstance(exc, nerr.SlowConsumerError):
+            return  # our own pending limits apply; nats-py's are disabled
+        self._report(_translate_async_error(exc))
+
+    async def _on_disconnected(self) -> None:
+        self.connected = False
+        cb = self.options.disconnected_cb
+        if cb is not None and self.state is _OPEN:
+            self.events.submit(cb)
+
+    async def _on_reconnected(self) -> None:
+        self.connected = True
+        self.max_payload = self.nc.max_payload
+        if self._wake is not None:
+            self._wake.set()
+        cb = self.options.reconnected_cb
+        if cb is not None:
+            self.events.submit(cb)
+
+    async def _on_closed(self) -> None:
+        self.connected = False
+        if self.state is _OPEN:  # closed by nats-py itself (reconnects exhausted): finish the job
+            self.events.submit(self.close, 2.0)
+
+    def _report(self, exc: BaseException) -> None:
+        self._errors += 1
+        cb = self.options.error_cb
+        if cb is not None:
+            self.events.submit(cb, exc)
+        else:
+            log.warning("NATS error: %s", exc)
+
+    def _count_dropped(self) -> None:
+        self._dropped += 1
+
+    def _count_callback_error(self) -> None:
+        self._callback_errors += 1
+
+    def _forget(self, sub: Subscription) -> None:
+        self.subs.pop(sub.sid, None)
+
+    # -- publish -------------------------------------------------------------------------------
+    def prefix_for(self, subject: str) -> bytes:
+        check_subject(subject)
+        prefix = b"PUB " + subject.encode() + b" "
+        if len(self._pub_prefix) >= _SUBJECT_CACHE_MAX:
+            self._pub_prefix.clear()
+        self._pub_prefix[subject] = prefix
+        return prefix
+
+    def publish(self, subject: str, payload: Any, reply: str | None, headers: Mapping[str, str] | None) -> None:
+        """Frame and queue one message; see Client.publish."""
+        if self.state is not _OPEN:
+            raise self.closed_error("publish")
+        prefix = self._pub_prefix.get(subject)
+        if prefix is None:
+            prefix = self.prefix_for(subject)
+        if type(payload) is not bytes:
+            payload = payload_bytes(payload)
+        n = len(payload)
+        if n > self.max_payload:
+            raise PayloadTooLargeError(n, self.max_payload)
+        if reply is None and headers is None:
+            cmd = b"%b%d\r\n%b\r\n" % (prefix, n, payload)
+        else:
+            cmd = self._frame(subject, payload, reply, headers)
+        self.enqueue(cmd, n)
+
+    def _frame(self, subject: str, payload: bytes, reply: str | None, headers: Mapping[str, str] | None) -> bytes:
+        r = b""
+        if reply:
+            check_subject(reply, what="reply")
+            r = reply.encode() + b" "
+        elif reply is not None and reply != "":
+            raise TypeError(f"reply must be a str subject or None, got {type(reply).__name__}")
+        n = len(payload)
+        if headers is None:
+            return b"PUB %b %b%d\r\n%b\r\n" % (subject.encode(), r, n, payload)
+        hdr = encode_headers(headers)
+        h = len(hdr)
+        if h + n > self.max_payload:
+            raise PayloadTooLargeError(h + n, self.max_payload)
+        return b"HPUB %b %b%d %d\r\n%b%b\r\n" % (subject.encode(), r, h, h + n, hdr, payload)
+
+    def enqueue(self, cmd: bytes, payload_size: int) -> None:
+        size = len(cmd)
+        with self._out_lock:
+            limit = self.options.max_outbound_bytes if self.connected else self.options.reconnect_buffer_size
+            if self._outbox_bytes + size > limit and self._outbox_bytes > 0:
+                self._wait_for_space(size, limit)
+            self._outbox.append(cmd)
+            self._outbox_bytes += size
+            self._out_msgs += 1
+            self._out_bytes += payload_size
+            if self._wake_scheduled:
+                return
+            self._wake_scheduled = True
+        wake = self._wake
+        if wake is not None:
+            # RuntimeError: the loop is gone; close() is running and will report unsent data
+            with contextlib.suppress(RuntimeError):
+                self.loop.loop.call_soon_threadsafe(wake.set)
+
+    def _wait_for_space(self, size: int, limit: int) -> None:
+        """Called with _out_lock held: wait for the writer to take the outbox, up to ``timeout``."""
+        if self.loop.in_loop_thread():
+            raise OutboundBufferFullError("the outbound buffer is full; publish from the I/O thread cannot wait")
+        deadline = time.monotonic() + self.options.timeout
+        self._space_waiters += 1
+        try:
+            while self._outbox_bytes > 0 and self._outbox_bytes + size > limit:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.state is not _OPEN:
+                    state = "connected" if self.connected else "disconnected"
+                    raise OutboundBufferFullError(
+                        f"{self._outbox_bytes} bytes of published messages are waiting to be sent "
+                        f"({state}; limit {limit} bytes) and none could be taken within "
+                        f"{self.options.timeout:g} s; the message was not queued"
+                    )
+                self._out_space.wait(remaining)
+        finally:
+            self._space_waiters -= 1
+
+    def _take_outbox(self) -> list[bytes]:
+        with self._out_lock:
+            self._wake_scheduled = False
+            batch = self._outbox
+            if not batch:
+                return batch
+            self._outbox = []
+            self._outbox_bytes = 0
+            if self._space_waiters:
+                self._out_space.notify_all()
+            return batch
+
+    def move_outbox(self) -> None:
+        """On the I/O thread: hand everything published so far to nats-py, in order."""
+        if not self.connected and self.nc._pending_data_size >= self.options.reconnect_buffer_size:
+            return  # keep it in our outbox (publishers wait or fail) until we reconnect
+        batch = self._take_outbox()
+        if not batch:
+            return
+        nc = self.nc
+        if len(batch) == 1:
+            chunks = batch
+        else:
+            chunks, cur, cur_size = [], [], 0
+            for cmd in batch:
+                cur.append(cmd)
+                cur_size += len(cmd)
+                if cur_size >= _CHUNK:
+                    chunks.append(b"".join(cur))
+                    cur, cur_size = [], 0
+            if cur:
+                chunks.append(b"".join(cur))
+        pending = nc._pending
+        for c in chunks:
+            pending.append(c)
+            nc._pending_data_size += len(c)
+        fq = nc._flush_queue
+        if self.connected and fq is not None and fq.empty():
+            fq.put_nowait(self.loop.loop.create_future())
+
+    async def _writer(self) -> None:
+        wake = self._wake
+        assert wake is not None
+        nc = self.nc
+        while True:
+            await wake.wait()
+            wake.clear()
+            self.move_outbox()
+            # backpressure: let the socket take what nats-py holds before taking more
+            if self.connected and nc._pending_data_size > 4 * _CHUNK:
+                fut = self.loop.loop.create_future()
+                try:
+                    assert nc._flush_queue is not None
+                    await nc._flush_queue.put(fut)
+                    await fut
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the connection broke; nats-py reconnects
+                    log.debug("writer: flush interrupted: %r", exc)
+
+    # -- request -------------------------------------------------------------------------------
+    def request(self, subject: str, payload: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Msg:
+        t = check_timeout(timeout, self.options.timeout)
+        if self.state is not _OPEN:
+            raise self.closed_error("request")
+        self.loop.guard("request")
+        token = str(next(self._tokens))
+        waiter = _Waiter()
+        self.waiters[token] = waiter
+        try:
+            self.publish(subject, payload, self.resp_prefix + token, headers)
+            got = waiter.lock.acquire(True, t) if t > 0 else waiter.lock.acquire(False)
+        except BaseException:
+            self.waiters.pop(token, None)
+            raise
+        if not got:
+            self.waiters.pop(token, None)
+            if waiter.lock.acquire(False):  # the reply raced the timeout: take it
+                got = True
+            else:
+                raise RequestTimeoutError(f"no reply to the request on {subject!r} within {t:g} s")
+        if waiter.error is not None:
+            raise waiter.error
+        nmsg = waiter.msg
+        hdrs = nmsg.headers
+        if hdrs and not nmsg.data and hdrs.get("Status") == _NO_RESPONDERS:
+            raise NoRespondersError(subject)
+        return Msg(nmsg.subject, nmsg.data, nmsg.reply, hdrs, self)
+
+    # -- subscribe -----------------------------------------------------------------------------
+    def subscribe(
+        self,
+        subject: str,
+        callback: MsgCallback | None,
+        queue: str,
+        max_msgs: int | None,
+        pending_msgs_limit: int | None,
+        pending_bytes_limit: int | None,
+    ) -> Subscription:
+        check_subject(subject, wildcards=True)
+        check_queue(queue)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable (it receives a Msg) or None, got {type(callback).__name__}")
+        if callback is not None and asyncio.iscoroutinefunction(callback):
+            raise TypeError("callback must be a plain function, not a coroutine function; it runs on its own thread")
+        if max_msgs is not None and (isinstance(max_msgs, bool) or not isinstance(max_msgs, int) or max_msgs < 1):
+            raise ValueError(f"max_msgs must be an int >= 1 or None, got {max_msgs!r}")
+        pm = self.options.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit
+        pb = self.options.pending_bytes_limit if pending_bytes_limit is None else pending_bytes_limit
+        for name, v in (("pending_msgs_limit", pm), ("pending_bytes_limit", pb)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+        if self.state is not _OPEN:
+            raise self.closed_error("subscribe")
+        sub = Subscription(self, subject, queue, callback, max_msgs, pm, pb)
+
+        async def do_subscribe() -> Any:
+            self.move_outbox()
+            nsub = await self.nc.subscribe(subject, queue=queue, pending_msgs_limit=0, pending_bytes_limit=0)
+            nsub._pending_queue = sub._sink  # type: ignore[assignment]
+            self.subs[nsub._id] = sub
+            if max_msgs is not None:
+                await nsub.unsubscribe(limit=max_msgs)
+            return nsub
+
+        nsub = self._run(do_subscribe, self.options.timeout, "subscribe")
+        sub._attach(nsub)
+        return sub
+
+    # -- flush / drain / close -------------------------------------------------------------------
+    def flush(self, timeout: float | None) -> None:
+        t = check_timeout(timeout, self.options.timeout)
+        if self.state is not _OPEN:
+            raise self.closed_error("flush")
+
+        async def do_flush() -> None:
+            self.move_outbox()
+            await self.nc.flush(timeout=max(t, 0.001))  # type: ignore[arg-type]
+
+        try:
+            self._run(do_flush, t + 0.5, "flush")
+        except (nerr.TimeoutError, asyncio.TimeoutError):
+            raise NATSTimeoutError(f"flush did not complete within {t:g} s") from None
+        except nerr.ConnectionReconnectingError:
+            raise NATSTimeoutError("flush: the client is reconnecting; try again later") from None
+
+    def drain(self, timeout: float | None) -> None:
+        t = check_timeout(timeout, self.options.timeout)
+        if self.state is not _OPEN:
+            raise self.closed_error("drain")
+        deadline = time.monotonic() + t
+        error: BaseException | None = None
+        for sub in list(self.subs.values()):
+            try:
+                sub.drain(max(0.0, deadline - time.monotonic()))
+            except NATSSyncError as exc:
+                error = error or exc
+        self.close(max(0.1, deadline - time.monotonic()))
+        if error is not None:
+            raise error
+
+    def close(self, timeout: float) -> None:
+        with self._state_lock:
+            if self.state in (_CLOSING, _CLOSED):
+                return
+            was_open = self.state is _OPEN
+            self.state = _CLOSING
+        deadline = time.monotonic() + timeout
+        unsent = 0
+        if was_open and self.loop.thread.is_alive() and not self.loop.in_loop_thread():
+
+            async def do_close() -> None:
+                self.move_outbox()
+                if self.nc.is_connected:
+                    try:
+                        await asyncio.wait_for(self.nc.flush(), max(0.05, deadline - time.monotonic() - 0.2))
+                    except Exception as exc:
+                        log.debug("close: final flush failed: %r", exc)
+                if self._writer_task is not None:
+                    self._writer_task.cancel()
+                await self.nc.close()
+
+            try:
+                wait_future(self.loop.submit(do_close), max(0.1, deadline - time.monotonic()))
+            except Exception as exc:
+                log.debug("close: %r", exc)
+        with self._out_lock:
+            unsent = len(self._outbox)
+            self._outbox = []
+            self._outbox_bytes = 0
+            self._out_space.notify_all()
+        if unsent:
+            self._report(ClosedError(f"close: {unsent} published message(s) could not be sent before the close"))
+        self._teardown(max(0.1, deadline - time.monotonic()), closing=True)
+
+    def _teardown(self, timeout: float, closing: bool = False) -> None:
+        deadline = time.monotonic() + timeout
+        self.state = _CLOSED
+        self.connected = False
+        err = ClosedError("request: the client was closed before a reply arrived")
+        for token in list(self.waiters):
+            w = self.waiters.pop(token, None)
+            if w is not None:
+                w.error = err
+                w.lock.release()
+        subs = list(self.subs.values())
+        self.subs.clear()
+        for sub in subs:
+            sub._shutdown()
+        self.loop.stop(max(0.05, deadline - time.monotonic()))
+        for sub in subs:
+            sub._join_dispatcher(max(0.05, deadline - time.monotonic()))
+        if closing and self.options.closed_cb is not None:
+            self.events.submit(self.options.closed_cb)
+        self.events.stop(max(0.05, deadline - time.monotonic()))
+
+    # -- observing -----------------------------------------------------------------------------
+    def stats(self) -> Stats:
+        s = self.nc.stats
+        return Stats(
+            in_msgs=s["in_msgs"],
+            in_bytes=s["in_bytes"],
+            out_msgs=self._out_msgs,
+            out_bytes=self._out_bytes,
+            reconnects=s["reconnects"],
+            errors=self._errors,
+            callback_errors=self._callback_errors,
+            dropped=self._dropped,
+        )
+
+
+def _finalize(engine: _Engine) -> None:
+    if engine.state in (_CLOSING, _CLOSED):
+        return
+    me = threading.current_thread()
+    if engine.loop.in_loop_thread() or me is engine.events.thread:
+        threading.Thread(target=engine.close, args=(2.0,), name="nats-finalize", daemon=True).start()
+    else:
+        engine.close(2.0)
+
+
+class Client:
+    """A blocking NATS client whose I/O runs on a background thread.
+
+    ``Client(servers, **options)`` makes an unconnected client; :meth:`connect` connects it.
+    :func:`beluga_nats_sync.connect` does both. Every method is safe to call from any thread,
+    including from inside a subscription callback.
+    """
+
+    def __init__(self, servers: ServersArg = None, *, options: Options | None = None, **kwargs: Any) -> None:
+        extra: dict[str, Any] = dict(kwargs)
+        if servers is not None:
+            extra["servers"] = servers
+        options = Options(**extra) if options is None else attrs.evolve(options, **extra)
+        self._options = options
+        self._e: _Engine | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def connect(self, timeout: float | None = None) -> Client:
+        """Connect, waiting at most ``timeout`` (default ``Options.connect_timeout``); return self.
+
+        Raises :class:`ConnectError` (or :class:`AuthorizationError`) if no server accepts in time.
+        """
+        if self._e is not None:
+            raise RuntimeError("connect() was already called on this client; make a new Client to reconnect")
+        t = check_timeout(timeout, self._options.connect_timeout, "connect timeout")
+        engine = _Engine(self._options)
+        self._e = engine
+        engine.connect(t)
+        self._finalizer = weakref.finalize(self, _finalize, engine)
+        return self
+
+    @property
+    def _engine(self) -> _Engine:
+        e = self._e
+        if e is None:
+            raise ClosedError("the client is not connected; call connect() first")
+        return e
+
+    def close(self, timeout: float | None = None) -> None:
+        """Send what was published, close the connection and end every thread this client started.
+
+        Idempotent; bounded by ``timeout`` (default ``Options.timeout``).
+        """
+        t = check_timeout(timeout, self._options.timeout)
+        if self._e is not None:
+            self._e.close(t)
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Drain every subscription (deliver what was received), send what was published, close."""
+        self._engine.drain(timeout)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until the server has processed everything published so far (a PING/PONG round trip)."""
+        self._engine.flush(timeout)
+
+    def __enter__(self) -> Client:
+        if self._e is None:
+            self.connect()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- messaging -------------------------------------------------------------------------------
+    def publish(
+        self,
+        subject: str,
+        payload: bytes | bytearray | memoryview = b"",
+        *,
+        reply: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Queue a message for sending and return at once; safe from any thread.
+
+        Messages published by one thread are sent in the order it published them. Raises
+        ``InvalidSubjectError``, ``TypeError`` (payload not bytes-like), ``PayloadTooLargeError``
+        or ``ClosedError`` before anything is queued.
+        """
+        e = self._e
+        if e is None:
+            raise ClosedError("publish: the client is not connected; call connect() first")
+        e.publish(subject, payload, reply, headers)
+
+    def request(
+        self,
+        subject: str,
+        payload: bytes | bytearray | memoryview = b"",
+        *,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Msg:
+        """Publish a request and block for its reply, at most ``timeout`` (default ``Options.timeout``).
+
+        Raises ``RequestTimeoutError`` (a ``TimeoutError``) or, at once, ``NoRespondersError``.
+        """
+        return self._engine.request(subject, payload, timeout, headers)
+
+    def subscribe(
+        self,
+        subject: str,
+        callback: MsgCallback | None = None,
+        *,
+        queue: str = "",
+        max_msgs: int | None = None,
+        pending_msgs_limit: int | None = None,
+        pending_bytes_limit: int | None = None,
+    ) -> Subscription:
+        """Subscribe to ``subject`` (wildcards allowed).
+
+        With ``callback``, it is called as ``callback(msg)`` on the subscription's own thread, one
+        message at a time in arrival order. Without, read with ``sub.next_msg()``/``sub.messages()``.
+        """
+        return self._engine.subscribe(subject, callback, queue, max_msgs, pending_msgs_limit, pending_bytes_limit)
+
+    def new_inbox(self) -> str:
+        """A unique subject for replies."""
+        e = self._engine
+        return f"{e.nc._inbox_prefix.decode()}.{e.nc._nuid.next().decode()}"
+
+    # -- observing -------------------------------------------------------------------------------
+    @property
+    def options(self) -> Options:
+        return self._options
+
+    @property
+    def is_connected(self) -> bool:
+        e = self._e
+        return e is not None and e.state is _OPEN and e.connected
+
+    @property
+    def is_closed(self) -> bool:
+        e = self._e
+        return e is not None and e.state in (_CLOSING, _CLOSED)
+
+    @property
+    def connected_url(self) -> str | None:
+        """The URL of the server in use (without credentials), or None."""
+        e = self._e
+        if e is None or not self.is_connected or e.nc.connected_url is None:
+            return None
+        u = e.nc.connected_url
+        host = u.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        return redact_url(f"{u.scheme}://{host}:{u.port}")
+
+    @property
+    def max_payload(self) -> int:
+        """The largest payload the server accepts, in bytes."""
+        return self._engine.max_payload
+
+    @property
+    def stats(self) -> Stats:
+        e = self._e
+        return e.stats() if e is not None else Stats()
+
+    def __repr__(self) -> str:
+        e = self._e
+        state = "new" if e is None else ("connected" if self.is_connected else e.state)
+        where = self.connected_url or ", ".join(self._options.redacted_servers)
+        subs = len(e.subs) if e is not None else 0
+        return f"<beluga_nats_sync.Client {state} {where} subscriptions={subs}>"
+
+
+def connect(servers: ServersArg = None, *, timeout: float | None = None, **options: Any) -> Client:
+    """Connect to NATS and return a connected :class:`Client`.
+
+    ``servers`` is one URL, a comma-separated list or a list (default ``$NATS_URL`` or
+    ``nats://localhost:4222``); ``options`` are :class:`Options` fields.
+    """
+    return Client(servers, **options).connect(timeout)
+
+
+_ = nats  # nats-py is the engine; imported here so a missing install fails at import time

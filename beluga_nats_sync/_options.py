@@ -1,0 +1,181 @@
+"""Options: the validated settings of a Client, with the Go guide's defaults."""
+
+from __future__ import annotations
+
+import math
+import os
+import ssl
+from collections.abc import Callable, Sequence
+from typing import Any, Union
+
+import attrs
+
+__all__ = ["DEFAULT_URL", "Options", "parse_servers"]
+
+DEFAULT_URL = "nats://localhost:4222"
+
+ErrorCallback = Callable[[BaseException], Any]
+EventCallback = Callable[[], Any]
+ServersArg = Union[str, Sequence[str], None]  # noqa: UP007 - a runtime alias, 3.10 has no `|` on typing forms here
+
+
+def parse_servers(servers: ServersArg) -> tuple[str, ...]:
+    """Turn one URL, a comma-separated list or a list into a tuple of URLs.
+
+    ``None`` means ``$NATS_URL``, else ``nats://localhost:4222``.
+    """
+    if servers is None:
+        servers = os.environ.get("NATS_URL") or DEFAULT_URL
+    if isinstance(servers, str):
+        items = [s.strip() for s in servers.split(",")]
+    elif isinstance(servers, Sequence):
+        items = []
+        for s in servers:
+            if not isinstance(s, str):
+                raise TypeError(f"servers: each URL must be a str, got {type(s).__name__}")
+            items.extend(p.strip() for p in s.split(","))
+    else:
+        raise TypeError(
+            f"servers: expected a URL, a comma-separated string or a list of URLs, got {type(servers).__name__}"
+        )
+    urls = tuple(u for u in items if u)
+    if not urls:
+        raise ValueError("servers: no server URL given; expected e.g. 'nats://localhost:4222'")
+    for u in urls:
+        if any(c.isspace() for c in u):
+            raise ValueError(f"servers: {redact_url(u)!r} contains whitespace")
+        if "://" in u and u.split("://", 1)[0] not in ("nats", "tls", "ws", "wss"):
+            raise ValueError(
+                f"servers: unsupported scheme in {redact_url(u)!r}; accepted: nats://, tls://, ws://, wss://"
+            )
+    return urls
+
+
+def redact_url(url: str) -> str:
+    """Hide the password or token in a URL's userinfo, keeping the user name."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" not in rest:
+        return url
+    userinfo, _, host = rest.rpartition("@")
+    user, colon, _secret = userinfo.partition(":")
+    shown = f"{user}:***" if colon else "***"
+    return f"{scheme}{sep}{shown}@{host}"
+
+
+def _positive(name: str, *, allow_zero: bool = False) -> Callable[[Any, Any, Any], None]:
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        bad = math.isnan(value) or math.isinf(value) or value < 0 or (value == 0 and not allow_zero)
+        if bad:
+            accepted = "a finite number >= 0" if allow_zero else "a finite number > 0"
+            raise ValueError(f"{name} must be {accepted}, got {value!r}")
+
+    return check
+
+
+def _int_at_least(name: str, low: int) -> Callable[[Any, Any, Any], None]:
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+
+    return check
+
+
+def _optional_callable(name: str) -> Callable[[Any, Any, Any], None]:
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if value is not None and not callable(value):
+            raise TypeError(f"{name} must be a callable or None, got {type(value).__name__}")
+
+    return check
+
+
+def _optional_str(name: str) -> Callable[[Any, Any, Any], None]:
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
+
+    return check
+
+
+def _tls_check(_inst: Any, _attr: Any, value: Any) -> None:
+    if value is not None and not isinstance(value, ssl.SSLContext):
+        raise TypeError(f"tls must be an ssl.SSLContext or None, got {type(value).__name__}")
+
+
+def _secret_repr(value: Any) -> str:
+    return "None" if value is None else "'***'"
+
+
+@attrs.frozen(kw_only=True)
+class Options:
+    """Settings of a :class:`~beluga_nats_sync.Client`.
+
+    Defaults follow the Go integration guide (``reconnect_wait=2.0``, ``max_reconnects=10``,
+    ``timeout=30.0``). A bad value raises ``ValueError``/``TypeError`` naming the option and
+    what it accepts. Secrets (``password``, ``token``) never appear in ``repr``.
+    """
+
+    servers: tuple[str, ...] = attrs.field(
+        factory=lambda: parse_servers(None),
+        converter=parse_servers,
+        repr=lambda urls: repr(tuple(redact_url(u) for u in urls)),
+    )
+    name: str | None = attrs.field(default=None, validator=_optional_str("name"))
+    #: Default bound, in seconds, for request/flush/drain/close/next_msg when they get ``timeout=None``.
+    timeout: float = attrs.field(default=30.0, validator=_positive("timeout"))
+    #: Overall deadline for ``connect()``, all servers and attempts included.
+    connect_timeout: float = attrs.field(default=5.0, validator=_positive("connect_timeout"))
+    allow_reconnect: bool = True
+    reconnect_wait: float = attrs.field(default=2.0, validator=_positive("reconnect_wait", allow_zero=True))
+    #: -1 means reconnect forever.
+    max_reconnects: int = attrs.field(default=10, validator=_int_at_least("max_reconnects", -1))
+    ping_interval: float = attrs.field(default=120.0, validator=_positive("ping_interval"))
+    max_outstanding_pings: int = attrs.field(default=2, validator=_int_at_least("max_outstanding_pings", 1))
+    #: Per subscription: messages received but not yet handed to the callback or next_msg.
+    pending_msgs_limit: int = attrs.field(default=65536, validator=_int_at_least("pending_msgs_limit", 1))
+    pending_bytes_limit: int = attrs.field(default=64 * 1024 * 1024, validator=_int_at_least("pending_bytes_limit", 1))
+    #: Bytes of publishes kept while disconnected.
+    reconnect_buffer_size: int = attrs.field(
+        default=8 * 1024 * 1024, validator=_int_at_least("reconnect_buffer_size", 0)
+    )
+    #: Published bytes waiting for the I/O thread; past it publish waits (up to ``timeout``).
+    max_outbound_bytes: int = attrs.field(default=64 * 1024 * 1024, validator=_int_at_least("max_outbound_bytes", 1024))
+    no_echo: bool = False
+    dont_randomize: bool = False
+    retry_on_failed_connect: bool = False
+    inbox_prefix: str = attrs.field(default="_INBOX", validator=_optional_str("inbox_prefix"))
+    user: str | None = attrs.field(default=None, validator=_optional_str("user"))
+    password: str | None = attrs.field(default=None, repr=_secret_repr, validator=_optional_str("password"))
+    token: str | None = attrs.field(default=None, repr=_secret_repr, validator=_optional_str("token"))
+    tls: ssl.SSLContext | None = attrs.field(default=None, validator=_tls_check)
+    error_cb: ErrorCallback | None = attrs.field(
+        default=None, eq=False, repr=False, validator=_optional_callable("error_cb")
+    )
+    disconnected_cb: EventCallback | None = attrs.field(
+        default=None, eq=False, repr=False, validator=_optional_callable("disconnected_cb")
+    )
+    reconnected_cb: EventCallback | None = attrs.field(
+        default=None, eq=False, repr=False, validator=_optional_callable("reconnected_cb")
+    )
+    closed_cb: EventCallback | None = attrs.field(
+        default=None, eq=False, repr=False, validator=_optional_callable("closed_cb")
+    )
+
+    @property
+    def redacted_servers(self) -> tuple[str, ...]:
+        """The server URLs with any password or token hidden."""
+        return tuple(redact_url(u) for u in self.servers)
+
+    def __attrs_post_init__(self) -> None:
+        for field in ("allow_reconnect", "no_echo", "dont_randomize", "retry_on_failed_connect"):
+            if not isinstance(getattr(self, field), bool):
+                raise TypeError(f"{field} must be a bool, got {type(getattr(self, field)).__name__}")
+        if not self.inbox_prefix or any(c.isspace() or c in "*>" for c in self.inbox_prefix):
+            raise ValueError(
+                f"inbox_prefix must be a non-empty subject without wildcards or whitespace, got {self.inbox_prefix!r}"
+            )

@@ -1,0 +1,117 @@
+"""The errors raised by beluga_nats_sync, and the translation from nats-py's.
+
+Every error derives from :class:`NATSSyncError`; where one resembles a built-in
+it derives from that too, so ``except TimeoutError`` and ``except ValueError``
+work as a Python user expects::
+
+    NATSSyncError
+     ├── ConnectError (ConnectionError)
+     │    └── AuthorizationError
+     ├── ClosedError
+     ├── NATSTimeoutError (TimeoutError)
+     │    └── RequestTimeoutError
+     ├── NoRespondersError
+     ├── InvalidSubjectError (ValueError)
+     ├── PayloadTooLargeError (ValueError)
+     ├── NoReplySubjectError (ValueError)
+     ├── OutboundBufferFullError (BufferError)
+     ├── SlowConsumerError
+     ├── PermissionsError
+     └── MessageDecodeError (ValueError)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthorizationError",
+    "ClosedError",
+    "ConnectError",
+    "InvalidSubjectError",
+    "MessageDecodeError",
+    "NATSSyncError",
+    "NATSTimeoutError",
+    "NoReplySubjectError",
+    "NoRespondersError",
+    "OutboundBufferFullError",
+    "PayloadTooLargeError",
+    "PermissionsError",
+    "RequestTimeoutError",
+    "SlowConsumerError",
+]
+
+
+class NATSSyncError(Exception):
+    """Root of every error this library raises on purpose."""
+
+
+class ConnectError(NATSSyncError, ConnectionError):
+    """The client could not connect (or reconnect) to any server in time."""
+
+
+class AuthorizationError(ConnectError):
+    """The server refused the credentials. The message never contains the secret."""
+
+
+class ClosedError(NATSSyncError):
+    """The client (or subscription) is closed; the call cannot be carried out."""
+
+
+class NATSTimeoutError(NATSSyncError, TimeoutError):
+    """A bounded wait (flush, drain, next_msg, ...) ran out of time."""
+
+
+class RequestTimeoutError(NATSTimeoutError):
+    """No reply arrived within the request's timeout."""
+
+
+class NoRespondersError(NATSSyncError):
+    """Nobody is subscribed to the request's subject; raised at once."""
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(f"no responders on {subject!r}: nothing is subscribed to it")
+        self.subject = subject
+
+
+class InvalidSubjectError(NATSSyncError, ValueError):
+    """A subject or queue group name is malformed (empty, whitespace, misplaced wildcard)."""
+
+
+class PayloadTooLargeError(NATSSyncError, ValueError):
+    """The payload is larger than the server's ``max_payload``."""
+
+    def __init__(self, size: int, max_payload: int) -> None:
+        super().__init__(
+            f"payload of {size} bytes exceeds the server's max_payload of {max_payload} bytes; "
+            "split it, or raise max_payload in the server configuration"
+        )
+        self.size = size
+        self.max_payload = max_payload
+
+
+class NoReplySubjectError(NATSSyncError, ValueError):
+    """``respond()`` was called on a message that carries no reply subject."""
+
+
+class OutboundBufferFullError(NATSSyncError, BufferError):
+    """Published data waiting to be written exceeds the configured bound."""
+
+
+class SlowConsumerError(NATSSyncError):
+    """A subscription's pending limit was hit and messages were dropped."""
+
+    def __init__(self, subject: str, sid: int, dropped: int) -> None:
+        super().__init__(
+            f"slow consumer on {subject!r} (sid {sid}): pending limit reached, "
+            f"{dropped} message(s) dropped so far; consume faster or raise pending_msgs_limit"
+        )
+        self.subject = subject
+        self.sid = sid
+        self.dropped = dropped
+
+
+class PermissionsError(NATSSyncError):
+    """The server refused a publish or subscribe on a subject the user may not use."""
+
+
+class MessageDecodeError(NATSSyncError, ValueError):
+    """Bytes on the wire are not a valid Beluga ``Message`` envelope."""

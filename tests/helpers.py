@@ -1,0 +1,20 @@
+"""Helpers shared by the tests: condition polling with a deadline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll ``cond`` until it holds, failing the test past ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.005)
+
+
+def thread_names() -> list[str]:
+    return sorted(t.name for t in threading.enumerate())
