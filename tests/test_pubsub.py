@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import beluga_nats_sync as bns
+
 from helpers import wait_for
 
 

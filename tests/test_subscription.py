@@ -7,6 +7,7 @@ import threading
 import pytest
 
 import beluga_nats_sync as bns
+
 from helpers import wait_for
 
 
