@@ -44,6 +44,7 @@ T = TypeVar("T")
 _NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
 _SUBJECT_CACHE_MAX = 4096
 _CHUNK = 1 << 20  # the writer hands data to nats-py in pieces of about this size
+_HIGH_WATER = 4 * _CHUNK  # bytes queued for the socket past which we wait for it to drain
 _NO_RESPONDERS = "503"
 
 
@@ -183,6 +184,7 @@ class _Engine:
         self._space_waiters = 0
         self._wake_scheduled = False
         self._wake: asyncio.Event | None = None
+        self._writer_busy = False
         self._writer_task: asyncio.Task[None] | None = None
         self._pub_prefix: dict[str, bytes] = {}
         # requests
@@ -319,8 +321,7 @@ class _Engine:
     async def _on_reconnected(self) -> None:
         self.connected = True
         self.max_payload = self.nc.max_payload
-        if self._wake is not None:
-            self._wake.set()
+        self.pump()
         cb = self.options.reconnected_cb
         if cb is not None:
             self.events.submit(cb)
@@ -403,11 +404,9 @@ class _Engine:
             if self._wake_scheduled:
                 return
             self._wake_scheduled = True
-        wake = self._wake
-        if wake is not None:
-            # RuntimeError: the loop is gone; close() is running and will report unsent data
-            with contextlib.suppress(RuntimeError):
-                self.loop.loop.call_soon_threadsafe(wake.set)
+        # RuntimeError: the loop is gone; close() is running and will report unsent data
+        with contextlib.suppress(RuntimeError):
+            self.loop.loop.call_soon_threadsafe(self.pump)
 
     def _wait_for_space(self, size: int, limit: int) -> None:
         """Called with _out_lock held: wait for the writer to take the outbox, up to ``timeout``."""
@@ -441,14 +440,24 @@ class _Engine:
                 self._out_space.notify_all()
             return batch
 
-    def move_outbox(self) -> None:
-        """On the I/O thread: hand everything published so far to nats-py, in order."""
-        if not self.connected and self.nc._pending_data_size >= self.options.reconnect_buffer_size:
+    def pump(self, force: bool = False) -> None:
+        """On the I/O thread: hand everything published so far to the connection, in order.
+
+        While nats-py holds no pending commands of its own, the batch goes straight into the
+        socket's transport (one loop iteration from publish to the wire); otherwise it is appended
+        to nats-py's pending buffer behind them. When the transport is congested the batch stays
+        in our outbox, where publishers feel the back-pressure, and the writer task waits for the
+        socket to drain. ``force`` (flush, subscribe, close) takes the batch even then.
+        """
+        nc = self.nc
+        if not force and self._writer_busy:
+            return
+        connected = nc.is_connected
+        if not connected and nc._pending_data_size >= self.options.reconnect_buffer_size:
             return  # keep it in our outbox (publishers wait or fail) until we reconnect
         batch = self._take_outbox()
         if not batch:
             return
-        nc = self.nc
         if len(batch) == 1:
             chunks = batch
         else:
@@ -461,33 +470,46 @@ class _Engine:
                     cur, cur_size = [], 0
             if cur:
                 chunks.append(b"".join(cur))
-        pending = nc._pending
-        for c in chunks:
-            pending.append(c)
-            nc._pending_data_size += len(c)
-        fq = nc._flush_queue
-        if self.connected and fq is not None and fq.empty():
-            fq.put_nowait(self.loop.loop.create_future())
+        transport = nc._transport
+        if connected and not nc._pending and type(transport).__name__ == "TcpTransport":
+            writer = transport._io_writer  # type: ignore[union-attr]
+            for c in chunks:
+                writer.write(c)
+            congested = writer.transport.get_write_buffer_size() > _HIGH_WATER
+        else:
+            pending = nc._pending
+            for c in chunks:
+                pending.append(c)
+                nc._pending_data_size += len(c)
+            fq = nc._flush_queue
+            if connected and fq is not None and fq.empty():
+                fq.put_nowait(self.loop.loop.create_future())
+            congested = connected and nc._pending_data_size > _HIGH_WATER
+        if congested and self._wake is not None:
+            self._writer_busy = True
+            self._wake.set()
 
     async def _writer(self) -> None:
+        """Waits for a congested socket to drain, then takes the next batch."""
         wake = self._wake
         assert wake is not None
         nc = self.nc
         while True:
             await wake.wait()
             wake.clear()
-            self.move_outbox()
-            # backpressure: let the socket take what nats-py holds before taking more
-            if self.connected and nc._pending_data_size > 4 * _CHUNK:
-                fut = self.loop.loop.create_future()
-                try:
+            try:
+                if nc.is_connected:
+                    fut = self.loop.loop.create_future()
                     assert nc._flush_queue is not None
-                    await nc._flush_queue.put(fut)
+                    await nc._flush_queue.put(fut)  # nats-py's flusher writes its part and drains
                     await fut
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the connection broke; nats-py reconnects
-                    log.debug("writer: flush interrupted: %r", exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the connection broke; nats-py reconnects
+                log.debug("writer: drain interrupted: %r", exc)
+            finally:
+                self._writer_busy = False
+            self.pump()
 
     # -- request -------------------------------------------------------------------------------
     def request(self, subject: str, payload: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Msg:
@@ -546,7 +568,7 @@ class _Engine:
         sub = Subscription(self, subject, queue, callback, max_msgs, pm, pb)
 
         async def do_subscribe() -> Any:
-            self.move_outbox()
+            self.pump(force=True)
             nsub = await self.nc.subscribe(subject, queue=queue, pending_msgs_limit=0, pending_bytes_limit=0)
             nsub._pending_queue = sub._sink  # type: ignore[assignment]
             self.subs[nsub._id] = sub
@@ -565,7 +587,7 @@ class _Engine:
             raise self.closed_error("flush")
 
         async def do_flush() -> None:
-            self.move_outbox()
+            self.pump(force=True)
             await self.nc.flush(timeout=max(t, 0.001))  # type: ignore[arg-type]
 
         try:
@@ -601,7 +623,7 @@ class _Engine:
         if was_open and self.loop.thread.is_alive() and not self.loop.in_loop_thread():
 
             async def do_close() -> None:
-                self.move_outbox()
+                self.pump(force=True)
                 if self.nc.is_connected:
                     try:
                         await asyncio.wait_for(self.nc.flush(), max(0.05, deadline - time.monotonic() - 0.2))

