@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import threading
 import time
 import weakref
@@ -27,6 +28,7 @@ from .errors import (
     AuthorizationError,
     ClosedError,
     ConnectError,
+    DisconnectedError,
     NATSSyncError,
     NATSTimeoutError,
     NoRespondersError,
@@ -138,7 +140,7 @@ class _Events:
 def _translate_connect_error(exc: BaseException | None, url: str) -> ConnectError:
     text = str(exc) if exc is not None else "no answer"
     low = text.lower()
-    if isinstance(exc, nerr.Error) and "authorization" in low:
+    if exc is not None and _is_auth_error(exc):
         return AuthorizationError(
             f"cannot connect to {url}: the server refused the credentials (authorization violation)"
         )
@@ -152,6 +154,10 @@ def _translate_connect_error(exc: BaseException | None, url: str) -> ConnectErro
         f"cannot connect to {url}: {reason}; is nats-server running? "
         "(start one with `nats-server`, or `python -m beluga_nats_sync server`)"
     )
+
+
+def _is_auth_error(exc: BaseException) -> bool:
+    return isinstance(exc, nerr.Error) and "authorization" in str(exc).lower()
 
 
 def _translate_async_error(exc: BaseException) -> BaseException:
@@ -187,8 +193,13 @@ class _Engine:
         self._writer_busy = False
         self._writer_task: asyncio.Task[None] | None = None
         self._pub_prefix: dict[str, bytes] = {}
+        self._ever_connected = False
+        self._connect_task: asyncio.Future[None] | None = None
+        self._deferred: list[Subscription] = []  # made before the first connection
+        self.forked = False
+        _ENGINES.add(self)
         # requests
-        self.resp_prefix = ""
+        self.resp_prefix = f"{options.inbox_prefix}.{self.nc._nuid.next().decode()}."
         self.waiters: dict[str, _Waiter] = {}
         self._tokens = itertools.count(1)
         # subscriptions
@@ -206,6 +217,11 @@ class _Engine:
         return self.state is _OPEN
 
     def closed_error(self, what: str = "client") -> ClosedError:
+        if self.forked:
+            return ClosedError(
+                f"{what}: this client was created before os.fork() and cannot be used in the child "
+                "process; connect a new client after forking"
+            )
         if self.state is _NEW:
             return ClosedError(f"{what}: the client is not connected; call connect() first")
         return ClosedError(f"{what}: the client is closed; create a new one with beluga_nats_sync.connect()")
@@ -221,84 +237,113 @@ class _Engine:
             raise NATSTimeoutError(f"{what} did not complete within {timeout:g} s") from None
 
     # -- connect -----------------------------------------------------------------------------
-    def connect(self, timeout: float) -> None:
+    def _nats_options(self, timeout: float, on_error: Callable[[Exception], Any]) -> dict[str, Any]:
         o = self.options
-        first_error: list[BaseException] = []
-        failed: asyncio.Event | None = None  # made on the I/O thread's loop
-        servers = list(o.servers)
+        kwargs: dict[str, Any] = dict(
+            servers=list(o.servers),
+            error_cb=on_error,
+            disconnected_cb=self._on_disconnected,
+            reconnected_cb=self._on_reconnected,
+            closed_cb=self._on_closed,
+            lame_duck_mode_cb=self._on_lame_duck,
+            name=o.name,
+            allow_reconnect=o.allow_reconnect or o.retry_on_failed_connect,
+            connect_timeout=min(o.connect_timeout, timeout) if timeout > 0 else o.connect_timeout,
+            reconnect_time_wait=o.reconnect_wait,
+            max_reconnect_attempts=o.max_reconnects,
+            ping_interval=o.ping_interval,
+            max_outstanding_pings=o.max_outstanding_pings,
+            dont_randomize=o.dont_randomize,
+            no_echo=o.no_echo,
+            inbox_prefix=o.inbox_prefix,
+            pending_size=max(o.reconnect_buffer_size, 2 * _CHUNK),
+        )
+        if o.tls is not None:
+            kwargs["tls"] = o.tls
+        if o.user is not None:
+            kwargs["user"] = o.user
+        if o.password is not None:
+            kwargs["password"] = o.password
+        if o.token is not None:
+            kwargs["token"] = o.token
+        return kwargs
+
+    def connect(self, timeout: float) -> None:
+        """Connect within ``timeout``; with ``retry_on_failed_connect``, go on in the background
+        after the first round of attempts fails instead of raising."""
+        o = self.options
+        errors_seen: list[BaseException] = []
         shown = ", ".join(o.redacted_servers)
+        n_servers = len(o.servers)
 
         async def do_connect() -> None:
-            nonlocal failed
             failed = asyncio.Event()
-            attempts = 0
 
             async def on_connect_error(exc: Exception) -> None:
-                nonlocal attempts
-                attempts += 1
-                first_error.append(exc)
-                if attempts >= len(servers) or isinstance(exc, nerr.Error) and "authorization" in str(exc).lower():
-                    assert failed is not None
+                errors_seen.append(exc)
+                if o.retry_on_failed_connect and self.state is _OPEN:
+                    log.info("connect attempt failed, retrying in the background: %s", exc)
+                if len(errors_seen) >= n_servers or _is_auth_error(exc):
                     failed.set()
 
-            kwargs: dict[str, Any] = dict(
-                servers=servers,
-                error_cb=on_connect_error,
-                disconnected_cb=self._on_disconnected,
-                reconnected_cb=self._on_reconnected,
-                closed_cb=self._on_closed,
-                name=o.name,
-                allow_reconnect=o.allow_reconnect,
-                connect_timeout=min(o.connect_timeout, timeout) if timeout > 0 else o.connect_timeout,
-                reconnect_time_wait=o.reconnect_wait,
-                max_reconnect_attempts=o.max_reconnects,
-                ping_interval=o.ping_interval,
-                max_outstanding_pings=o.max_outstanding_pings,
-                dont_randomize=o.dont_randomize,
-                no_echo=o.no_echo,
-                inbox_prefix=o.inbox_prefix,
-                pending_size=max(o.reconnect_buffer_size, 2 * _CHUNK),
-            )
-            if o.tls is not None:
-                kwargs["tls"] = o.tls
-            if o.user is not None:
-                kwargs["user"] = o.user
-            if o.password is not None:
-                kwargs["password"] = o.password
-            if o.token is not None:
-                kwargs["token"] = o.token
-            conn = asyncio.ensure_future(self.nc.connect(**kwargs))
+            conn = asyncio.ensure_future(self.nc.connect(**self._nats_options(timeout, on_connect_error)))
             gave_up = asyncio.ensure_future(failed.wait())
             done, _ = await asyncio.wait({conn, gave_up}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             gave_up.cancel()
-            if conn not in done:
+            if conn in done and conn.exception() is None:
+                await self._after_connect()
+                return
+            last = conn.exception() if conn in done else (errors_seen[-1] if errors_seen else None)
+            if o.retry_on_failed_connect and not (last is not None and _is_auth_error(last)) and not conn.done():
+                conn.add_done_callback(self._on_background_connect)
+                self._connect_task = conn
+                return
+            if not conn.done():
                 conn.cancel()
                 await asyncio.gather(conn, return_exceptions=True)
-                await self._abandon_nats()
-                raise _translate_connect_error(first_error[-1] if first_error else None, shown)
-            exc = conn.exception()
-            if exc is not None:
-                await self._abandon_nats()
-                raise _translate_connect_error(exc if not first_error else first_error[-1], shown) from None
-            # connected: from now on errors go to the user's callback
-            self.nc._error_cb = self._on_error
-            self.max_payload = self.nc.max_payload
-            self.connected = True
-            self.resp_prefix = f"{self.nc._inbox_prefix.decode()}.{self.nc._nuid.next().decode()}."
-            rsub = await self.nc.subscribe(self.resp_prefix + "*", pending_msgs_limit=0, pending_bytes_limit=0)
-            rsub._pending_queue = _ReplySink(self)  # type: ignore[assignment]
-            self._wake = asyncio.Event()
-            self._writer_task = asyncio.get_running_loop().create_task(self._writer())
+            await self._abandon_nats()
+            raise _translate_connect_error(errors_seen[-1] if errors_seen else last, shown)
 
+        self.state = _OPEN  # publish/subscribe may buffer while a background connect goes on
         try:
             self.loop.run(do_connect, timeout + 1.0, "connect")
-        except ConnectError:
-            self._teardown(1.0)
-            raise
         except BaseException:
             self._teardown(1.0)
             raise
-        self.state = _OPEN
+
+    async def _after_connect(self) -> None:
+        """On the I/O thread, once connected for the first time: our own wiring, then what waited."""
+        nc = self.nc
+        nc._error_cb = self._on_error
+        self.max_payload = nc.max_payload
+        self.connected = True
+        self._ever_connected = True
+        rsub = await nc.subscribe(self.resp_prefix + "*", pending_msgs_limit=0, pending_bytes_limit=0)
+        rsub._pending_queue = _ReplySink(self)  # type: ignore[assignment]
+        self._wake = asyncio.Event()
+        self._writer_task = asyncio.get_running_loop().create_task(self._writer())
+        deferred, self._deferred = self._deferred, []
+        for sub in deferred:
+            if sub.is_active:
+                sub._attach(await self._nats_subscribe(sub))
+        self.pump(force=True)
+
+    def _on_background_connect(self, task: asyncio.Future[None]) -> None:
+        if task.cancelled() or self.state is not _OPEN:
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._report(_translate_connect_error(exc, ", ".join(self.options.redacted_servers)))
+            self.events.submit(self.close, 2.0)
+            return
+
+        async def finish() -> None:
+            await self._after_connect()
+            cb = self.options.reconnected_cb
+            if cb is not None:
+                self.events.submit(cb)
+
+        self._connect_task = asyncio.ensure_future(finish())
 
     async def _abandon_nats(self) -> None:
         try:
@@ -314,9 +359,28 @@ class _Engine:
 
     async def _on_disconnected(self) -> None:
         self.connected = False
+        if self.state is not _OPEN:
+            return
+        # Requests in flight fail now rather than at their timeout: their reply, if any, was
+        # on the lost connection. Requests made from now on are buffered with the publishes.
+        self._fail_waiters(
+            DisconnectedError(
+                "the connection was lost while waiting for the reply; the request may or may not have been handled"
+            )
+        )
         cb = self.options.disconnected_cb
-        if cb is not None and self.state is _OPEN:
+        if cb is not None:
             self.events.submit(cb)
+
+    async def _on_lame_duck(self) -> None:
+        log.info("the server entered lame-duck mode; the client will move to another server when it closes")
+
+    def _fail_waiters(self, err: BaseException) -> None:
+        for token in list(self.waiters):
+            w = self.waiters.pop(token, None)
+            if w is not None:
+                w.error = err
+                w.lock.release()
 
     async def _on_reconnected(self) -> None:
         self.connected = True
@@ -328,7 +392,12 @@ class _Engine:
 
     async def _on_closed(self) -> None:
         self.connected = False
-        if self.state is _OPEN:  # closed by nats-py itself (reconnects exhausted): finish the job
+        if self.state is _OPEN:
+            # Closed by nats-py itself: reconnects exhausted, or a fatal -ERR from the server
+            # (nats-py, like nats.go, closes on those). Say why, then finish the job.
+            err = getattr(self.nc, "_err", None)
+            if err is not None:
+                self._report(_translate_async_error(err))
             self.events.submit(self.close, 2.0)
 
     def _report(self, exc: BaseException) -> None:
@@ -394,9 +463,8 @@ class _Engine:
     def enqueue(self, cmd: bytes, payload_size: int) -> None:
         size = len(cmd)
         with self._out_lock:
-            limit = self.options.max_outbound_bytes if self.connected else self.options.reconnect_buffer_size
-            if self._outbox_bytes + size > limit and self._outbox_bytes > 0:
-                self._wait_for_space(size, limit)
+            if self._outbox_bytes + size > self._outbox_limit() and self._outbox_bytes > 0:
+                self._wait_for_space(size)
             self._outbox.append(cmd)
             self._outbox_bytes += size
             self._out_msgs += 1
@@ -408,23 +476,35 @@ class _Engine:
         with contextlib.suppress(RuntimeError):
             self.loop.loop.call_soon_threadsafe(self.pump)
 
-    def _wait_for_space(self, size: int, limit: int) -> None:
-        """Called with _out_lock held: wait for the writer to take the outbox, up to ``timeout``."""
+    def _outbox_limit(self) -> int:
+        o = self.options
+        return o.max_outbound_bytes if self.nc.is_connected else o.reconnect_buffer_size
+
+    def _wait_for_space(self, size: int) -> None:
+        """Called with _out_lock held: wait for room in the outbox, or raise.
+
+        Connected, the socket is draining: wait up to ``Options.timeout``. Disconnected, the
+        outbox is the reconnect buffer: wait up to ``reconnect_buffer_timeout`` (0: raise at once).
+        """
         if self.loop.in_loop_thread():
             raise OutboundBufferFullError("the outbound buffer is full; publish from the I/O thread cannot wait")
-        deadline = time.monotonic() + self.options.timeout
+        start = time.monotonic()
         self._space_waiters += 1
         try:
-            while self._outbox_bytes > 0 and self._outbox_bytes + size > limit:
-                remaining = deadline - time.monotonic()
+            while self._outbox_bytes > 0 and self._outbox_bytes + size > (limit := self._outbox_limit()):
+                connected = self.nc.is_connected
+                allowed = self.options.timeout if connected else self.options.reconnect_buffer_timeout
+                remaining = start + allowed - time.monotonic()
                 if remaining <= 0 or self.state is not _OPEN:
-                    state = "connected" if self.connected else "disconnected"
+                    if connected:
+                        why = f"the socket did not take them within {allowed:g} s"
+                    else:
+                        why = "the client is disconnected and the reconnect buffer (reconnect_buffer_size) is full"
                     raise OutboundBufferFullError(
                         f"{self._outbox_bytes} bytes of published messages are waiting to be sent "
-                        f"({state}; limit {limit} bytes) and none could be taken within "
-                        f"{self.options.timeout:g} s; the message was not queued"
+                        f"(limit {limit} bytes) and {why}; this message ({size} bytes) was not queued"
                     )
-                self._out_space.wait(remaining)
+                self._out_space.wait(min(remaining, 0.25))
         finally:
             self._space_waiters -= 1
 
@@ -453,8 +533,8 @@ class _Engine:
         if not force and self._writer_busy:
             return
         connected = nc.is_connected
-        if not connected and nc._pending_data_size >= self.options.reconnect_buffer_size:
-            return  # keep it in our outbox (publishers wait or fail) until we reconnect
+        if not connected:
+            return  # our outbox is the reconnect buffer: publishers feel its bound; sent on reconnect
         batch = self._take_outbox()
         if not batch:
             return
@@ -568,17 +648,24 @@ class _Engine:
         sub = Subscription(self, subject, queue, callback, max_msgs, pm, pb)
 
         async def do_subscribe() -> Any:
+            if not self._ever_connected:
+                self._deferred.append(sub)  # subscribed for real once connected
+                return None
             self.pump(force=True)
-            nsub = await self.nc.subscribe(subject, queue=queue, pending_msgs_limit=0, pending_bytes_limit=0)
-            nsub._pending_queue = sub._sink  # type: ignore[assignment]
-            self.subs[nsub._id] = sub
-            if max_msgs is not None:
-                await nsub.unsubscribe(limit=max_msgs)
-            return nsub
+            return await self._nats_subscribe(sub)
 
         nsub = self._run(do_subscribe, self.options.timeout, "subscribe")
-        sub._attach(nsub)
+        if nsub is not None:
+            sub._attach(nsub)
         return sub
+
+    async def _nats_subscribe(self, sub: Subscription) -> Any:
+        nsub = await self.nc.subscribe(sub.subject, queue=sub.queue, pending_msgs_limit=0, pending_bytes_limit=0)
+        nsub._pending_queue = sub._sink  # type: ignore[assignment]
+        self.subs[nsub._id] = sub
+        if sub.max_msgs is not None:
+            await nsub.unsubscribe(limit=sub.max_msgs)
+        return nsub
 
     # -- flush / drain / close -------------------------------------------------------------------
     def flush(self, timeout: float | None) -> None:
@@ -613,6 +700,8 @@ class _Engine:
             raise error
 
     def close(self, timeout: float) -> None:
+        if self.forked:
+            return  # the parent owns the connection and the threads
         with self._state_lock:
             if self.state in (_CLOSING, _CLOSED):
                 return
@@ -650,12 +739,7 @@ class _Engine:
         deadline = time.monotonic() + timeout
         self.state = _CLOSED
         self.connected = False
-        err = ClosedError("request: the client was closed before a reply arrived")
-        for token in list(self.waiters):
-            w = self.waiters.pop(token, None)
-            if w is not None:
-                w.error = err
-                w.lock.release()
+        self._fail_waiters(ClosedError("request: the client was closed before a reply arrived"))
         subs = list(self.subs.values())
         self.subs.clear()
         for sub in subs:
@@ -680,6 +764,22 @@ class _Engine:
             callback_errors=self._callback_errors,
             dropped=self._dropped,
         )
+
+
+_ENGINES: weakref.WeakSet[_Engine] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child, the parent's I/O and dispatcher threads do not exist and the socket is
+    shared with the parent: mark every client unusable without touching either."""
+    for engine in list(_ENGINES):
+        engine.forked = True
+        engine.state = _CLOSED
+        engine.connected = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _finalize(engine: _Engine) -> None:

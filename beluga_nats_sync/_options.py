@@ -143,6 +143,11 @@ class Options:
     reconnect_buffer_size: int = attrs.field(
         default=8 * 1024 * 1024, validator=_int_at_least("reconnect_buffer_size", 0)
     )
+    #: Disconnected with a full reconnect buffer, publish waits this long for a reconnect, then
+    #: raises ``OutboundBufferFullError``; 0 raises at once.
+    reconnect_buffer_timeout: float = attrs.field(
+        default=0.0, validator=_positive("reconnect_buffer_timeout", allow_zero=True)
+    )
     #: Published bytes waiting for the I/O thread; past it publish waits (up to ``timeout``).
     max_outbound_bytes: int = attrs.field(default=64 * 1024 * 1024, validator=_int_at_least("max_outbound_bytes", 1024))
     no_echo: bool = False

@@ -174,6 +174,8 @@ class Subscription:
         if self._callback is not None:
             raise RuntimeError("next_msg() is for subscriptions made without a callback")
         t = check_timeout(timeout, self._engine.options.timeout)
+        if self._engine.forked:
+            raise self._engine.closed_error("next_msg")
         self._engine.loop.guard("next_msg")
         if self._discard:
             raise ClosedError(f"subscription to {self.subject!r} is unsubscribed")

@@ -7,6 +7,7 @@ work as a Python user expects::
     NATSSyncError
      ├── ConnectError (ConnectionError)
      │    └── AuthorizationError
+     ├── DisconnectedError (ConnectionError)
      ├── ClosedError
      ├── NATSTimeoutError (TimeoutError)
      │    └── RequestTimeoutError
@@ -26,6 +27,7 @@ __all__ = [
     "AuthorizationError",
     "ClosedError",
     "ConnectError",
+    "DisconnectedError",
     "InvalidSubjectError",
     "MessageDecodeError",
     "NATSSyncError",
@@ -50,6 +52,10 @@ class ConnectError(NATSSyncError, ConnectionError):
 
 class AuthorizationError(ConnectError):
     """The server refused the credentials. The message never contains the secret."""
+
+
+class DisconnectedError(NATSSyncError, ConnectionError):
+    """The connection was lost while a request waited for its reply (the client reconnects)."""
 
 
 class ClosedError(NATSSyncError):

@@ -18,3 +18,13 @@ def wait_for(cond: Callable[[], bool], timeout: float = 5.0, what: str = "condit
 
 def thread_names() -> list[str]:
     return sorted(t.name for t in threading.enumerate())
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (for configs that must name their ports)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
