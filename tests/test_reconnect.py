@@ -12,6 +12,7 @@ import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync.server import EmbeddedServer
+
 from helpers import free_port, thread_names, wait_for
 
 
