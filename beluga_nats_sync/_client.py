@@ -195,6 +195,7 @@ class _Engine:
         self._pub_prefix: dict[str, bytes] = {}
         self._ever_connected = False
         self._connect_task: asyncio.Future[None] | None = None
+        self._lame_duck_task: asyncio.Future[None] | None = None
         self._deferred: list[Subscription] = []  # made before the first connection
         self.forked = False
         _ENGINES.add(self)
@@ -373,7 +374,14 @@ class _Engine:
             self.events.submit(cb)
 
     async def _on_lame_duck(self) -> None:
-        log.info("the server entered lame-duck mode; the client will move to another server when it closes")
+        # The server is about to shut down and no longer takes new clients. With somewhere else
+        # to go, move now, as a disconnect (callbacks included) rather than wait to be dropped.
+        nc = self.nc
+        if self.state is _OPEN and len(nc._server_pool) > 1 and self.options.allow_reconnect:
+            log.info("the server entered lame-duck mode; moving to another server")
+            self._lame_duck_task = asyncio.ensure_future(nc.force_reconnect())
+        else:
+            log.info("the server entered lame-duck mode and there is no other server to move to")
 
     def _fail_waiters(self, err: BaseException) -> None:
         for token in list(self.waiters):
