@@ -181,6 +181,7 @@ class _Engine:
         self.events = _Events(name=f"nats-events-{options.name or 'client'}")
         self.nc = _NatsClient()
         self.max_payload = 1024 * 1024
+        self.server_address: tuple[str, int] | None = None  # for telemetry
         self.connected = False
         # outbound: framed commands waiting for the I/O thread
         self._out_lock = threading.Lock()
@@ -317,6 +318,7 @@ class _Engine:
         nc = self.nc
         nc._error_cb = self._on_error
         self.max_payload = nc.max_payload
+        self._note_server()
         self.connected = True
         self._ever_connected = True
         rsub = await nc.subscribe(self.resp_prefix + "*", pending_msgs_limit=0, pending_bytes_limit=0)
@@ -373,6 +375,11 @@ class _Engine:
         if cb is not None:
             self.events.submit(cb)
 
+    def _note_server(self) -> None:
+        url = self.nc.connected_url
+        if url is not None and url.hostname is not None and url.port is not None:
+            self.server_address = (url.hostname, url.port)
+
     async def _on_lame_duck(self) -> None:
         # The server is about to shut down and no longer takes new clients. With somewhere else
         # to go, move now, as a disconnect (callbacks included) rather than wait to be dropped.
@@ -393,6 +400,7 @@ class _Engine:
     async def _on_reconnected(self) -> None:
         self.connected = True
         self.max_payload = self.nc.max_payload
+        self._note_server()
         self.pump()
         cb = self.options.reconnected_cb
         if cb is not None:
