@@ -17,6 +17,7 @@ from ._client import Client, Stats, connect
 from ._msg import Msg
 from ._options import Options
 from ._subscription import Subscription
+from .bus import BusStats, NATSMessageBus
 from .errors import (
     AuthorizationError,
     ClosedError,
@@ -34,18 +35,22 @@ from .errors import (
     RequestTimeoutError,
     SlowConsumerError,
 )
+from .message import Message
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AuthorizationError",
+    "BusStats",
     "Client",
     "ClosedError",
     "ConnectError",
     "DisconnectedError",
     "InvalidSubjectError",
+    "Message",
     "MessageDecodeError",
     "Msg",
+    "NATSMessageBus",
     "NATSSyncError",
     "NATSTimeoutError",
     "NoReplySubjectError",

@@ -45,3 +45,30 @@ def make_client(nats_server: EmbeddedServer) -> Iterator[Callable[..., bns.Clien
     yield make
     for nc in made:
         nc.close(timeout=5.0)
+
+
+@pytest.fixture(scope="session")
+def otel() -> Iterator[tuple[object, object]]:
+    """The OpenTelemetry SDK with in-memory exporters, installed once for the session."""
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    reader = InMemoryMetricReader()
+    metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+    yield exporter, reader
+
+
+@pytest.fixture
+def spans(otel: tuple[object, object]) -> object:
+    """The span exporter, emptied for the test."""
+    exporter = otel[0]
+    exporter.clear()  # type: ignore[attr-defined]
+    return exporter

@@ -1,0 +1,187 @@
+"""Spans, trace-context propagation in NATS headers, and messaging metrics (OpenTelemetry API only).
+
+Span names and the tracer name are those of the Go integration guide, so Python and Go agents show up
+alike in one trace view. Attributes follow the guide (``subject``, ``message_type``, ``message_size``,
+``timeout_s``, ``success``) plus the OpenTelemetry messaging semantic conventions as of semantic
+conventions v1.30.0 (messaging is still "development" there). With no SDK installed every call here
+is a no-op of the API, which costs next to nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+__all__ = [
+    "TRACER_NAME",
+    "extract",
+    "inject",
+    "metrics_on",
+    "record_error",
+    "span",
+    "telemetry_off",
+    "tracing_on",
+]
+
+TRACER_NAME = "beluga.orchestration.nats"
+SEMCONV_VERSION = "1.30.0"
+
+_tracer = trace.get_tracer(TRACER_NAME, schema_url=f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}")
+_meter = metrics.get_meter(TRACER_NAME, schema_url=f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}")
+
+sent_messages = _meter.create_counter(
+    "messaging.client.sent.messages", unit="{message}", description="Messages sent by the Beluga bus"
+)
+consumed_messages = _meter.create_counter(
+    "messaging.client.consumed.messages", unit="{message}", description="Messages handed to handlers"
+)
+operation_duration = _meter.create_histogram(
+    "messaging.client.operation.duration", unit="s", description="Duration of publish and request operations"
+)
+process_duration = _meter.create_histogram(
+    "messaging.process.duration", unit="s", description="Duration of handler calls"
+)
+
+_KIND = {"publish": SpanKind.PRODUCER, "request": SpanKind.CLIENT, "process": SpanKind.CONSUMER}
+_OP_TYPE = {"publish": "send", "request": "send", "process": "process"}
+
+
+class _CaseInsensitiveGetter(Getter[Mapping[str, str]]):
+    """Go code may write ``Traceparent``; the W3C header name is case-insensitive on the way in."""
+
+    def get(self, carrier: Mapping[str, str], key: str) -> list[str] | None:
+        value = carrier.get(key)
+        if value is None:
+            low = key.lower()
+            for k, v in carrier.items():
+                if k.lower() == low:
+                    value = v
+                    break
+        return None if value is None else [value]
+
+    def keys(self, carrier: Mapping[str, str]) -> list[str]:
+        return list(carrier.keys())
+
+
+_GETTER = _CaseInsensitiveGetter()
+
+
+# Whether an SDK is installed is asked on every message; the API's own getters read the
+# environment each time (several microseconds), so look at the globals it sets, where they exist.
+_TRACE_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+_METER_ENV = "OTEL_PYTHON_METER_PROVIDER" in os.environ
+_trace_module: Any = trace
+try:
+    from opentelemetry.metrics import _internal as _metrics_module
+except ImportError:  # pragma: no cover - an API without the private module
+    _metrics_module = None  # type: ignore[assignment]
+
+
+def tracing_on() -> bool:
+    """Whether a real tracer provider is installed; without one, spans are skipped."""
+    if _TRACE_ENV or not hasattr(_trace_module, "_TRACER_PROVIDER"):
+        return not isinstance(trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+    provider = _trace_module._TRACER_PROVIDER
+    return provider is not None and not isinstance(provider, trace.NoOpTracerProvider)
+
+
+def telemetry_off() -> bool:
+    """True when neither a tracer nor a meter provider is installed: the common, fast case."""
+    try:
+        return (
+            _trace_module._TRACER_PROVIDER is None
+            and _metrics_module._METER_PROVIDER is None
+            and not (_TRACE_ENV or _METER_ENV)
+        )
+    except AttributeError:  # pragma: no cover - an API that moved its globals
+        return not tracing_on() and not metrics_on()
+
+
+def metrics_on() -> bool:
+    """Whether a real meter provider is installed; without one, recording is skipped."""
+    if _METER_ENV or _metrics_module is None or not hasattr(_metrics_module, "_METER_PROVIDER"):
+        return type(metrics.get_meter_provider()).__name__ not in ("_ProxyMeterProvider", "NoOpMeterProvider")
+    provider = _metrics_module._METER_PROVIDER
+    return provider is not None and type(provider).__name__ != "NoOpMeterProvider"
+
+
+def inject(headers: MutableMapping[str, str]) -> None:
+    """Write the current trace context (``traceparent``/``tracestate``, lower case) into ``headers``."""
+    propagate.inject(headers)
+
+
+def extract(headers: Mapping[str, str] | None) -> Context | None:
+    """The trace context carried by ``headers``, or None."""
+    if not headers:
+        return None
+    return propagate.extract(headers, getter=_GETTER)
+
+
+def attributes(
+    operation: str,
+    subject: str,
+    *,
+    message_type: str | None = None,
+    message_id: str | None = None,
+    size: int | None = None,
+    queue: str = "",
+    timeout_s: float | None = None,
+    server: tuple[str, int] | None = None,
+) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        "subject": subject,
+        "messaging.system": "nats",
+        "messaging.operation.name": operation,
+        "messaging.operation.type": _OP_TYPE[operation],
+        "messaging.destination.name": subject,
+    }
+    if subject.startswith("_INBOX."):
+        attrs["messaging.destination.temporary"] = True
+    if message_type is not None:
+        attrs["message_type"] = message_type
+    if message_id:
+        attrs["messaging.message.id"] = message_id
+    if size is not None:
+        attrs["message_size"] = size
+        attrs["messaging.message.body.size"] = size
+    if queue:
+        attrs["messaging.consumer.group.name"] = queue
+    if timeout_s is not None:
+        attrs["timeout_s"] = timeout_s
+    if server is not None:
+        attrs["server.address"], attrs["server.port"] = server
+    return attrs
+
+
+@contextmanager
+def span(operation: str, attrs: dict[str, Any], parent: Context | None = None) -> Iterator[Span]:
+    """A span named ``nats.<operation>``; an exception marks it failed and propagates."""
+    with _tracer.start_as_current_span(
+        f"nats.{operation}",
+        context=parent,
+        kind=_KIND[operation],
+        attributes=attrs,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as s:
+        try:
+            yield s
+        except BaseException as exc:
+            record_error(s, exc)
+            raise
+        else:
+            s.set_attribute("success", True)
+
+
+def record_error(s: Span, exc: BaseException) -> None:
+    s.record_exception(exc)
+    s.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+    s.set_attribute("error.type", type(exc).__qualname__)
+    s.set_attribute("success", False)
