@@ -22,6 +22,7 @@ from ._loop import IOLoop, wait_future
 from ._msg import Msg
 from ._options import Options, ServersArg, redact_url
 from ._protocol import check_queue, check_subject, check_timeout, encode_headers, payload_bytes
+from ._security import connect_kwargs, explain_connect_error, is_auth_error, parse_permissions_error, scrub, secrets_of
 from ._subscription import MsgCallback, Subscription
 from .errors import (
     AuthorizationError,
@@ -135,7 +136,18 @@ class _Events:
                 log.exception("client event callback %r raised", getattr(fn, "__name__", fn))
 
 
-def _translate_connect_error(exc: BaseException | None, url: str) -> ConnectError:
+def _translate_connect_error(
+    exc: BaseException | None, url: str, options: Options | None = None, server_info: dict[str, Any] | None = None
+) -> ConnectError:
+    error = explain_connect_error(exc, url, options, server_info) if options is not None else None
+    if error is None:
+        error = _plain_connect_error(exc, url)
+    if options is not None:  # a last guard: no password, token or seed leaves in a message
+        error.args = (scrub(str(error), secrets_of(options)),)
+    return error
+
+
+def _plain_connect_error(exc: BaseException | None, url: str) -> ConnectError:
     text = str(exc) if exc is not None else "no answer"
     low = text.lower()
     if isinstance(exc, nerr.Error) and "authorization" in low:
@@ -157,8 +169,9 @@ def _translate_connect_error(exc: BaseException | None, url: str) -> ConnectErro
 def _translate_async_error(exc: BaseException) -> BaseException:
     text = str(exc)
     if "permissions violation" in text.lower():
-        return PermissionsError(text)
-    if "authorization" in text.lower():
+        operation, subject = parse_permissions_error(text)
+        return PermissionsError(text, operation=operation, subject=subject)
+    if is_auth_error(exc):
         return AuthorizationError(text)
     return exc
 
@@ -237,7 +250,7 @@ class _Engine:
                 nonlocal attempts
                 attempts += 1
                 first_error.append(exc)
-                if attempts >= len(servers) or isinstance(exc, nerr.Error) and "authorization" in str(exc).lower():
+                if attempts >= len(servers) or is_auth_error(exc):  # retrying the same credentials is futile
                     assert failed is not None
                     failed.set()
 
@@ -259,27 +272,21 @@ class _Engine:
                 inbox_prefix=o.inbox_prefix,
                 pending_size=max(o.reconnect_buffer_size, 2 * _CHUNK),
             )
-            if o.tls is not None:
-                kwargs["tls"] = o.tls
-            if o.user is not None:
-                kwargs["user"] = o.user
-            if o.password is not None:
-                kwargs["password"] = o.password
-            if o.token is not None:
-                kwargs["token"] = o.token
+            kwargs.update(connect_kwargs(self.nc, o))  # TLS and credentials
             conn = asyncio.ensure_future(self.nc.connect(**kwargs))
             gave_up = asyncio.ensure_future(failed.wait())
             done, _ = await asyncio.wait({conn, gave_up}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             gave_up.cancel()
+            info = dict(self.nc._server_info or {})  # what the last server said (TLS or not), for the error
             if conn not in done:
                 conn.cancel()
                 await asyncio.gather(conn, return_exceptions=True)
                 await self._abandon_nats()
-                raise _translate_connect_error(first_error[-1] if first_error else None, shown)
+                raise _translate_connect_error(first_error[-1] if first_error else None, shown, o, info)
             exc = conn.exception()
             if exc is not None:
                 await self._abandon_nats()
-                raise _translate_connect_error(exc if not first_error else first_error[-1], shown) from None
+                raise _translate_connect_error(exc if not first_error else first_error[-1], shown, o, info) from None
             # connected: from now on errors go to the user's callback
             self.nc._error_cb = self._on_error
             self.max_payload = self.nc.max_payload
