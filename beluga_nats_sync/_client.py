@@ -726,8 +726,13 @@ class Client:
         t = check_timeout(timeout, self._options.connect_timeout, "connect timeout")
         engine = _Engine(self._options)
         self._e = engine
-        engine.connect(t)
+        try:
+            engine.connect(t)
+        except ConnectError as exc:
+            log.debug("connect failed: %s", exc)  # the message is already free of secrets
+            raise
         self._finalizer = weakref.finalize(self, _finalize, engine)
+        log.debug("connected to %s", self.connected_url)
         return self
 
     @property

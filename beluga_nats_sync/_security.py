@@ -200,10 +200,11 @@ def build_ssl_context(o: Options) -> ssl.SSLContext | None:
 
 
 def _wants_tls(nc: Any, o: Options) -> bool:
-    if o.tls is not None or o.tls_ca_file or o.tls_cert_file or o.tls_handshake_first:
-        return True
     server = nc._current_server
-    return server is not None and server.uri.scheme == "tls"
+    scheme = server.uri.scheme if server is not None else ""
+    if scheme in ("ws", "wss"):
+        return False  # TLS, if any, is the WebSocket's (wss://), below the NATS protocol
+    return scheme == "tls" or o.tls is not None or bool(o.tls_ca_file or o.tls_cert_file or o.tls_handshake_first)
 
 
 def _guard_connection(nc: Any, o: Options) -> None:
@@ -235,7 +236,7 @@ def _guard_connection(nc: Any, o: Options) -> None:
 
 def _join_connect_and_ping(transport: Any) -> None:
     """Hold the CONNECT written to ``transport`` until the next write (the PING), then send both."""
-    if transport is None or "write" in vars(transport):
+    if type(transport).__name__ != "TcpTransport" or "write" in vars(transport):
         return
     held: list[bytes] = []
 
