@@ -22,7 +22,15 @@ from ._loop import IOLoop, wait_future
 from ._msg import Msg
 from ._options import Options, ServersArg, redact_url
 from ._protocol import check_queue, check_subject, check_timeout, encode_headers, payload_bytes
-from ._security import connect_kwargs, explain_connect_error, is_auth_error, parse_permissions_error, scrub, secrets_of
+from ._security import (
+    connect_kwargs,
+    explain_connect_error,
+    explain_reconnect_error,
+    is_auth_error,
+    parse_permissions_error,
+    scrub,
+    secrets_of,
+)
 from ._subscription import MsgCallback, Subscription
 from .errors import (
     AuthorizationError,
@@ -173,7 +181,7 @@ def _translate_async_error(exc: BaseException) -> BaseException:
         return PermissionsError(text, operation=operation, subject=subject)
     if is_auth_error(exc):
         return AuthorizationError(text)
-    return exc
+    return explain_reconnect_error(exc) or exc
 
 
 class _Engine:

@@ -34,6 +34,7 @@ __all__ = [
     "connect_kwargs",
     "describe_credentials",
     "explain_connect_error",
+    "explain_reconnect_error",
     "is_auth_error",
     "parse_permissions_error",
     "scrub",
@@ -331,6 +332,18 @@ def explain_connect_error(
             f"cannot connect to {url}: the server ended the TLS handshake ({detail}); it may "
             "require a client certificate (give tls_cert_file and tls_key_file) or refuse the one given"
         )
+    return None
+
+
+def explain_reconnect_error(exc: BaseException) -> ConnectError | None:
+    """A ConnectError for a TLS failure met while reconnecting, or None."""
+    if isinstance(exc, TLSNotOfferedError):
+        return ConnectError(
+            "reconnect refused: the server does not offer TLS, which this client requires; nothing was sent"
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        why = exc.verify_message or exc.reason or "verification failed"
+        return ConnectError(f"reconnect refused: the server's TLS certificate did not verify ({why})")
     return None
 
 

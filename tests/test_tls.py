@@ -20,6 +20,8 @@ import trustme
 import beluga_nats_sync as bns
 from beluga_nats_sync.server import EmbeddedServer
 
+from helpers import wait_for
+
 
 @attrs.frozen
 class Certs:
@@ -276,3 +278,25 @@ def test_encrypted_client_key(certs: Certs, tmp_path: Path, mtls_server: Embedde
     assert "key-pa55phrase" not in repr(opts)
     with bns.Client(options=opts).connect(timeout=5.0) as nc:
         round_trip(nc, "mtls.encrypted")
+
+
+def test_reconnect_to_a_server_without_tls_is_refused(certs: Certs) -> None:
+    errors: list[BaseException] = []
+    tls_srv = EmbeddedServer(config=_tls_block(certs), jetstream=False).start()
+    port = tls_srv.port
+    nc = bns.connect(
+        tls_url(tls_srv), tls_ca_file=certs.ca_file, error_cb=errors.append, reconnect_wait=0.05, timeout=5.0
+    )
+    try:
+        round_trip(nc)
+        tls_srv.cleanup()
+        # a plaintext server takes the address over (a restart with TLS switched off, or an impostor)
+        with EmbeddedServer(port=port, jetstream=False, args=["-V"]) as plain:
+            wait_for(lambda: any(isinstance(e, bns.ConnectError) for e in errors), 10.0, "the refusal")
+            assert not nc.is_connected
+            assert "CONNECT" not in plain.log_text()
+        refusal = next(e for e in errors if isinstance(e, bns.ConnectError))
+        assert "does not offer TLS" in str(refusal)
+    finally:
+        nc.close(timeout=5.0)
+        tls_srv.cleanup()
