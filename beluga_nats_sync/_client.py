@@ -23,6 +23,15 @@ from ._loop import IOLoop, wait_future
 from ._msg import Msg
 from ._options import Options, ServersArg, redact_url
 from ._protocol import check_queue, check_subject, check_timeout, encode_headers, payload_bytes
+from ._security import (
+    connect_kwargs,
+    explain_connect_error,
+    explain_reconnect_error,
+    is_auth_error,
+    parse_permissions_error,
+    scrub,
+    secrets_of,
+)
 from ._subscription import MsgCallback, Subscription
 from .errors import (
     AuthorizationError,
@@ -137,10 +146,21 @@ class _Events:
                 log.exception("client event callback %r raised", getattr(fn, "__name__", fn))
 
 
-def _translate_connect_error(exc: BaseException | None, url: str) -> ConnectError:
+def _translate_connect_error(
+    exc: BaseException | None, url: str, options: Options | None = None, server_info: dict[str, Any] | None = None
+) -> ConnectError:
+    error = explain_connect_error(exc, url, options, server_info) if options is not None else None
+    if error is None:
+        error = _plain_connect_error(exc, url)
+    if options is not None:  # a last guard: no password, token or seed leaves in a message
+        error.args = (scrub(str(error), secrets_of(options)),)
+    return error
+
+
+def _plain_connect_error(exc: BaseException | None, url: str) -> ConnectError:
     text = str(exc) if exc is not None else "no answer"
     low = text.lower()
-    if exc is not None and _is_auth_error(exc):
+    if exc is not None and is_auth_error(exc):
         return AuthorizationError(
             f"cannot connect to {url}: the server refused the credentials (authorization violation)"
         )
@@ -156,17 +176,14 @@ def _translate_connect_error(exc: BaseException | None, url: str) -> ConnectErro
     )
 
 
-def _is_auth_error(exc: BaseException) -> bool:
-    return isinstance(exc, nerr.Error) and "authorization" in str(exc).lower()
-
-
 def _translate_async_error(exc: BaseException) -> BaseException:
     text = str(exc)
     if "permissions violation" in text.lower():
-        return PermissionsError(text)
-    if "authorization" in text.lower():
+        operation, subject = parse_permissions_error(text)
+        return PermissionsError(text, operation=operation, subject=subject)
+    if is_auth_error(exc):
         return AuthorizationError(text)
-    return exc
+    return explain_reconnect_error(exc) or exc
 
 
 class _Engine:
@@ -260,14 +277,7 @@ class _Engine:
             inbox_prefix=o.inbox_prefix,
             pending_size=max(o.reconnect_buffer_size, 2 * _CHUNK),
         )
-        if o.tls is not None:
-            kwargs["tls"] = o.tls
-        if o.user is not None:
-            kwargs["user"] = o.user
-        if o.password is not None:
-            kwargs["password"] = o.password
-        if o.token is not None:
-            kwargs["token"] = o.token
+        kwargs.update(connect_kwargs(self.nc, o))  # TLS and credentials
         return kwargs
 
     def connect(self, timeout: float) -> None:
@@ -285,18 +295,19 @@ class _Engine:
                 errors_seen.append(exc)
                 if o.retry_on_failed_connect and self.state is _OPEN:
                     log.info("connect attempt failed, retrying in the background: %s", exc)
-                if len(errors_seen) >= n_servers or _is_auth_error(exc):
+                if len(errors_seen) >= n_servers or is_auth_error(exc):  # retrying the same credentials is futile
                     failed.set()
 
             conn = asyncio.ensure_future(self.nc.connect(**self._nats_options(timeout, on_connect_error)))
             gave_up = asyncio.ensure_future(failed.wait())
             done, _ = await asyncio.wait({conn, gave_up}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             gave_up.cancel()
+            info = dict(self.nc._server_info or {})  # what the last server said (TLS or not), for the error
             if conn in done and conn.exception() is None:
                 await self._after_connect()
                 return
             last = conn.exception() if conn in done else (errors_seen[-1] if errors_seen else None)
-            if o.retry_on_failed_connect and not (last is not None and _is_auth_error(last)) and not conn.done():
+            if o.retry_on_failed_connect and not (last is not None and is_auth_error(last)) and not conn.done():
                 conn.add_done_callback(self._on_background_connect)
                 self._connect_task = conn
                 return
@@ -304,7 +315,7 @@ class _Engine:
                 conn.cancel()
                 await asyncio.gather(conn, return_exceptions=True)
             await self._abandon_nats()
-            raise _translate_connect_error(errors_seen[-1] if errors_seen else last, shown)
+            raise _translate_connect_error(errors_seen[-1] if errors_seen else last, shown, o, info)
 
         self.state = _OPEN  # publish/subscribe may buffer while a background connect goes on
         try:
@@ -336,7 +347,8 @@ class _Engine:
             return
         exc = task.exception()
         if exc is not None:
-            self._report(_translate_connect_error(exc, ", ".join(self.options.redacted_servers)))
+            shown = ", ".join(self.options.redacted_servers)
+            self._report(_translate_connect_error(exc, shown, self.options, dict(self.nc._server_info or {})))
             self.events.submit(self.close, 2.0)
             return
 
@@ -835,8 +847,13 @@ class Client:
         t = check_timeout(timeout, self._options.connect_timeout, "connect timeout")
         engine = _Engine(self._options)
         self._e = engine
-        engine.connect(t)
+        try:
+            engine.connect(t)
+        except ConnectError as exc:
+            log.debug("connect failed: %s", exc)  # the message is already free of secrets
+            raise
         self._finalizer = weakref.finalize(self, _finalize, engine)
+        log.debug("connected to %s", self.connected_url)
         return self
 
     @property

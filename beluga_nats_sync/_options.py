@@ -10,6 +10,8 @@ from typing import Any, Union
 
 import attrs
 
+from ._security import check_security
+
 __all__ = ["DEFAULT_URL", "Options", "parse_servers"]
 
 DEFAULT_URL = "nats://localhost:4222"
@@ -102,6 +104,19 @@ def _optional_str(name: str) -> Callable[[Any, Any, Any], None]:
     return check
 
 
+def _fspath(value: str | os.PathLike[str] | None) -> str | None:
+    """File options accept ``os.PathLike``; they are kept as ``str``."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def _optional_path(name: str) -> Callable[[Any, Any, Any], None]:
+    def check(_inst: Any, _attr: Any, value: Any) -> None:
+        if value is not None and (not isinstance(value, str) or not value):
+            raise TypeError(f"{name} must be a file path (a non-empty str or os.PathLike) or None, got {value!r}")
+
+    return check
+
+
 def _tls_check(_inst: Any, _attr: Any, value: Any) -> None:
     if value is not None and not isinstance(value, ssl.SSLContext):
         raise TypeError(f"tls must be an ssl.SSLContext or None, got {type(value).__name__}")
@@ -117,7 +132,15 @@ class Options:
 
     Defaults follow the Go integration guide (``reconnect_wait=2.0``, ``max_reconnects=10``,
     ``timeout=30.0``). A bad value raises ``ValueError``/``TypeError`` naming the option and
-    what it accepts. Secrets (``password``, ``token``) never appear in ``repr``.
+    what it accepts. Secrets (``password``, ``token``, ``nkeys_seed_str``, ``tls_key_password``
+    and passwords or tokens in server URLs) never appear in ``repr``.
+
+    TLS: a ``tls://`` URL, or any of ``tls`` (an ``ssl.SSLContext``), ``tls_ca_file``,
+    ``tls_cert_file``/``tls_key_file`` (mutual TLS), makes every connection encrypted, with the
+    server's certificate verified; a server that does not offer TLS is refused. Credentials:
+    ``user``/``password``, ``token``, ``nkeys_seed`` (a seed file) or ``nkeys_seed_str``, or
+    ``user_credentials`` (a ``.creds`` file: JWT and seed). Files are checked when the options
+    are made. See ``docs/security.md``.
     """
 
     servers: tuple[str, ...] = attrs.field(
@@ -157,7 +180,30 @@ class Options:
     user: str | None = attrs.field(default=None, validator=_optional_str("user"))
     password: str | None = attrs.field(default=None, repr=_secret_repr, validator=_optional_str("password"))
     token: str | None = attrs.field(default=None, repr=_secret_repr, validator=_optional_str("token"))
+    #: A file holding an NKey seed (``SU...``); the seed signs the server's nonce and is never sent.
+    nkeys_seed: str | None = attrs.field(default=None, converter=_fspath, validator=_optional_path("nkeys_seed"))
+    #: The NKey seed itself, for seeds kept in a secret store rather than a file.
+    nkeys_seed_str: str | None = attrs.field(default=None, repr=_secret_repr, validator=_optional_str("nkeys_seed_str"))
+    #: A NATS credentials file (user JWT and NKey seed, as written by ``nsc generate creds``).
+    user_credentials: str | None = attrs.field(
+        default=None, converter=_fspath, validator=_optional_path("user_credentials")
+    )
+    #: An ``ssl.SSLContext`` of your own; exclusive with the ``tls_*_file`` options.
     tls: ssl.SSLContext | None = attrs.field(default=None, validator=_tls_check)
+    #: PEM file of the CA(s) that sign the server's certificate (default: the system's CAs).
+    tls_ca_file: str | None = attrs.field(default=None, converter=_fspath, validator=_optional_path("tls_ca_file"))
+    #: PEM client certificate, for mutual TLS (may hold the key too).
+    tls_cert_file: str | None = attrs.field(default=None, converter=_fspath, validator=_optional_path("tls_cert_file"))
+    #: PEM private key of the client certificate.
+    tls_key_file: str | None = attrs.field(default=None, converter=_fspath, validator=_optional_path("tls_key_file"))
+    #: Password of an encrypted ``tls_key_file``.
+    tls_key_password: str | None = attrs.field(
+        default=None, repr=_secret_repr, validator=_optional_str("tls_key_password")
+    )
+    #: The name the server's certificate must carry, when it differs from the URL's host.
+    tls_hostname: str | None = attrs.field(default=None, validator=_optional_str("tls_hostname"))
+    #: Start TLS before the server's INFO (the server needs ``handshake_first`` in its tls block).
+    tls_handshake_first: bool = False
     error_cb: ErrorCallback | None = attrs.field(
         default=None, eq=False, repr=False, validator=_optional_callable("error_cb")
     )
@@ -177,10 +223,11 @@ class Options:
         return tuple(redact_url(u) for u in self.servers)
 
     def __attrs_post_init__(self) -> None:
-        for field in ("allow_reconnect", "no_echo", "dont_randomize", "retry_on_failed_connect"):
+        for field in ("allow_reconnect", "no_echo", "dont_randomize", "retry_on_failed_connect", "tls_handshake_first"):
             if not isinstance(getattr(self, field), bool):
                 raise TypeError(f"{field} must be a bool, got {type(getattr(self, field)).__name__}")
         if not self.inbox_prefix or any(c.isspace() or c in "*>" for c in self.inbox_prefix):
             raise ValueError(
                 f"inbox_prefix must be a non-empty subject without wildcards or whitespace, got {self.inbox_prefix!r}"
             )
+        check_security(self)

@@ -116,7 +116,17 @@ class SlowConsumerError(NATSSyncError):
 
 
 class PermissionsError(NATSSyncError):
-    """The server refused a publish or subscribe on a subject the user may not use."""
+    """The server refused a publish or subscribe on a subject the user may not use.
+
+    Reported through ``error_cb``; the connection stays up for the subjects the user may use.
+    ``operation`` is ``"publish"`` or ``"subscribe"`` and ``subject`` the subject refused, when
+    the server said them (nats-py lower-cases the server's text, the subject included).
+    """
+
+    def __init__(self, message: str, *, operation: str | None = None, subject: str | None = None) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.subject = subject
 
 
 class MessageDecodeError(NATSSyncError, ValueError):

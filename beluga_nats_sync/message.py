@@ -23,9 +23,16 @@ What a Python user sees differently from a Go user:
   (9007199254740992) lose digits on the Go side**, and integers beyond float64's range make Go's
   ``json.Unmarshal`` fail (so they are refused here at construction). Python keeps an integer literal as an
   ``int`` and anything with a fraction or exponent as a ``float``. Because Go writes an integral float64
-  without a fraction, a float such as ``3.0`` arrives back as the int ``3`` (equal to ``3.0``).
+  without a fraction, a float such as ``3.0`` arrives back as the int ``3`` (equal to ``3.0``; ``-0.0``
+  arrives as ``0``). One spelling differs from Go on purpose: an integral float from 2**53 up to 1e21 is
+  written with its exact digits (``1152921504606846976`` for ``2.0**60``, where Go pads its shortest digits
+  with zeros, ``1152921504606847000``), so that Python reads back an equal number; Go reads both spellings
+  as the same float64.
 * Time. A ``datetime`` holds microseconds: further digits from Go are truncated, not rounded. The offset is
-  kept (``-05:00`` stays ``-05:00``); two timestamps are equal when they denote the same instant.
+  kept (``-05:00`` stays ``-05:00``), as a fixed ``timezone``; two timestamps are equal when they denote the
+  same instant.
+* Text. An unpaired surrogate escape (``"\\ud800"``) decodes to U+FFFD, as in Go; a Python ``str`` holding
+  one is refused at construction (it is not Unicode text and has no UTF-8 form).
 """
 
 from __future__ import annotations

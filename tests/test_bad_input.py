@@ -143,7 +143,7 @@ def test_servers_default_from_environment(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_secrets_are_not_in_repr() -> None:
-    opts = bns.Options(servers="nats://alice:s3cret@127.0.0.1:1", password="hunter2", token="tok-123")
+    opts = bns.Options(servers="nats://alice:s3cret@127.0.0.1:1", user="bob", password="hunter2", token="tok-123")
     text = repr(opts) + repr(bns.Client(options=opts))
     for secret in ("s3cret", "hunter2", "tok-123"):
         assert secret not in text
