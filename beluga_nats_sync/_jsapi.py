@@ -155,6 +155,14 @@ def translate(
 ) -> BaseException:
     """The most specific of our errors for nats-py's JetStream error ``exc`` raised during ``what``."""
     err_code = getattr(exc, "err_code", None)
+    if bucket is not None and isinstance(exc, jserr.KeyNotFoundError):
+        # nats-py turns every "not found" of a get into KeyNotFoundError; the cause tells whether
+        # the key or the whole bucket (its stream) is missing
+        cause = exc.__context__
+        if getattr(cause, "err_code", None) == ERR_STREAM_NOT_FOUND:
+            err_code = ERR_STREAM_NOT_FOUND
+    if bucket is not None and isinstance(exc, (nerr.NoRespondersError, jserr.NoStreamResponseError)):
+        err_code = ERR_STREAM_NOT_FOUND  # nothing serves the bucket's stream (direct get, publish)
     if isinstance(exc, jserr.BucketNotFoundError) or (bucket is not None and err_code == ERR_STREAM_NOT_FOUND):
         return BucketNotFoundError(
             f"{what}: key-value bucket {bucket!r} does not exist; create it with js.create_key_value({bucket!r})",
@@ -188,6 +196,6 @@ def translate(
         return JetStreamError(f"{what}: {detail}", **kw)
     if isinstance(exc, (nerr.TimeoutError, TimeoutError)) and not isinstance(exc, NATSTimeoutError):
         return NATSTimeoutError(f"{what}: no answer from JetStream in time")
-    if isinstance(exc, jserr.Error):
+    if isinstance(exc, nerr.Error):
         return JetStreamError(f"{what}: {exc}")
     return exc

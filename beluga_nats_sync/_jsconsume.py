@@ -204,6 +204,7 @@ class ConsumeHandle:
         max_deliver: int,
         backoff: tuple[float, ...],
         dead_letter_subject: str | None,
+        dead_letter_stored: bool,
         expires: float,
     ) -> None:
         self._js = js
@@ -216,6 +217,7 @@ class ConsumeHandle:
         self.max_deliver = max_deliver
         self.backoff = backoff
         self.dead_letter_subject = dead_letter_subject
+        self._dead_letter_stored = dead_letter_stored
         self._expires = expires
         self._heartbeat = min(max(expires / 4, 0.05), 5.0)
         self._next_subject = f"{js.api_prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
@@ -270,22 +272,27 @@ class ConsumeHandle:
             return
         if time.monotonic() < self._retry_at:
             return  # the watchdog asks again when the pause is over
-        if not self._disp.has_room():
-            return  # the dispatcher calls back when it has drained to half
-        n = self.batch - self._disp.load
-        if n <= 0:
-            return
-        req = {
-            "batch": n,
-            "expires": int(self._expires * 1e9),
-            "idle_heartbeat": int(self._heartbeat * 1e9),
-        }
-        self._disp.reserved += n
-        try:
-            self._engine.publish(self._next_subject, json.dumps(req).encode(), self._inbox, None)
-        except NATSSyncError as exc:  # closing, or the outbound buffer is full: the watchdog retries
-            self._disp.reserved -= n
-            log.debug("consume %r: pull request not sent: %r", self.durable, exc)
+        disp = self._disp
+        # has_room() arms the dispatcher's wake-up when it says no, so after each request the
+        # dispatcher calls back once it has drained to half; the bound only guards the loop
+        for _ in range(4):
+            if not disp.has_room():
+                return
+            n = self.batch - disp.load
+            if n <= 0:
+                return
+            req = {
+                "batch": n,
+                "expires": int(self._expires * 1e9),
+                "idle_heartbeat": int(self._heartbeat * 1e9),
+            }
+            disp.reserved += n
+            try:
+                self._engine.publish(self._next_subject, json.dumps(req).encode(), self._inbox, None)
+            except NATSSyncError as exc:  # closing, or the outbound buffer is full: the watchdog retries
+                disp.reserved -= n
+                log.debug("consume %r: pull request not sent: %r", self.durable, exc)
+                return
 
     def _room_from_thread(self) -> None:
         self._engine.loop.call_soon(self._maybe_pull)
@@ -408,7 +415,9 @@ class ConsumeHandle:
             )
             try:
                 # the id makes a repeated dead-lettering of this message a duplicate, not a copy
-                self._js._publish_dead_letter(dlq, msg.data, headers, f"dlq.{md.stream}.{md.consumer}.{md.sequence}")
+                self._js._publish_dead_letter(
+                    dlq, msg.data, headers, f"dlq.{md.stream}.{md.consumer}.{md.sequence}", self._dead_letter_stored
+                )
             except Exception as exc:
                 # keep the message: it comes back after the longest backoff and is tried again
                 self._engine._report(

@@ -86,9 +86,7 @@ class KeyValue:
             raise e.closed_error(what)
         try:
             return e._run(fn, js._t(timeout), what)
-        except jserr.Error as exc:
-            if isinstance(exc, jserr.NoStreamResponseError):
-                exc = jserr.BucketNotFoundError()
+        except nerr.Error as exc:
             raise translate(exc, what, bucket=self.bucket, key=key) from None
 
     def get(self, key: str, *, revision: int | None = None, timeout: float | None = None) -> KeyValueEntry:
@@ -128,9 +126,7 @@ class KeyValue:
                 code=400,
                 err_code=10071,
             ) from None
-        except jserr.Error as exc:
-            if isinstance(exc, jserr.NoStreamResponseError):
-                exc = jserr.BucketNotFoundError()
+        except nerr.Error as exc:
             raise translate(exc, "create", bucket=self.bucket, key=key) from None
 
     def update(

@@ -34,6 +34,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
+import nats.errors as nerr
 import nats.js.errors as jserr
 from nats.js import JetStreamContext, JetStreamManager, api
 from nats.js.api import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
@@ -234,7 +235,7 @@ class JetStream:
             raise e.closed_error(what)
         try:
             return e._run(fn, timeout, what)
-        except jserr.Error as exc:
+        except nerr.Error as exc:
             raise translate(exc, what, **context) from None
 
     def _t(self, timeout: float | None) -> float:
@@ -443,11 +444,17 @@ class JetStream:
         wanted.update(ack_wait=ack_wait, max_ack_pending=max_ack_pending, max_deliver=-1)
         t = self._t(timeout)
 
-        async def do_ensure() -> str:
+        async def do_ensure() -> tuple[str, bool]:
             stream_name, _ = await ensure_consumer(self, stream, durable, subject, wanted, "consume")
-            return stream_name
+            stored = False
+            if dead_letter_subject is not None:  # a stream to store dead letters in, or plain NATS?
+                try:
+                    stored = bool(await self._jsm(t).find_stream_name_by_subject(dead_letter_subject))
+                except jserr.NotFoundError:
+                    stored = False
+            return stream_name, stored
 
-        stream_name = self._call(do_ensure, t, "consume", stream=stream, consumer=durable)
+        stream_name, dlq_stored = self._call(do_ensure, t, "consume", stream=stream, consumer=durable)
         handle = ConsumeHandle(
             self,
             stream=stream_name,
@@ -458,6 +465,7 @@ class JetStream:
             max_deliver=max_deliver,
             backoff=delays,
             dead_letter_subject=dead_letter_subject,
+            dead_letter_stored=dlq_stored,
             expires=expires,
         )
         handle._start(t)
@@ -582,14 +590,18 @@ class JetStream:
             code=503,
         )
 
-    def _publish_dead_letter(self, subject: str, payload: bytes, headers: dict[str, str], msg_id: str) -> None:
-        """Store a dead letter in the stream that captures ``subject``; with no such stream, send it
-        as a plain NATS message (for a subscriber, or nobody). Raises on a JetStream failure."""
-        fut = self._start(subject, payload, headers, msg_id, self.timeout)
-        try:
-            fut.result()
-        except StreamNotFoundError:
-            self._engine.publish(subject, payload, None, headers)
+    def _publish_dead_letter(
+        self, subject: str, payload: bytes, headers: dict[str, str], msg_id: str, stored: bool
+    ) -> None:
+        """Publish a dead letter: stored and acknowledged if a stream captures ``subject`` (as
+        found when the consumer started), else as a plain NATS message. Raises on a failure."""
+        if stored:
+            try:
+                self._start(subject, payload, headers, msg_id, self.timeout).result()
+                return
+            except StreamNotFoundError:  # the stream went away since: fall back to plain NATS
+                pass
+        self._engine.publish(subject, payload, None, headers)
 
     # -- key-value ---------------------------------------------------------------------------------------
     def key_value(self, bucket: str, *, timeout: float | None = None) -> KeyValue:
