@@ -528,14 +528,16 @@ class _Engine:
             self.pump()
 
     # -- request -------------------------------------------------------------------------------
-    def start_request(self, subject: str, payload: Any, headers: Mapping[str, str] | None, waiter: _Waiter) -> str:
+    def start_request(
+        self, subject: str, payload: Any, headers: Mapping[str, str] | None, waiter: _Waiter, what: str = "request"
+    ) -> str:
         """Publish a request whose reply releases ``waiter`` (on the I/O thread); return its token.
 
         For callers that wait later or elsewhere (pipelined JetStream publishes). The waiter
         stays registered until the reply comes, the client closes or :meth:`cancel_request`.
         """
         if self.state is not _OPEN:
-            raise self.closed_error("request")
+            raise self.closed_error(what)
         token = str(next(self._tokens))
         self.waiters[token] = waiter
         try:
@@ -711,8 +713,12 @@ class _Engine:
 
     def _stop_workers(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        workers = list(self.workers)
-        self.workers.clear()
+        workers = []
+        while self.workers:  # pop one by one: a worker registering meanwhile is not lost
+            try:
+                workers.append(self.workers.pop())
+            except KeyError:
+                break
         for w in workers:
             w._shutdown()
         for w in workers:

@@ -304,8 +304,10 @@ class ConsumeHandle:
             disp = self._disp
             if disp.reserved > 0:
                 disp.reserved -= 1
-            if self._stopped:
-                return  # redelivered after ack_wait; the dispatcher is gone
+            if self._stopped:  # the dispatcher is gone: hand it straight back
+                with contextlib.suppress(NATSSyncError):
+                    self._engine.publish(nmsg.reply, b"-NAK", None, None)
+                return
             disp.put(JetStreamMsg(nmsg.subject, nmsg.data, nmsg.reply, nmsg.headers, self._engine))
             if self._failures:
                 self._failures = 0

@@ -217,6 +217,7 @@ class JetStream:
         # nats-py's context only stores settings here; it is used on the I/O thread only
         self._ctx = JetStreamContext(engine.nc, prefix=prefix, timeout=self.timeout)
         self._pending: collections.deque[PubAckFuture] = collections.deque()
+        self._pending_lock = threading.Lock()  # held for deque bookkeeping only, never while waiting
 
     # -- plumbing ------------------------------------------------------------------------------------
     def _jsm(self, timeout: float | None = None) -> JetStreamManager:
@@ -507,20 +508,18 @@ class JetStream:
         """
         t = self._t(timeout)
         pending = self._pending
-        while pending and pending[0].done():
-            try:
-                pending.popleft()
-            except IndexError:
-                break
-        while len(pending) >= self.max_pending:
-            try:
-                oldest = pending.popleft()
-            except IndexError:
+        while True:
+            with self._pending_lock:
+                while pending and pending[0].done():
+                    pending.popleft()
+                oldest = pending.popleft() if len(pending) >= self.max_pending else None
+            if oldest is None:
                 break
             with contextlib.suppress(NATSTimeoutError):  # never raised without a timeout; be safe
                 oldest.exception()  # waits until its ack or its own deadline
         fut = self._start(subject, payload, headers, msg_id, t)
-        pending.append(fut)
+        with self._pending_lock:
+            pending.append(fut)
         return fut
 
     def publish_async_complete(self, timeout: float | None = None) -> None:
@@ -530,25 +529,27 @@ class JetStream:
         t = self._t(timeout)
         deadline = time.monotonic() + t
         self._engine.loop.guard("publish_async_complete")
-        for fut in list(self._pending):
+        with self._pending_lock:
+            outstanding = list(self._pending)
+        for fut in outstanding:
             remaining = deadline - time.monotonic()
             try:
                 fut.exception(max(0.0, remaining))
             except NATSTimeoutError:
-                left = sum(1 for f in list(self._pending) if not f.done())
+                left = sum(1 for f in outstanding if not f.done())
                 raise NATSTimeoutError(
                     f"publish_async_complete: {left} acknowledgement(s) still outstanding after {t:g} s"
                 ) from None
-        while self._pending and self._pending[0].done():
-            try:
+        with self._pending_lock:
+            while self._pending and self._pending[0].done():
                 self._pending.popleft()
-            except IndexError:
-                break
 
     @property
     def publish_async_pending(self) -> int:
         """Asynchronous publishes whose ack has not come in yet."""
-        return sum(1 for f in list(self._pending) if not f.done())
+        with self._pending_lock:
+            outstanding = list(self._pending)
+        return sum(1 for f in outstanding if not f.done())
 
     def _start(
         self,
@@ -563,7 +564,7 @@ class JetStream:
                 raise ValueError(f"msg_id must be a non-empty one-line str, got {msg_id!r}")
             headers = {**headers, _MSG_ID: msg_id} if headers else {_MSG_ID: msg_id}
         waiter = _Waiter()
-        token = self._engine.start_request(subject, payload, headers, waiter)
+        token = self._engine.start_request(subject, payload, headers, waiter, "publish")
         return PubAckFuture(self, subject, waiter, token, timeout)
 
     def _parse_ack(self, subject: str, nmsg: Any, error: BaseException | None, what: str) -> PubAck:

@@ -163,6 +163,17 @@ def test_fetch_ack_nak_term_and_metadata(js: JetStream, stream: tuple[str, str])
         sub.fetch(1, timeout=0.1)
 
 
+def test_an_existing_durable_gets_the_named_settings_and_keeps_the_rest(js: JetStream, stream: tuple[str, str]) -> None:
+    name, p = stream
+    js.pull_subscribe(f"{p}.u", durable="upd", ack_wait=30.0, deliver_policy="new")
+    with js.consume(f"{p}.u", durable="upd", callback=lambda m: None, ack_wait=7.0, max_ack_pending=50):
+        cfg = js.consumer_info(name, "upd").config
+    assert (cfg.ack_wait, cfg.max_ack_pending, cfg.max_deliver) == (7.0, 50, -1)
+    assert cfg.deliver_policy == "new"  # not named by consume(): left as it was
+    with pytest.raises(bns.JetStreamError, match="filters"):
+        js.pull_subscribe(f"{p}.other", durable="upd")
+
+
 def test_acks_from_many_threads(js: JetStream, stream: tuple[str, str]) -> None:
     name, p = stream
     for i in range(200):
