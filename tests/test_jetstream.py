@@ -472,6 +472,21 @@ def test_consume_picks_up_again_after_a_restart_while_running(tmp_path: Path, cr
     assert sorted(seen) == list(range(1, 201))
 
 
+def test_a_consumer_deleted_under_consume_is_reported_once(
+    make_client: Callable[..., bns.Client], stream: tuple[str, str]
+) -> None:
+    name, p = stream
+    errors: list[BaseException] = []
+    nc = make_client(error_cb=errors.append)
+    js = nc.jetstream(timeout=5.0)
+    with js.consume(f"{p}.gone", durable="gone", callback=lambda m: None, expires=1.0) as h:
+        js.delete_consumer(name, "gone")
+        wait_for(lambda: any(isinstance(e, bns.ConsumerNotFoundError) for e in errors), 10.0, "the error reported")
+        assert h.is_active  # it keeps retrying: the durable may be made again
+    found = [e for e in errors if isinstance(e, bns.ConsumerNotFoundError)]
+    assert len(found) == 1 and "'gone'" in str(found[0])
+
+
 def test_close_ends_consumer_threads(nats_server: EmbeddedServer, stream: tuple[str, str]) -> None:
     _, p = stream
     nc = bns.connect(nats_server.url)
