@@ -12,7 +12,7 @@ import time
 import weakref
 from collections.abc import Callable, Coroutine, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 import nats
@@ -47,7 +47,10 @@ from .errors import (
     RequestTimeoutError,
 )
 
-__all__ = ["Client", "Stats", "connect"]
+if TYPE_CHECKING:
+    from .jetstream import JetStream
+
+__all__ = ["Client", "Stats", "Worker", "connect"]
 
 log = logging.getLogger("beluga_nats_sync")
 T = TypeVar("T")
@@ -74,6 +77,16 @@ class Stats:
     callback_errors: int = 0
     #: Messages dropped by slow consumers.
     dropped: int = 0
+
+
+class Worker(Protocol):
+    """Something that owns a thread and must end when its client closes."""
+
+    def _shutdown(self) -> None:
+        """Stop taking new work at once; the current callback may finish."""
+
+    def _join(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` for the thread to end; False if it is still running."""
 
 
 class _Waiter:
@@ -223,6 +236,9 @@ class _Engine:
         self._tokens = itertools.count(1)
         # subscriptions
         self.subs: dict[int, Subscription] = {}
+        # threads owned by add-ons (JetStream consumers, key-value watchers): stopped and
+        # joined on close, like subscription dispatchers
+        self.workers: set[Worker] = set()
         # counters not kept by nats-py
         self._out_msgs = 0
         self._out_bytes = 0
@@ -620,6 +636,29 @@ class _Engine:
             self.pump()
 
     # -- request -------------------------------------------------------------------------------
+    def start_request(
+        self, subject: str, payload: Any, headers: Mapping[str, str] | None, waiter: _Waiter, what: str = "request"
+    ) -> str:
+        """Publish a request whose reply releases ``waiter`` (on the I/O thread); return its token.
+
+        For callers that wait later or elsewhere (pipelined JetStream publishes). The waiter
+        stays registered until the reply comes, the client closes or :meth:`cancel_request`.
+        """
+        if self.state is not _OPEN:
+            raise self.closed_error(what)
+        token = str(next(self._tokens))
+        self.waiters[token] = waiter
+        try:
+            self.publish(subject, payload, self.resp_prefix + token, headers)
+        except BaseException:
+            self.waiters.pop(token, None)
+            raise
+        return token
+
+    def cancel_request(self, token: str) -> bool:
+        """Forget a request started with :meth:`start_request`; False if its reply already came."""
+        return self.waiters.pop(token, None) is not None
+
     def request(self, subject: str, payload: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Msg:
         t = check_timeout(timeout, self.options.timeout)
         if self.state is not _OPEN:
@@ -730,12 +769,16 @@ class _Engine:
     def close(self, timeout: float) -> None:
         if self.forked:
             return  # the parent owns the connection and the threads
+        deadline = time.monotonic() + timeout
+        if self.state is _OPEN and self.workers and not self.loop.in_loop_thread():
+            # while still open, let workers finish the callback in progress (bounded) so that
+            # its acknowledgement is published and then sent by the final flush below
+            self._stop_workers(max(0.05, timeout / 2))
         with self._state_lock:
             if self.state in (_CLOSING, _CLOSED):
                 return
             was_open = self.state is _OPEN
             self.state = _CLOSING
-        deadline = time.monotonic() + timeout
         unsent = 0
         if was_open and self.loop.thread.is_alive() and not self.loop.in_loop_thread():
 
@@ -772,12 +815,26 @@ class _Engine:
         self.subs.clear()
         for sub in subs:
             sub._shutdown()
+        self._stop_workers(max(0.05, (deadline - time.monotonic()) / 2))
         self.loop.stop(max(0.05, deadline - time.monotonic()))
         for sub in subs:
             sub._join_dispatcher(max(0.05, deadline - time.monotonic()))
         if closing and self.options.closed_cb is not None:
             self.events.submit(self.options.closed_cb)
         self.events.stop(max(0.05, deadline - time.monotonic()))
+
+    def _stop_workers(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        workers = []
+        while self.workers:  # pop one by one: a worker registering meanwhile is not lost
+            try:
+                workers.append(self.workers.pop())
+            except KeyError:
+                break
+        for w in workers:
+            w._shutdown()
+        for w in workers:
+            w._join(max(0.0, deadline - time.monotonic()))
 
     # -- observing -----------------------------------------------------------------------------
     def stats(self) -> Stats:
@@ -940,6 +997,31 @@ class Client:
         message at a time in arrival order. Without, read with ``sub.next_msg()``/``sub.messages()``.
         """
         return self._engine.subscribe(subject, callback, queue, max_msgs, pending_msgs_limit, pending_bytes_limit)
+
+    def jetstream(
+        self,
+        *,
+        timeout: float | None = None,
+        domain: str | None = None,
+        api_prefix: str | None = None,
+        publish_async_max_pending: int = 4000,
+    ) -> JetStream:
+        """A :class:`~beluga_nats_sync.jetstream.JetStream` context on this connection.
+
+        ``timeout`` (default ``Options.timeout``) bounds each JetStream call that takes no
+        ``timeout`` of its own. ``domain`` or ``api_prefix`` select another JetStream domain or
+        an imported API. No round trip is made here: a server without JetStream is reported by
+        the first call, as :class:`JetStreamNotEnabledError`.
+        """
+        from .jetstream import JetStream
+
+        return JetStream(
+            self._engine,
+            timeout=timeout,
+            domain=domain,
+            api_prefix=api_prefix,
+            publish_async_max_pending=publish_async_max_pending,
+        )
 
     def new_inbox(self) -> str:
         """A unique subject for replies."""

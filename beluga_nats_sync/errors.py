@@ -18,18 +18,34 @@ work as a Python user expects::
      ├── OutboundBufferFullError (BufferError)
      ├── SlowConsumerError
      ├── PermissionsError
-     └── MessageDecodeError (ValueError)
+     ├── MessageDecodeError (ValueError)
+     └── JetStreamError                      (code, err_code, description from the server)
+          ├── JetStreamNotEnabledError
+          ├── StreamNotFoundError
+          ├── ConsumerNotFoundError
+          ├── BucketNotFoundError
+          ├── KeyNotFoundError (LookupError)
+          ├── WrongRevisionError
+          │    └── KeyExistsError
+          └── MsgAlreadyAckedError
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AuthorizationError",
+    "BucketNotFoundError",
     "ClosedError",
     "ConnectError",
+    "ConsumerNotFoundError",
     "DisconnectedError",
     "InvalidSubjectError",
+    "JetStreamError",
+    "JetStreamNotEnabledError",
+    "KeyExistsError",
+    "KeyNotFoundError",
     "MessageDecodeError",
+    "MsgAlreadyAckedError",
     "NATSSyncError",
     "NATSTimeoutError",
     "NoReplySubjectError",
@@ -39,6 +55,8 @@ __all__ = [
     "PermissionsError",
     "RequestTimeoutError",
     "SlowConsumerError",
+    "StreamNotFoundError",
+    "WrongRevisionError",
 ]
 
 
@@ -131,3 +149,53 @@ class PermissionsError(NATSSyncError):
 
 class MessageDecodeError(NATSSyncError, ValueError):
     """Bytes on the wire are not a valid Beluga ``Message`` envelope."""
+
+
+class JetStreamError(NATSSyncError):
+    """A JetStream or key-value call failed; ``code``, ``err_code`` and ``description`` carry the
+    server's answer when there was one (``err_code`` is the server's stable error number)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        err_code: int | None = None,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.err_code = err_code
+        self.description = description
+
+
+class JetStreamNotEnabledError(JetStreamError):
+    """The server (or this account) has no JetStream: start ``nats-server -js``."""
+
+
+class StreamNotFoundError(JetStreamError):
+    """The named stream does not exist, or no stream captures the subject published to."""
+
+
+class ConsumerNotFoundError(JetStreamError):
+    """The named consumer does not exist on the stream."""
+
+
+class BucketNotFoundError(JetStreamError):
+    """The key-value bucket does not exist."""
+
+
+class KeyNotFoundError(JetStreamError, LookupError):
+    """The key has no value in the bucket (never written, deleted or purged)."""
+
+
+class WrongRevisionError(JetStreamError):
+    """A conditional write expected another revision than the key has (someone wrote first)."""
+
+
+class KeyExistsError(WrongRevisionError):
+    """``create()`` found the key already holding a value."""
+
+
+class MsgAlreadyAckedError(JetStreamError):
+    """The JetStream message was already acknowledged (ack, nak or term); it takes one answer."""

@@ -1,0 +1,113 @@
+"""Dispatcher: a daemon thread that hands queued items to user code one at a time, in order,
+and tells the producer on the I/O thread when its backlog is low enough to take more.
+
+The producer (the I/O thread) calls :meth:`put`; the thread calls ``handle(item)``, or
+``discard(item)`` once the dispatcher is stopping. Counters have one writer each (``_in`` the
+I/O thread, ``_out`` the dispatcher), so the backlog needs no lock. The "room" signal uses the
+flag-then-recheck pattern on both sides, so a wake-up is never lost and costs one cross-thread
+call per refill, not one per item.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger("beluga_nats_sync")
+T = TypeVar("T")
+_END = object()
+
+
+class Dispatcher(Generic[T]):
+    def __init__(
+        self,
+        name: str,
+        handle: Callable[[T], None],
+        discard: Callable[[T], None],
+        *,
+        low_water: int,
+        on_room: Callable[[], None],
+    ) -> None:
+        self._handle = handle
+        self._discard = discard
+        self._low_water = low_water
+        self._on_room = on_room  # called on this thread; must only schedule work on the loop
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._in = 0
+        self._out = 0
+        #: Items the producer expects but has not put yet (pull requests in flight); written by
+        #: the I/O thread, counted with the backlog against the low-water mark.
+        self.reserved = 0
+        self._want_room = False
+        self.stopping = False
+        self._ended = False
+        self.thread = threading.Thread(target=self._run, name=name[:60], daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    # -- producer side (I/O thread) --------------------------------------------------------------
+    def put(self, item: T) -> None:
+        self._in += 1
+        self._q.put(item)
+
+    @property
+    def backlog(self) -> int:
+        return self._in - self._out
+
+    @property
+    def load(self) -> int:
+        """Backlog plus reserved: what the producer has in hand or on the way."""
+        return self._in - self._out + self.reserved
+
+    def has_room(self) -> bool:
+        """True if the load is at most the low-water mark; if not, ask to be told (through
+        ``on_room``) once it is."""
+        if self._in - self._out + self.reserved <= self._low_water:
+            return True
+        self._want_room = True
+        # re-check after raising the flag: the dispatcher may have drained in between
+        if self._in - self._out + self.reserved <= self._low_water:
+            self._want_room = False
+            return True
+        return False
+
+    # -- any thread --------------------------------------------------------------------------------
+    def end(self) -> None:
+        """No more items: the thread ends after the ones queued (discarded if stopping)."""
+        if not self._ended:
+            self._ended = True
+            self._q.put(_END)
+
+    def join(self, timeout: float) -> bool:
+        t = self.thread
+        if not t.is_alive() or t is threading.current_thread():
+            return not t.is_alive() or t is threading.current_thread()
+        t.join(timeout)
+        return not t.is_alive()
+
+    # -- the thread ----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        get = self._q.get
+        while True:
+            item = get()
+            if item is _END:
+                return
+            self._out += 1
+            try:
+                if self.stopping:
+                    self._discard(item)
+                else:
+                    self._handle(item)
+            except Exception:  # handle() contains user errors itself; this is a last resort
+                log.exception("dispatcher %s: unexpected error", self.thread.name)
+            if self._want_room and self._in - self._out + self.reserved <= self._low_water:
+                self._want_room = False
+                with contextlib.suppress(RuntimeError):  # the loop is closed: the client is closing
+                    self._on_room()

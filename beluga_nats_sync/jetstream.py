@@ -1,0 +1,677 @@
+"""JetStream from synchronous code: streams, acknowledged publishes, durable consumers, key-value.
+
+Everything runs on nats-py's JetStream support on the client's I/O thread; the methods here block
+the calling thread, each bounded by a timeout, and are safe from any thread::
+
+    js = nc.jetstream()
+    js.add_stream(name="ORDERS", subjects=["orders.>"])
+    ack = js.publish("orders.new", b"...", msg_id="order-42")      # PubAck(stream, seq, duplicate)
+
+    def handle(msg):                                                # on a dispatcher thread
+        process(msg.data)                                           # return: acked; raise: retried
+
+    with js.consume("orders.>", durable="workers", callback=handle, dead_letter_subject="dlq.orders"):
+        ...
+
+    kv = js.create_key_value("agents")
+    rev = kv.put("agent-1.status", b"busy")
+    kv.update("agent-1.status", b"idle", last=rev)
+
+Messages from consumers are :class:`JetStreamMsg` values (never nats-py's messages, which belong to
+the I/O thread); their ``ack()``/``nak()``/``term()``/``in_progress()`` publish through the
+client's thread-safe path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import nats.errors as nerr
+import nats.js.errors as jserr
+from nats.js import JetStreamContext, JetStreamManager, api
+from nats.js.api import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
+
+from ._client import _Waiter
+from ._jsapi import (
+    check_bucket,
+    check_delays,
+    check_name,
+    check_positive,
+    check_positive_int,
+    make_config,
+    not_enabled,
+    translate,
+)
+from ._jsconsume import ConsumeHandle, JsCallback, PullSubscription, ensure_consumer
+from ._jsmsg import JetStreamMsg, MsgMetadata
+from ._kv import KeyValue, KeyValueEntry, KeyWatcher
+from ._protocol import check_subject, check_timeout
+from .errors import JetStreamError, NATSTimeoutError, StreamNotFoundError
+
+if TYPE_CHECKING:
+    from ._client import _Engine
+
+__all__ = [
+    "ConsumeHandle",
+    "ConsumerConfig",
+    "ConsumerInfo",
+    "JetStream",
+    "JetStreamMsg",
+    "KeyValue",
+    "KeyValueConfig",
+    "KeyValueEntry",
+    "KeyWatcher",
+    "MsgMetadata",
+    "PubAck",
+    "PubAckFuture",
+    "PullSubscription",
+    "StreamConfig",
+    "StreamInfo",
+]
+
+T = TypeVar("T")
+
+_MSG_ID = "Nats-Msg-Id"
+_NO_RESPONDERS = "503"
+_CHECK_TIMEOUT = 2.0  # for the "is JetStream there at all?" question after a no-responders answer
+
+
+@attrs.frozen
+class PubAck:
+    """The server's acknowledgement of a JetStream publish: the message is stored.
+
+    ``duplicate`` is True when a message with the same ``msg_id`` was already stored within the
+    stream's duplicate window; ``seq`` is then the sequence of that earlier message.
+    """
+
+    stream: str
+    seq: int
+    duplicate: bool = False
+    domain: str | None = None
+
+
+class PubAckFuture:
+    """The pending acknowledgement of :meth:`JetStream.publish_async`.
+
+    :meth:`result` blocks until the ack is in and returns the :class:`PubAck` or raises; it never
+    waits past the publish's own ``timeout``, after which the publish counts as failed with
+    :class:`NATSTimeoutError` (the message may still have been stored: publish it again with the
+    same ``msg_id`` to be sure without duplicating it).
+    """
+
+    __slots__ = ("_deadline", "_js", "_lock", "_outcome", "_subject", "_timeout", "_token", "_waiter")
+
+    def __init__(self, js: JetStream, subject: str, waiter: _Waiter, token: str, timeout: float) -> None:
+        self._js = js
+        self._subject = subject
+        self._waiter = waiter
+        self._token = token
+        self._timeout = timeout
+        self._deadline = time.monotonic() + timeout
+        self._outcome: PubAck | BaseException | None = None
+        self._lock = threading.Lock()
+
+    def done(self) -> bool:
+        """True once the ack (or an error) is in, or the publish's timeout has passed."""
+        if self._outcome is not None or self._waiter.msg is not None or self._waiter.error is not None:
+            return True
+        return time.monotonic() >= self._deadline
+
+    def result(self, timeout: float | None = None) -> PubAck:
+        """The :class:`PubAck`; waits at most ``timeout`` (default: until the publish's own
+        timeout). Raises what a :meth:`JetStream.publish` would."""
+        outcome = self._outcome if self._outcome is not None else self._wait(timeout)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The error the publish ended with, or None if it was acknowledged."""
+        try:
+            self.result(timeout)
+        except NATSTimeoutError as exc:
+            if self._outcome is None:  # only the wait ran out: the publish is still pending
+                raise
+            return exc
+        except Exception as exc:
+            return exc
+        return None
+
+    def _wait(self, timeout: float | None) -> PubAck | BaseException:
+        js = self._js
+        js._engine.loop.guard("result")
+        remaining = self._deadline - time.monotonic()
+        limit = remaining if timeout is None else min(check_timeout(timeout, remaining), remaining)
+        lock = self._waiter.lock
+        if lock.acquire(True, limit) if limit > 0 else lock.acquire(False):
+            lock.release()  # leave it open for any other thread waiting on this future
+        elif limit < remaining:
+            raise NATSTimeoutError(f"no acknowledgement yet for the publish to {self._subject!r} (still pending)")
+        elif js._engine.cancel_request(self._token):
+            return self._settle(
+                NATSTimeoutError(f"publish to {self._subject!r}: no acknowledgement within {self._timeout:g} s")
+            )
+        elif not lock.acquire(True, 1.0):  # the ack raced the deadline: it is being handed over
+            return self._settle(NATSTimeoutError(f"publish to {self._subject!r}: acknowledgement lost"))
+        else:
+            lock.release()
+        with self._lock:
+            if self._outcome is not None:
+                return self._outcome
+        w = self._waiter
+        try:
+            outcome: PubAck | BaseException = js._parse_ack(self._subject, w.msg, w.error, "publish")
+        except Exception as exc:
+            outcome = exc
+        return self._settle(outcome)
+
+    def _settle(self, outcome: PubAck | BaseException) -> PubAck | BaseException:
+        with self._lock:
+            if self._outcome is None:
+                self._outcome = outcome
+            return self._outcome
+
+    def __repr__(self) -> str:
+        state = repr(self._outcome) if self._outcome is not None else ("done" if self.done() else "pending")
+        return f"<PubAckFuture {self._subject!r} {state}>"
+
+
+class JetStream:
+    """JetStream on one client connection. Made by :meth:`Client.jetstream`.
+
+    Every call blocks at most its ``timeout`` (default: this context's ``timeout``, which defaults
+    to the client's ``Options.timeout``) and raises :class:`NATSTimeoutError` past it; a server
+    without JetStream answers :class:`JetStreamNotEnabledError`.
+    """
+
+    def __init__(
+        self,
+        engine: _Engine,
+        *,
+        timeout: float | None = None,
+        domain: str | None = None,
+        api_prefix: str | None = None,
+        publish_async_max_pending: int = 4000,
+    ) -> None:
+        self.timeout = check_timeout(timeout, engine.options.timeout)
+        if domain is not None and api_prefix is not None:
+            raise ValueError("give either domain or api_prefix, not both")
+        if domain is not None:
+            check_name(domain, "domain")
+            prefix = f"$JS.{domain}.API"
+        elif api_prefix is not None:
+            prefix = check_subject(api_prefix, what="api_prefix").rstrip(".")
+        else:
+            prefix = api.DEFAULT_PREFIX
+        self.api_prefix = prefix
+        self.max_pending = check_positive_int(publish_async_max_pending, "publish_async_max_pending")
+        self._engine = engine
+        # nats-py's context only stores settings here; it is used on the I/O thread only
+        self._ctx = JetStreamContext(engine.nc, prefix=prefix, timeout=self.timeout)
+        self._pending: collections.deque[PubAckFuture] = collections.deque()
+        self._pending_lock = threading.Lock()  # held for deque bookkeeping only, never while waiting
+
+    # -- plumbing ------------------------------------------------------------------------------------
+    def _jsm(self, timeout: float | None = None) -> JetStreamManager:
+        return JetStreamManager(self._engine.nc, prefix=self.api_prefix, timeout=timeout or self.timeout)
+
+    def _call(
+        self,
+        fn: Callable[[], Coroutine[Any, Any, T]],
+        timeout: float,
+        what: str,
+        **context: str | None,
+    ) -> T:
+        """Run ``fn()`` on the I/O thread, bounded by ``timeout``, translating JetStream errors."""
+        e = self._engine
+        if not e.is_open:
+            raise e.closed_error(what)
+        try:
+            return e._run(fn, timeout, what)
+        except nerr.Error as exc:
+            raise translate(exc, what, **context) from None
+
+    def _t(self, timeout: float | None) -> float:
+        return check_timeout(timeout, self.timeout)
+
+    # -- streams ---------------------------------------------------------------------------------------
+    def add_stream(
+        self,
+        name: str | None = None,
+        subjects: Sequence[str] | str | None = None,
+        *,
+        config: StreamConfig | None = None,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> StreamInfo:
+        """Create a stream (or confirm an identical one exists) and return its info.
+
+        ``fields`` are :class:`StreamConfig` settings: ``storage="file"|"memory"``,
+        ``retention="limits"|"interest"|"workqueue"``, ``max_msgs``, ``max_bytes``, ``max_age``
+        (seconds), ``duplicate_window`` (seconds), ``num_replicas``... A stream of that name with
+        another configuration is an error (:class:`JetStreamError`): use :meth:`update_stream`.
+        """
+        cfg = self._stream_config(name, subjects, config, fields, "add_stream")
+        jsm = self._jsm(self._t(timeout))
+        return self._call(lambda: jsm.add_stream(cfg), self._t(timeout), "add_stream", stream=cfg.name)
+
+    def update_stream(
+        self,
+        name: str | None = None,
+        subjects: Sequence[str] | str | None = None,
+        *,
+        config: StreamConfig | None = None,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> StreamInfo:
+        """Change a stream's settings. Without ``config``, the settings named are applied to the
+        stream's current configuration and the rest is kept."""
+        t = self._t(timeout)
+        if config is not None:
+            cfg = self._stream_config(name, subjects, config, fields, "update_stream")
+            jsm = self._jsm(t)
+            return self._call(lambda: jsm.update_stream(cfg), t, "update_stream", stream=cfg.name)
+        stream = check_name(name)
+        changes = dict(fields)
+        if subjects is not None:
+            changes["subjects"] = _subjects(subjects)
+        make_config(StreamConfig, None, changes, "update_stream")  # refuse unknown names now
+        jsm = self._jsm(t)
+
+        async def do_update() -> StreamInfo:
+            current = await jsm.stream_info(stream)
+            return await jsm.update_stream(current.config.evolve(**changes))
+
+        return self._call(do_update, t, "update_stream", stream=stream)
+
+    def delete_stream(self, name: str, *, timeout: float | None = None) -> None:
+        """Delete a stream and every message in it. :class:`StreamNotFoundError` if there is none."""
+        stream = check_name(name)
+        jsm = self._jsm(self._t(timeout))
+        self._call(lambda: jsm.delete_stream(stream), self._t(timeout), "delete_stream", stream=stream)
+
+    def purge_stream(self, name: str, *, subject: str | None = None, timeout: float | None = None) -> None:
+        """Remove the messages of a stream (only those on ``subject`` if given), keeping the stream."""
+        stream = check_name(name)
+        if subject is not None:
+            check_subject(subject, wildcards=True)
+        jsm = self._jsm(self._t(timeout))
+        self._call(lambda: jsm.purge_stream(stream, subject=subject), self._t(timeout), "purge_stream", stream=stream)
+
+    def stream_info(self, name: str, *, timeout: float | None = None) -> StreamInfo:
+        """The stream's configuration and state (``info.state.messages``, ``first_seq``, ...)."""
+        stream = check_name(name)
+        jsm = self._jsm(self._t(timeout))
+        return self._call(lambda: jsm.stream_info(stream), self._t(timeout), "stream_info", stream=stream)
+
+    def _stream_config(
+        self,
+        name: str | None,
+        subjects: Sequence[str] | str | None,
+        config: StreamConfig | None,
+        fields: dict[str, Any],
+        what: str,
+    ) -> StreamConfig:
+        fields = dict(fields)
+        if name is not None:
+            fields["name"] = name
+        if subjects is not None:
+            fields["subjects"] = _subjects(subjects)
+        cfg = make_config(StreamConfig, config, fields, what)
+        check_name(cfg.name)
+        for s in cfg.subjects or ():
+            check_subject(s, what="stream subject", wildcards=True)
+        return cfg
+
+    # -- consumers -------------------------------------------------------------------------------------
+    def consumer_info(self, stream: str, durable: str, *, timeout: float | None = None) -> ConsumerInfo:
+        """A consumer's state: ``num_pending``, ``num_ack_pending``, ``num_redelivered``, ``delivered``..."""
+        check_name(stream)
+        check_name(durable, "durable name")
+        jsm = self._jsm(self._t(timeout))
+        info: ConsumerInfo = self._call(
+            lambda: jsm.consumer_info(stream, durable),
+            self._t(timeout),
+            "consumer_info",
+            stream=stream,
+            consumer=durable,
+        )
+        return info
+
+    def delete_consumer(self, stream: str, durable: str, *, timeout: float | None = None) -> None:
+        """Delete a durable consumer (its position is lost)."""
+        check_name(stream)
+        check_name(durable, "durable name")
+        jsm = self._jsm(self._t(timeout))
+        self._call(
+            lambda: jsm.delete_consumer(stream, durable),
+            self._t(timeout),
+            "delete_consumer",
+            stream=stream,
+            consumer=durable,
+        )
+
+    def pull_subscribe(
+        self,
+        subject: str,
+        *,
+        durable: str,
+        stream: str | None = None,
+        timeout: float | None = None,
+        **consumer_config: Any,
+    ) -> PullSubscription:
+        """Bind to the durable pull consumer ``durable`` on ``subject`` (creating it if needed)
+        and return a :class:`PullSubscription` to :meth:`~PullSubscription.fetch` from.
+
+        ``stream`` defaults to the stream that captures ``subject``. ``consumer_config`` are
+        :class:`ConsumerConfig` settings (``ack_wait`` in seconds, ``max_deliver``,
+        ``max_ack_pending``, ``deliver_policy``...); those named are applied to an existing durable.
+        """
+        check_subject(subject, wildcards=True)
+        check_name(durable, "durable name")
+        if stream is not None:
+            check_name(stream)
+        wanted = _consumer_fields(consumer_config, "pull_subscribe")
+        t = self._t(timeout)
+        ctx = self._ctx
+
+        async def do_bind() -> tuple[str, Any]:
+            stream_name, _ = await ensure_consumer(self, stream, durable, subject, wanted, "pull_subscribe")
+            return stream_name, await ctx.pull_subscribe_bind(durable=durable, stream=stream_name)
+
+        stream_name, psub = self._call(do_bind, t, "pull_subscribe", stream=stream, consumer=durable)
+        return PullSubscription(self, psub, stream_name, durable, subject)
+
+    def consume(
+        self,
+        subject: str,
+        *,
+        durable: str,
+        callback: JsCallback,
+        stream: str | None = None,
+        max_ack_pending: int = 1000,
+        ack_wait: float = 30.0,
+        max_deliver: int = 5,
+        backoff: float | Sequence[float] = (1.0, 5.0, 15.0, 30.0),
+        dead_letter_subject: str | None = None,
+        batch: int = 100,
+        expires: float = 10.0,
+        timeout: float | None = None,
+        **consumer_config: Any,
+    ) -> ConsumeHandle:
+        """Run ``callback(msg)`` for each message of the durable consumer ``durable``, on a
+        dispatcher thread, until :meth:`ConsumeHandle.stop`.
+
+        - the callback returns: the message is acked (unless the callback answered it itself);
+        - it raises: the message is nak'ed and comes back after ``backoff[n-1]`` seconds on its
+          n-th delivery (the last delay repeats);
+        - it raises on the ``max_deliver``-th delivery: the message is published to
+          ``dead_letter_subject`` (if given) with headers ``Beluga-Error``, ``Beluga-Stream``,
+          ``Beluga-Consumer``, ``Beluga-Stream-Seq``, ``Beluga-Num-Delivered`` and
+          ``Beluga-Subject``, then terminated; the other messages go on.
+
+        ``max_deliver`` is enforced here, not by the server (its consumer has no limit), so a
+        message is never dropped without being dead-lettered. ``ack_wait`` (seconds) and
+        ``max_ack_pending`` are set on the consumer. At most ``batch`` messages wait locally for
+        the callback: keep ``batch`` x (time per message) well under ``ack_wait``, or call
+        ``msg.in_progress()`` during long work. ``expires`` is how long one pull request waits on
+        the server. ``consumer_config`` are further :class:`ConsumerConfig` settings.
+        """
+        check_subject(subject, wildcards=True)
+        check_name(durable, "durable name")
+        if stream is not None:
+            check_name(stream)
+        if not callable(callback):
+            raise TypeError(f"callback must be callable (it receives a JetStreamMsg), got {type(callback).__name__}")
+        if asyncio.iscoroutinefunction(callback):
+            raise TypeError("callback must be a plain function, not a coroutine function; it runs on its own thread")
+        check_positive_int(max_ack_pending, "max_ack_pending")
+        check_positive_int(max_deliver, "max_deliver")
+        check_positive_int(batch, "batch")
+        ack_wait = check_positive(ack_wait, "ack_wait")
+        expires = check_positive(expires, "expires")
+        delays = check_delays(backoff)
+        if dead_letter_subject is not None:
+            check_subject(dead_letter_subject, what="dead_letter_subject")
+        wanted = _consumer_fields(consumer_config, "consume")
+        wanted.update(ack_wait=ack_wait, max_ack_pending=max_ack_pending, max_deliver=-1)
+        t = self._t(timeout)
+
+        async def do_ensure() -> tuple[str, bool]:
+            stream_name, _ = await ensure_consumer(self, stream, durable, subject, wanted, "consume")
+            stored = False
+            if dead_letter_subject is not None:  # a stream to store dead letters in, or plain NATS?
+                try:
+                    stored = bool(await self._jsm(t).find_stream_name_by_subject(dead_letter_subject))
+                except jserr.NotFoundError:
+                    stored = False
+            return stream_name, stored
+
+        stream_name, dlq_stored = self._call(do_ensure, t, "consume", stream=stream, consumer=durable)
+        handle = ConsumeHandle(
+            self,
+            stream=stream_name,
+            durable=durable,
+            subject=subject,
+            callback=callback,
+            batch=min(batch, max_ack_pending),
+            max_deliver=max_deliver,
+            backoff=delays,
+            dead_letter_subject=dead_letter_subject,
+            dead_letter_stored=dlq_stored,
+            expires=expires,
+        )
+        handle._start(t)
+        return handle
+
+    # -- publishing ------------------------------------------------------------------------------------
+    def publish(
+        self,
+        subject: str,
+        payload: bytes | bytearray | memoryview = b"",
+        *,
+        headers: Mapping[str, str] | None = None,
+        msg_id: str | None = None,
+        timeout: float | None = None,
+    ) -> PubAck:
+        """Publish to the stream that captures ``subject`` and block until it is stored.
+
+        ``msg_id`` deduplicates: within the stream's ``duplicate_window`` (2 minutes by default)
+        a second message with the same id is not stored again and its ack says ``duplicate``.
+        Raises :class:`StreamNotFoundError` when no stream captures the subject,
+        :class:`NATSTimeoutError` when no ack came within ``timeout``.
+        """
+        return self._start(subject, payload, headers, msg_id, self._t(timeout)).result()
+
+    def publish_async(
+        self,
+        subject: str,
+        payload: bytes | bytearray | memoryview = b"",
+        *,
+        headers: Mapping[str, str] | None = None,
+        msg_id: str | None = None,
+        timeout: float | None = None,
+    ) -> PubAckFuture:
+        """Publish like :meth:`publish` but return at once with a :class:`PubAckFuture`.
+
+        Publishes pipeline: many are in flight while acks come back. At most
+        ``publish_async_max_pending`` acks are outstanding per context; past that this call
+        waits for the oldest (bounded by its timeout). :meth:`publish_async_complete` waits for all.
+        """
+        t = self._t(timeout)
+        pending = self._pending
+        while True:
+            with self._pending_lock:
+                while pending and pending[0].done():
+                    pending.popleft()
+                oldest = pending.popleft() if len(pending) >= self.max_pending else None
+            if oldest is None:
+                break
+            with contextlib.suppress(NATSTimeoutError):  # never raised without a timeout; be safe
+                oldest.exception()  # waits until its ack or its own deadline
+        fut = self._start(subject, payload, headers, msg_id, t)
+        with self._pending_lock:
+            pending.append(fut)
+        return fut
+
+    def publish_async_complete(self, timeout: float | None = None) -> None:
+        """Wait until every :meth:`publish_async` so far has its ack (or has failed); raise
+        :class:`NATSTimeoutError` if some are still outstanding after ``timeout``. The outcome
+        of each is in its future."""
+        t = self._t(timeout)
+        deadline = time.monotonic() + t
+        self._engine.loop.guard("publish_async_complete")
+        with self._pending_lock:
+            outstanding = list(self._pending)
+        for fut in outstanding:
+            remaining = deadline - time.monotonic()
+            try:
+                fut.exception(max(0.0, remaining))
+            except NATSTimeoutError:
+                left = sum(1 for f in outstanding if not f.done())
+                raise NATSTimeoutError(
+                    f"publish_async_complete: {left} acknowledgement(s) still outstanding after {t:g} s"
+                ) from None
+        with self._pending_lock:
+            while self._pending and self._pending[0].done():
+                self._pending.popleft()
+
+    @property
+    def publish_async_pending(self) -> int:
+        """Asynchronous publishes whose ack has not come in yet."""
+        with self._pending_lock:
+            outstanding = list(self._pending)
+        return sum(1 for f in outstanding if not f.done())
+
+    def _start(
+        self,
+        subject: str,
+        payload: Any,
+        headers: Mapping[str, str] | None,
+        msg_id: str | None,
+        timeout: float,
+    ) -> PubAckFuture:
+        if msg_id is not None:
+            if not isinstance(msg_id, str) or not msg_id or "\r" in msg_id or "\n" in msg_id:
+                raise ValueError(f"msg_id must be a non-empty one-line str, got {msg_id!r}")
+            headers = {**headers, _MSG_ID: msg_id} if headers else {_MSG_ID: msg_id}
+        waiter = _Waiter()
+        token = self._engine.start_request(subject, payload, headers, waiter, "publish")
+        return PubAckFuture(self, subject, waiter, token, timeout)
+
+    def _parse_ack(self, subject: str, nmsg: Any, error: BaseException | None, what: str) -> PubAck:
+        if error is not None:
+            raise error
+        ack = _ack_or_none(nmsg, subject, what)
+        if ack is None:
+            raise self._no_stream(subject, what)
+        return ack
+
+    def _no_stream(self, subject: str, what: str) -> BaseException:
+        """Nothing answered a publish: no stream captures the subject, or no JetStream at all."""
+        jsm = self._jsm(_CHECK_TIMEOUT)
+        try:
+            self._engine._run(jsm.account_info, _CHECK_TIMEOUT, what)
+        except jserr.ServiceUnavailableError as exc:
+            if exc.code is None:
+                return not_enabled(what)
+        except Exception:  # cannot tell: report what the publish saw
+            pass
+        return StreamNotFoundError(
+            f"{what}: no stream captures subject {subject!r}; create one with "
+            f"js.add_stream(name=..., subjects=[{subject!r}])",
+            code=503,
+        )
+
+    def _publish_dead_letter(
+        self, subject: str, payload: bytes, headers: dict[str, str], msg_id: str, stored: bool
+    ) -> None:
+        """Publish a dead letter: stored and acknowledged if a stream captures ``subject`` (as
+        found when the consumer started), else as a plain NATS message. Raises on a failure."""
+        if stored:
+            try:
+                self._start(subject, payload, headers, msg_id, self.timeout).result()
+                return
+            except StreamNotFoundError:  # the stream went away since: fall back to plain NATS
+                pass
+        self._engine.publish(subject, payload, None, headers)
+
+    # -- key-value ---------------------------------------------------------------------------------------
+    def key_value(self, bucket: str, *, timeout: float | None = None) -> KeyValue:
+        """Bind to an existing key-value bucket; :class:`BucketNotFoundError` if there is none."""
+        check_bucket(bucket)
+        ctx = self._ctx
+        nkv = self._call(lambda: ctx.key_value(bucket), self._t(timeout), "key_value", bucket=bucket)
+        return KeyValue(self, nkv, bucket)
+
+    def create_key_value(
+        self,
+        bucket: str,
+        *,
+        config: KeyValueConfig | None = None,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> KeyValue:
+        """Create a key-value bucket (or bind to an identical one) and return it.
+
+        ``fields`` are :class:`KeyValueConfig` settings: ``history`` (revisions kept per key,
+        1-64), ``ttl`` (seconds), ``max_bytes``, ``max_value_size``, ``storage``, ``replicas``...
+        """
+        check_bucket(bucket)
+        cfg = make_config(KeyValueConfig, config, {**fields, "bucket": bucket}, "create_key_value")
+        if isinstance(cfg.history, bool) or not isinstance(cfg.history, int) or not 1 <= cfg.history <= 64:
+            raise ValueError(f"history must be an int from 1 to 64 (revisions kept per key), got {cfg.history!r}")
+        ctx = self._ctx
+        nkv = self._call(lambda: ctx.create_key_value(cfg), self._t(timeout), "create_key_value", bucket=bucket)
+        return KeyValue(self, nkv, bucket)
+
+    def delete_key_value(self, bucket: str, *, timeout: float | None = None) -> None:
+        """Delete a key-value bucket and everything in it."""
+        check_bucket(bucket)
+        ctx = self._ctx
+        self._call(lambda: ctx.delete_key_value(bucket), self._t(timeout), "delete_key_value", bucket=bucket)
+
+    def __repr__(self) -> str:
+        return f"<JetStream {self.api_prefix!r} timeout={self.timeout:g}>"
+
+
+def _subjects(subjects: Sequence[str] | str) -> list[str]:
+    if isinstance(subjects, str):
+        return [subjects]
+    if not isinstance(subjects, Sequence) or not subjects:
+        raise TypeError(f"subjects must be a non-empty list of subjects, got {subjects!r}")
+    return list(subjects)
+
+
+def _consumer_fields(fields: dict[str, Any], what: str) -> dict[str, Any]:
+    for own in ("name", "durable_name", "filter_subject", "filter_subjects", "deliver_subject"):
+        if own in fields:
+            raise TypeError(f"{what}: {own} is set from the subject and durable arguments; do not pass it")
+    make_config(ConsumerConfig, None, fields, what)  # refuse unknown names before anything is sent
+    return dict(fields)
+
+
+def _ack_or_none(nmsg: Any, subject: str, what: str) -> PubAck | None:
+    """Parse a publish acknowledgement; None if nothing captured the subject (no responders)."""
+    hdrs = nmsg.headers
+    if hdrs and not nmsg.data and hdrs.get("Status") == _NO_RESPONDERS:
+        return None
+    try:
+        resp = json.loads(nmsg.data)
+    except ValueError:
+        raise JetStreamError(f"{what} to {subject!r}: the answer is not a JetStream acknowledgement") from None
+    err = resp.get("error")
+    if err is not None:
+        exc = jserr.APIError(code=err.get("code"), err_code=err.get("err_code"), description=err.get("description"))
+        raise translate(exc, f"{what} to {subject!r}")
+    return PubAck(
+        stream=resp["stream"], seq=int(resp["seq"]), duplicate=bool(resp.get("duplicate")), domain=resp.get("domain")
+    )
