@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import attrs
 
@@ -30,6 +30,9 @@ from ._protocol import check_timeout
 from ._subscription import Subscription
 from .errors import MessageDecodeError
 from .message import Message
+
+if TYPE_CHECKING:
+    from ._bus_jetstream import BusJetStream
 
 __all__ = ["BusStats", "MessageHandler", "NATSMessageBus", "RequestHandler"]
 
@@ -381,6 +384,13 @@ class NATSMessageBus:
                 msg.respond(error.to_json(), headers={ERROR_HEADER: _header_text(str(exc) or type(exc).__name__)})
             except Exception as reply_exc:
                 log.error("could not send the error reply for %r: %s", msg.subject, reply_exc)
+
+    def jetstream(self, **kwargs: Any) -> BusJetStream:
+        """JetStream speaking :class:`Message`: persistent publish with acks and durable consumers
+        (``kwargs`` are those of :meth:`Client.jetstream`)."""
+        from ._bus_jetstream import BusJetStream
+
+        return BusJetStream(self, self._client.jetstream(**kwargs))
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def close(self, timeout: float | None = None) -> None:

@@ -285,3 +285,33 @@ def test_the_agents_example_runs(nats_server: EmbeddedServer) -> None:
     out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "9 results" in out.stdout and "analyst answered" in out.stdout
+
+
+def test_bus_jetstream_speaks_message(nats_server: EmbeddedServer, spans: Any) -> None:
+    with bns.NATSMessageBus(nats_server.url, retry_backoff=0.01) as bus:
+        js = bus.jetstream()
+        js.add_stream(name="BUSJS", subjects=["busjs.>"])
+        try:
+            msg = bns.Message(type="job", payload={"n": 1}, message_id="job-1")
+            ack = js.publish("busjs.jobs", msg)
+            assert ack.stream == "BUSJS" and not ack.duplicate
+            assert js.publish("busjs.jobs", msg).duplicate  # the envelope id deduplicates
+            got: list[bns.Message] = []
+            done = threading.Event()
+
+            def handle(m: bns.Message) -> None:
+                got.append(m)
+                done.set()
+
+            handle_ = js.consume("busjs.jobs", handle, durable="bus-workers", max_deliver=2, backoff=0.05)
+            try:
+                assert done.wait(5.0)
+            finally:
+                handle_.stop()
+            assert got == [msg]
+            wait_for(lambda: {"nats.publish", "nats.process"} <= {s.name for s in spans.get_finished_spans()})
+            by_name = {s.name: s for s in spans.get_finished_spans()}
+            proc, pubs = by_name["nats.process"], [s for s in spans.get_finished_spans() if s.name == "nats.publish"]
+            assert proc.parent is not None and proc.parent.span_id in {p.context.span_id for p in pubs}
+        finally:
+            js.delete_stream("BUSJS")
