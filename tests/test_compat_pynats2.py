@@ -414,6 +414,23 @@ def test_unsubscribe_stops_delivery(url: str, clients: list[Any]) -> None:
     assert [m.payload for m in gone.messages] == [b"1"]
 
 
+def test_unsubscribe_from_its_own_callback(url: str, clients: list[Any]) -> None:
+    client = connected(shim, clients, url)
+    seen: list[bytes] = []
+    subs: list[Any] = []
+
+    def once(msg: Any) -> None:
+        seen.append(msg.payload)
+        client.unsubscribe(subs[0])
+
+    subs.append(client.subscribe("self.unsub", callback=once))
+    for i in range(5):
+        client.publish("self.unsub", payload=b"%d" % i)
+    wait_for(lambda: seen == [b"0"], 5.0, "the first message")
+    barrier(client)
+    assert seen == [b"0"] and not subs[0]._sub.is_active
+
+
 def test_max_messages_ends_the_subscription_on_the_server(url: str, clients: list[Any]) -> None:
     """With a queue group no message is lost to a member past its limit: the server knows it."""
     member, peer = connected(shim, clients, url), connected(shim, clients, url)

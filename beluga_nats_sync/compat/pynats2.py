@@ -258,8 +258,12 @@ class NATSNoSubscribeClient:
     def _connected(self, what: str) -> Client:
         client = self._client
         if client is None or client.is_closed:
-            raise NATSConnectionError(f"{what}: the client is not connected; call connect() or reconnect() first")
+            raise self._not_connected(what)
         return client
+
+    @staticmethod
+    def _not_connected(what: str) -> NATSConnectionError:
+        return NATSConnectionError(f"{what}: the client is not connected; call connect() or reconnect() first")
 
     @contextlib.contextmanager
     def _translated(self, what: str) -> Iterator[None]:
@@ -290,9 +294,18 @@ class NATSNoSubscribeClient:
         still queued. A bad subject raises ``InvalidSubjectError`` (a ``ValueError``) before
         anything is sent.
         """
-        client = self._connected("publish")
-        with self._translated("publish"):
-            client.publish(self._vhost(subject), _payload(payload), reply=self._vhost(reply) if reply else None)
+        # The hot path: no context manager, no extra checks; the core validates and raises.
+        client = self._client
+        if client is None:
+            raise self._not_connected("publish")
+        if self._vhost_name:
+            subject = self._vhost(subject)
+        if type(payload) is not bytes:
+            payload = _payload(payload)
+        try:
+            client.publish(subject, payload, reply=self._vhost(reply) if reply else None)
+        except ClosedError as exc:
+            raise self._not_connected("publish") from exc
 
     def request(
         self, subject: str, *, payload: bytes = b"", timeout: float | None = DEFAULT_REQUEST_TIMEOUT
