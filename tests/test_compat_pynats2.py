@@ -15,6 +15,7 @@ import threading
 import time
 import types
 import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -722,6 +723,18 @@ def test_close_ends_the_threads_it_started(url: str) -> None:
         return [t for t in set(threading.enumerate()) - before if t.is_alive()]
 
     wait_for(lambda: not ours_left(), 5.0, "the client's threads to end")
+
+
+def test_a_dropped_client_is_closed(url: str) -> None:
+    before = set(threading.enumerate())
+    client = shim.NATSClient(url, socket_timeout=5)
+    client.connect()
+    client.subscribe("dropped", callback=lambda m: None)
+    under = weakref.ref(client.client)  # type: ignore[arg-type]
+    del client
+    gc.collect()
+    assert under() is None
+    wait_for(lambda: not [t for t in set(threading.enumerate()) - before if t.is_alive()], 5.0, "its threads to end")
 
 
 def test_repr_and_underlying_client(url: str, clients: list[Any]) -> None:

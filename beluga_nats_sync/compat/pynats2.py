@@ -119,6 +119,18 @@ def _seconds(name: str, value: Any, *, allow_zero: bool = False) -> float:
     return float(value)
 
 
+def _strip_vhost(prefix: str, subject: str) -> str:
+    subject = subject.strip()
+    if prefix and subject.startswith(prefix):
+        return subject[len(prefix) :]
+    return subject
+
+
+def _to_message(prefix: str, sid: int, msg: Msg) -> NATSMessage:
+    reply = _strip_vhost(prefix, msg.reply) if msg.reply else ""
+    return NATSMessage(sid=sid, subject=_strip_vhost(prefix, msg.subject), reply=reply, payload=msg.data)
+
+
 def _payload(payload: Any) -> Any:
     # pynats2 sent a str as its encoded bytes (and broke on non-ASCII text); UTF-8 keeps it working.
     return payload.encode() if isinstance(payload, str) else payload
@@ -156,7 +168,6 @@ class NATSNoSubscribeClient:
         reconnect_forever: bool = False,
     ) -> None:
         self._servers, self._vhost_name = parse_url(url)
-        self._vhost_len = len(self._vhost_name)
         # pynats2 let None mean a blocking socket; nothing here waits without a bound.
         self._socket_timeout = (
             Options().connect_timeout if socket_timeout is None else _seconds("socket_timeout", socket_timeout)
@@ -187,10 +198,7 @@ class NATSNoSubscribeClient:
         return self._vhost_name + subject if self._vhost_name else subject
 
     def _del_vhost(self, subject: str) -> str:
-        subject = subject.strip()
-        if self._vhost_name and subject.startswith(self._vhost_name):
-            return subject[self._vhost_len :]
-        return subject
+        return _strip_vhost(self._vhost_name, subject)
 
     def _next_sid(self) -> int:
         with self._sid_lock:
@@ -199,8 +207,7 @@ class NATSNoSubscribeClient:
             return sid
 
     def _message(self, sid: int, msg: Msg) -> NATSMessage:
-        reply = self._del_vhost(msg.reply) if msg.reply else ""
-        return NATSMessage(sid=sid, subject=self._del_vhost(msg.subject), reply=reply, payload=msg.data)
+        return _to_message(self._vhost_name, sid, msg)
 
     # -- life ------------------------------------------------------------------------------------
     def __enter__(self: _Self) -> _Self:
@@ -436,17 +443,21 @@ class NATSClient(NATSNoSubscribeClient):
         sub._base, sub._told = sub.received_messages, sub.max_messages
 
     def _handler(self, sub: NATSSubscription) -> Callable[[Msg], None]:
+        # No reference to self: the client's threads must not keep this object (and through it
+        # the connection) alive, so a client dropped without close() is collected and closed.
+        registry, prefix = self._subs, self._vhost_name
+
         def handle(msg: Msg) -> None:
             limit = sub.max_messages
             if limit is not None and sub.received_messages >= limit:
                 return  # the limit was lowered after subscribing: past it, nothing is delivered
             sub.received_messages += 1
             if sub.is_wasted():
-                self._subs.pop(sub.sid, None)
+                registry.pop(sub.sid, None)
                 ours = sub._sub
                 if ours is not None and ours.is_active:  # the server was not told this limit
                     ours.unsubscribe()
-            sub.callback(self._message(sub.sid, msg))
+            sub.callback(_to_message(prefix, sub.sid, msg))
 
         return handle
 
