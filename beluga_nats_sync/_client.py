@@ -32,7 +32,7 @@ from ._security import (
     scrub,
     secrets_of,
 )
-from ._subscription import MsgCallback, Subscription
+from ._subscription import MsgCallback, QueueStandIn, Subscription
 from .errors import (
     AuthorizationError,
     ClosedError,
@@ -101,7 +101,7 @@ class _Waiter:
         self.error: BaseException | None = None
 
 
-class _ReplySink:
+class _ReplySink(QueueStandIn):
     """nats-py's queue for the shared reply subscription: routes each reply to its waiter."""
 
     __slots__ = ("_engine", "_plen")
@@ -115,18 +115,6 @@ class _ReplySink:
         if waiter is not None:
             waiter.msg = nmsg
             waiter.lock.release()
-
-    def qsize(self) -> int:
-        return 0
-
-    def empty(self) -> bool:
-        return True
-
-    def task_done(self) -> None:
-        pass
-
-    async def join(self) -> None:
-        return None
 
 
 class _Events:

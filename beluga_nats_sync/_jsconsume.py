@@ -27,6 +27,7 @@ from nats.js import api
 from ._dispatch import Dispatcher
 from ._jsmsg import JetStreamMsg, MsgMetadata, parse_metadata
 from ._protocol import check_timeout
+from ._subscription import QueueStandIn
 from .errors import (
     ClosedError,
     ConsumerNotFoundError,
@@ -521,8 +522,8 @@ class ConsumeHandle:
         )
 
 
-class _InboxSink:
-    """Stands in for nats-py's per-subscription queue on the consume inbox (I/O thread only)."""
+class _InboxSink(QueueStandIn):
+    """nats-py's queue for the consume inbox: hands each message to the handle."""
 
     __slots__ = ("_h",)
 
@@ -531,15 +532,3 @@ class _InboxSink:
 
     def put_nowait(self, nmsg: Any) -> None:
         self._h._on_inbox(nmsg)
-
-    def qsize(self) -> int:
-        return 0
-
-    def empty(self) -> bool:
-        return True
-
-    def task_done(self) -> None:
-        pass
-
-    async def join(self) -> None:
-        return None

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from ._client import _Engine
 
-__all__ = ["Subscription"]
+__all__ = ["QueueStandIn", "Subscription"]
 
 log = logging.getLogger("beluga_nats_sync")
 
@@ -35,20 +35,20 @@ _END = object()  # queued after the last message a subscription will ever delive
 MsgCallback = Callable[[Msg], Any]
 
 
-class _Sink:
-    """Stands in for nats-py's per-subscription asyncio.Queue; runs on the I/O thread only."""
+class QueueStandIn:
+    """Stands in for nats-py's per-subscription ``asyncio.Queue``; used on the I/O thread only.
 
-    __slots__ = ("_sub",)
+    nats-py calls ``put_nowait(msg)`` for every message; subclasses hand it on at once. The rest is
+    the surface nats-py touches on unsubscribe and drain: nothing is ever queued here.
+    """
 
-    def __init__(self, sub: Subscription) -> None:
-        self._sub = sub
+    __slots__ = ()
 
     def put_nowait(self, nmsg: Any) -> None:
-        self._sub._on_msg(nmsg)
+        raise NotImplementedError
 
-    # The rest of asyncio.Queue's surface that nats-py touches on unsubscribe/drain.
     def qsize(self) -> int:
-        return self._sub.pending
+        return 0
 
     def empty(self) -> bool:
         return True
@@ -58,6 +58,16 @@ class _Sink:
 
     async def join(self) -> None:
         return None
+
+
+class _Sink(QueueStandIn):
+    __slots__ = ("_sub",)
+
+    def __init__(self, sub: Subscription) -> None:
+        self._sub = sub
+
+    def put_nowait(self, nmsg: Any) -> None:
+        self._sub._on_msg(nmsg)
 
 
 class Subscription:
