@@ -215,6 +215,7 @@ class _Engine:
         self._ever_connected = False
         self._connect_task: asyncio.Future[None] | None = None
         self._lame_duck_task: asyncio.Future[None] | None = None
+        self._auth_refusals = 0  # in a row, while reconnecting
         self._deferred: list[Subscription] = []  # made before the first connection
         self.forked = False
         _ENGINES.add(self)
@@ -374,6 +375,21 @@ class _Engine:
     async def _on_error(self, exc: Exception) -> None:
         if isinstance(exc, nerr.SlowConsumerError):
             return  # our own pending limits apply; nats-py's are disabled
+        nc = self.nc
+        if self._ever_connected and not nc.is_connected and not nc.is_closed and nc._transport is not None:
+            # nats-py drops the transport of a failed reconnect attempt without closing it (a
+            # socket left to the garbage collector); close it here, before the next attempt.
+            with contextlib.suppress(Exception):
+                nc._transport.close()  # type: ignore[no-untyped-call]
+        if is_auth_error(exc) and not nc.is_connected:
+            # Refused while reconnecting. Like nats.go, give up after the second refusal in a
+            # row rather than retry the same credentials max_reconnects times.
+            self._auth_refusals += 1
+            if self._auth_refusals >= 2 and self.state is _OPEN:
+                self._report(_translate_async_error(exc))
+                log.warning("the servers refused the credentials twice while reconnecting; closing")
+                self.events.submit(self.close, 2.0)
+                return
         self._report(_translate_async_error(exc))
 
     async def _on_disconnected(self) -> None:
@@ -414,6 +430,7 @@ class _Engine:
                 w.lock.release()
 
     async def _on_reconnected(self) -> None:
+        self._auth_refusals = 0
         self.connected = True
         self.max_payload = self.nc.max_payload
         self._note_server()

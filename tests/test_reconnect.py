@@ -305,3 +305,28 @@ def test_killed_mid_stream_recovers_and_counts(fresh_server: EmbeddedServer, eve
         assert received == sorted(received), "order kept across the reconnect"
         assert 0 <= lost < sent[0] // 2
         print(f"sent={sent[0]} received={len(received)} lost={lost} recovered_in={recovered_in:.2f}s")
+
+
+def test_credentials_refused_on_reconnect_close_the_client(events: Events) -> None:
+    port = free_port()
+    conf = 'authorization {{ user: agent, password: "{}" }}\n'
+    with EmbeddedServer(port=port, config=conf.format("first-secret")) as srv:
+        nc = bns.connect(
+            srv.url,
+            user="agent",
+            password="first-secret",
+            reconnect_wait=0.05,
+            max_reconnects=-1,
+            **events.options(),  # type: ignore[arg-type]
+        )
+    try:
+        assert events.disconnected.wait(5.0)
+        with EmbeddedServer(port=port, config=conf.format("rotated-secret")):
+            # no retry storm: the second refusal in a row closes the client
+            assert events.closed.wait(5.0)
+            assert any(isinstance(e, bns.AuthorizationError) for e in events.errors)
+            refusals = [e for e in events.errors if isinstance(e, bns.AuthorizationError)]
+            assert len(refusals) <= 3
+            assert all("secret" not in str(e) for e in events.errors)
+    finally:
+        nc.close(timeout=2.0)
