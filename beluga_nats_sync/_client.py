@@ -588,7 +588,17 @@ class _Engine:
 
         async def do_flush() -> None:
             self.pump(force=True)
-            await self.nc.flush(timeout=max(t, 0.001))  # type: ignore[arg-type]
+            nc = self.nc
+            loops = (nc._reading_task, nc._flusher_task)
+            if nc.is_closed or any(task is None or task.done() for task in loops):
+                await nc.flush(timeout=max(t, 0.001))  # type: ignore[arg-type]  # nats-py raises or writes inline
+                return
+            # nats-py's own flush cancels its PONG future when it times out; the late PONG then hits
+            # set_result() on a cancelled future, which ends nats-py's read loop for good. Waiting on a
+            # shielded future leaves the one nats-py resolves intact.
+            pong: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            await nc._send_ping(pong)
+            await asyncio.wait_for(asyncio.shield(pong), max(t, 0.001))
 
         try:
             self._run(do_flush, t + 0.5, "flush")
