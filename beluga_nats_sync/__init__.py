@@ -17,6 +17,7 @@ from ._client import Client, Stats, connect
 from ._msg import Msg
 from ._options import Options
 from ._subscription import Subscription
+from ._tail import TailResult
 from .errors import (
     AuthorizationError,
     ClosedError,
@@ -56,6 +57,7 @@ __all__ = [
     "SlowConsumerError",
     "Stats",
     "Subscription",
+    "TailResult",
     "__version__",
     "connect",
 ]

@@ -23,6 +23,7 @@ from ._msg import Msg
 from ._options import Options, ServersArg, redact_url
 from ._protocol import check_queue, check_subject, check_timeout, encode_headers, payload_bytes
 from ._subscription import MsgCallback, Subscription
+from ._tail import TailResult, tail
 from .errors import (
     AuthorizationError,
     ClosedError,
@@ -63,6 +64,11 @@ class Stats:
     callback_errors: int = 0
     #: Messages dropped by slow consumers.
     dropped: int = 0
+
+    def _repr_html_(self) -> str:
+        from ._display import stats_html
+
+        return stats_html(self)
 
 
 class _Waiter:
@@ -818,6 +824,15 @@ class Client:
         """
         return self._engine.subscribe(subject, callback, queue, max_msgs, pending_msgs_limit, pending_bytes_limit)
 
+    def tail(self, subject: str, n: int = 10, timeout: float | None = 5.0) -> TailResult:
+        """Collect up to ``n`` messages on ``subject`` (wildcards allowed) for at most ``timeout`` seconds.
+
+        Returns a :class:`TailResult`: a list of dicts (time, subject, reply, size, headers, data,
+        json) that shows as a table in a notebook and has ``to_dataframe()`` when pandas is installed.
+        Never raises a timeout: it returns what arrived.
+        """
+        return tail(self, subject, n, timeout)
+
     def new_inbox(self) -> str:
         """A unique subject for replies."""
         e = self._engine
@@ -866,6 +881,11 @@ class Client:
         where = self.connected_url or ", ".join(self._options.redacted_servers)
         subs = len(e.subs) if e is not None else 0
         return f"<beluga_nats_sync.Client {state} {where} subscriptions={subs}>"
+
+    def _repr_html_(self) -> str:
+        from ._display import client_html
+
+        return client_html(self)
 
 
 def connect(servers: ServersArg = None, *, timeout: float | None = None, **options: Any) -> Client:
