@@ -19,11 +19,16 @@ def _rate(count: float, seconds: float) -> float:
 
 
 def summary_line(verb: str, count: int, nbytes: int, seconds: float, where: str) -> str:
-    """``published 1,000 messages (15.6 KiB) to 'a' in 0.052 s: 19,230 msgs/s, 300.5 KiB/s``."""
+    """``published 1,000 messages (15.6 KiB) to 'a' in 0.052 s: 19,230 msgs/s, 300.5 KiB/s``.
+
+    Without a duration (one message, or none) there is no rate to give, and none is shown.
+    """
     noun = "message" if count == 1 else "messages"
+    text = f"{verb} {count:,} {noun} ({format_size(nbytes)}) {where}"
+    if seconds <= 0 or count < 2:
+        return text
     return (
-        f"{verb} {count:,} {noun} ({format_size(nbytes)}) {where} in {seconds:.3f} s: "
-        f"{_rate(count, seconds):,.0f} msgs/s, {format_size(int(_rate(nbytes, seconds)))}/s"
+        f"{text} in {seconds:.3f} s: {_rate(count, seconds):,.0f} msgs/s, {format_size(int(_rate(nbytes, seconds)))}/s"
     )
 
 

@@ -233,8 +233,14 @@ class _Tally:
     count = 0
     nbytes = 0
     invalid = 0
-    seconds = 0.0
+    first_at = 0.0
+    last_at = 0.0
     timed_out = False
+
+    @property
+    def seconds(self) -> float:
+        """From the first message to the last: the rate is about traffic, not about waiting for it."""
+        return self.last_at - self.first_at
 
 
 def _listen(
@@ -266,6 +272,9 @@ def _listen(
                 continue
             except ClosedError:
                 break
+            tally.last_at = time.monotonic()
+            if not tally.count:
+                tally.first_at = tally.last_at
             tally.count += 1
             tally.nbytes += len(msg.data)
             decoded, error = None, None
@@ -291,7 +300,6 @@ def _listen(
             progress.update(tally.count, tally.nbytes)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a listener is normally stopped
-    tally.seconds = time.monotonic() - t0
     progress.finish()
     return tally
 

@@ -460,3 +460,36 @@ def test_request_message_with_a_reply_that_is_not_a_message(nats_server: Embedde
     r = cli("--url", nats_server.url, "request", "cli.rawrpc", "{}", "--message")
     assert r.stdout == "plain\n"
     assert r.returncode == 1 and "the reply is not a Beluga Message" in r.stderr
+
+
+# -- the progress line and the summary ------------------------------------------------------------
+
+
+def test_summary_line_gives_a_rate_only_with_a_duration() -> None:
+    from beluga_nats_sync._progress import summary_line
+
+    assert summary_line("received", 1, 3, 0.0, "on 'a'") == "received 1 message (3 B) on 'a'"
+    assert (
+        summary_line("published", 2000, 4096, 0.5, "to 'a'")
+        == "published 2,000 messages (4.0 KiB) to 'a' in 0.500 s: 4,000 msgs/s, 8.0 KiB/s"
+    )
+
+
+def test_progress_line_and_a_disabled_progress() -> None:
+    import io
+
+    from beluga_nats_sync._progress import Progress
+
+    quiet = io.StringIO()
+    off = Progress("pub a", 10, quiet, enabled=False)
+    off.update(5, 50, force=True)
+    off.finish()
+    assert quiet.getvalue() == ""
+
+    out = io.StringIO()
+    bar = Progress("pub a", 8, out, enabled=True)
+    bar.update(2, 20, force=True)
+    assert out.getvalue().startswith("\r\x1b[Kpub a  [######------------------] 2/8  20 B  ")
+    bar.finish()
+    assert out.getvalue().endswith("\r\x1b[K")  # the line is erased for the summary
+    assert "12 msgs" in Progress("sub a", None, out, enabled=True).line(12, 100)
