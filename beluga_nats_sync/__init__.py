@@ -17,6 +17,7 @@ from ._client import Client, Stats, connect
 from ._msg import Msg
 from ._options import Options
 from ._subscription import Subscription
+from ._tail import TailResult
 from .bus import BusStats, NATSMessageBus
 from .errors import (
     AuthorizationError,
@@ -86,6 +87,7 @@ __all__ = [
     "Stats",
     "StreamNotFoundError",
     "Subscription",
+    "TailResult",
     "WrongRevisionError",
     "__version__",
     "connect",

@@ -33,6 +33,7 @@ from ._security import (
     secrets_of,
 )
 from ._subscription import MsgCallback, QueueStandIn, Subscription
+from ._tail import TailResult, tail
 from .errors import (
     AuthorizationError,
     ClosedError,
@@ -77,6 +78,11 @@ class Stats:
     callback_errors: int = 0
     #: Messages dropped by slow consumers.
     dropped: int = 0
+
+    def _repr_html_(self) -> str:
+        from ._display import stats_html
+
+        return stats_html(self)
 
 
 class Worker(Protocol):
@@ -441,7 +447,7 @@ class _Engine:
 
     async def _on_closed(self) -> None:
         self.connected = False
-        if self.state is _OPEN:
+        if self.state is _OPEN and (self._ever_connected or self._connect_task is not None):
             # Closed by nats-py itself: reconnects exhausted, or a fatal -ERR from the server
             # (nats-py, like nats.go, closes on those). Say why, then finish the job.
             err = getattr(self.nc, "_err", None)
@@ -747,7 +753,17 @@ class _Engine:
 
         async def do_flush() -> None:
             self.pump(force=True)
-            await self.nc.flush(timeout=max(t, 0.001))  # type: ignore[arg-type]
+            nc = self.nc
+            loops = (nc._reading_task, nc._flusher_task)
+            if nc.is_closed or any(task is None or task.done() for task in loops):
+                await nc.flush(timeout=max(t, 0.001))  # type: ignore[arg-type]  # nats-py raises or writes inline
+                return
+            # nats-py's own flush cancels its PONG future when it times out; the late PONG then hits
+            # set_result() on a cancelled future, which ends nats-py's read loop for good. Waiting on a
+            # shielded future leaves the one nats-py resolves intact.
+            pong: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            await nc._send_ping(pong)
+            await asyncio.wait_for(asyncio.shield(pong), max(t, 0.001))
 
         try:
             self._run(do_flush, t + 0.5, "flush")
@@ -1028,6 +1044,15 @@ class Client:
             publish_async_max_pending=publish_async_max_pending,
         )
 
+    def tail(self, subject: str, n: int = 10, timeout: float | None = 5.0) -> TailResult:
+        """Collect up to ``n`` messages on ``subject`` (wildcards allowed) for at most ``timeout`` seconds.
+
+        Returns a :class:`TailResult`: a list of dicts (time, subject, reply, size, headers, data,
+        json) that shows as a table in a notebook and has ``to_dataframe()`` when pandas is installed.
+        Never raises a timeout: it returns what arrived.
+        """
+        return tail(self, subject, n, timeout)
+
     def new_inbox(self) -> str:
         """A unique subject for replies."""
         e = self._engine
@@ -1076,6 +1101,11 @@ class Client:
         where = self.connected_url or ", ".join(self._options.redacted_servers)
         subs = len(e.subs) if e is not None else 0
         return f"<beluga_nats_sync.Client {state} {where} subscriptions={subs}>"
+
+    def _repr_html_(self) -> str:
+        from ._display import client_html
+
+        return client_html(self)
 
 
 def connect(servers: ServersArg = None, *, timeout: float | None = None, **options: Any) -> Client:

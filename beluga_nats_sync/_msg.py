@@ -48,3 +48,8 @@ class Msg:
         if self.headers:
             parts.append(f"headers={dict(self.headers)!r}")
         return f"Msg({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        from ._display import msg_html
+
+        return msg_html(self)

@@ -307,6 +307,11 @@ class Subscription:
             f"delivered={self.delivered} dropped={self.dropped}>"
         )
 
+    def _repr_html_(self) -> str:
+        from ._display import subscription_html
+
+        return subscription_html(self)
+
 
 _GONE = (nerr.BadSubscriptionError, nerr.ConnectionClosedError, nerr.ConnectionDrainingError)
 

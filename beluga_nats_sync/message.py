@@ -539,6 +539,12 @@ class Message:
         put(self, "payload", payload)
         put(self, "_respell", walk.respell)
 
+    def _repr_html_(self) -> str:
+        """A table for notebooks: type, id, timestamp and the payload as pretty JSON."""
+        from beluga_nats_sync._display import message_html
+
+        return message_html(self)
+
     def __repr__(self) -> str:
         payload = repr(self.payload)
         if len(payload) > _REPR_PAYLOAD_MAX:
