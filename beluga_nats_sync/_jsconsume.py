@@ -39,7 +39,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._client import _Engine
+    from ._engine import _Engine
     from .jetstream import JetStream
 
 __all__ = ["ConsumeHandle", "JsCallback", "PullSubscription", "ensure_consumer"]

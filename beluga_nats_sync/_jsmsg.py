@@ -20,7 +20,7 @@ from ._protocol import check_timeout
 from .errors import MsgAlreadyAckedError, NoReplySubjectError
 
 if TYPE_CHECKING:
-    from ._client import _Engine
+    from ._engine import _Engine
 
 __all__ = ["JetStreamMsg", "MsgMetadata"]
 

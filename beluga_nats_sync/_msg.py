@@ -10,7 +10,7 @@ import attrs
 from .errors import NoReplySubjectError
 
 if TYPE_CHECKING:
-    from ._client import _Engine
+    from ._engine import _Engine
 
 __all__ = ["Msg"]
 

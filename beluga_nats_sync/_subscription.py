@@ -25,7 +25,7 @@ from .errors import ClosedError, NATSTimeoutError, SlowConsumerError
 if TYPE_CHECKING:
     from nats.aio.subscription import Subscription as _NatsSubscription
 
-    from ._client import _Engine
+    from ._engine import _Engine
 
 __all__ = ["QueueStandIn", "Subscription"]
 

@@ -39,7 +39,7 @@ import nats.js.errors as jserr
 from nats.js import JetStreamContext, JetStreamManager, api
 from nats.js.api import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
 
-from ._client import _Waiter
+from ._engine import _Waiter
 from ._jsapi import (
     check_bucket,
     check_delays,
@@ -57,7 +57,7 @@ from ._protocol import check_subject, check_timeout
 from .errors import JetStreamError, NATSTimeoutError, StreamNotFoundError
 
 if TYPE_CHECKING:
-    from ._client import _Engine
+    from ._engine import _Engine
 
 __all__ = [
     "ConsumeHandle",
