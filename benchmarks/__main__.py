@@ -64,8 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="short repetitions, for a smoke test (under a minute)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
     parser.add_argument("--url", default=None, help="use this nats-server instead of starting one")
-    parser.add_argument("--reps", type=_positive_int, default=None, help="timed repetitions per point")
-    parser.add_argument("--seconds", type=_positive_float, default=None, help="target length of one repetition")
+    parser.add_argument(
+        "--rounds", type=_positive_int, default=None, help="worker runs per point, alternating clients (3; quick: 1)"
+    )
+    parser.add_argument("--reps", type=_positive_int, default=None, help="timed repetitions per round (2)")
+    parser.add_argument(
+        "--seconds", type=_positive_float, default=None, help="target length of one repetition (0.5; quick: 0.05)"
+    )
     parser.add_argument("--count", type=_positive_int, default=None, help="cap on messages/requests per repetition")
     parser.add_argument(
         "--scenarios",
@@ -100,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         url=args.url,
         quick=args.quick,
         settings=settings,
+        rounds=args.rounds or (1 if args.quick else 3),
         scenarios=list(dict.fromkeys(args.scenarios)),
         clients=clients,
         pin=args.pin,

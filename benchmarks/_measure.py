@@ -23,6 +23,8 @@ __all__ = [
     "clock",
     "measure_latency",
     "measure_throughput",
+    "merge_rounds",
+    "latency_summary",
     "percentile",
     "summarize",
 ]
@@ -92,7 +94,7 @@ def _calibrate(run_once: Callable[[int], float], s: Settings, first: int) -> int
         count = min(s.max_count, count * 4)
     if not per_item > 0:
         return s.max_count
-    return max(s.min_count, min(s.max_count, int(s.rep_seconds / per_item)))
+    return max(s.min_count, min(s.max_count, round(s.rep_seconds / per_item)))
 
 
 def measure_throughput(run_once: Callable[[int], float], s: Settings, first: int = 100) -> dict[str, Any]:
@@ -108,36 +110,61 @@ def measure_throughput(run_once: Callable[[int], float], s: Settings, first: int
 
 
 def measure_latency(run_once: Callable[[int], list[float]], s: Settings, first: int = 20) -> dict[str, Any]:
-    """``run_once(count)`` returns ``count`` round-trip times in seconds.
+    """``run_once(count)`` returns ``count`` round-trip times in seconds; see :func:`latency_summary`.
 
-    The percentiles pool every repetition's samples (p99.9 needs thousands); ``p50_us_min`` and
-    ``p50_us_max`` are the extremes of the per-repetition medians, the spread between runs. The
-    sequential rate (round trips per second) is given the same way (``rate_per_s``...).
+    The raw times (``raw_us``, one list per repetition) travel with the result so that rounds
+    run in different processes can be pooled; the runner drops them from results.json.
     """
     count = _calibrate(lambda n: sum(run_once(n)), s, first)
-    pooled: list[float] = []
-    p50s: list[float] = []
-    rates: list[float] = []
-    for _ in range(s.reps):
-        lat = run_once(count)
-        lat.sort()
-        p50s.append(percentile(lat, 50) * 1e6)
-        total = sum(lat)
-        rates.append(len(lat) / total if total > 0 else math.inf)
-        pooled.extend(lat)
-    pooled.sort()
+    raw = [[round(t * 1e6, 2) for t in run_once(count)] for _ in range(s.reps)]
+    out = latency_summary(raw)
+    out["count"] = count
+    out["raw_us"] = raw
+    return out
+
+
+def latency_summary(raw_us: Sequence[Sequence[float]]) -> dict[str, Any]:
+    """Percentiles pooled over every repetition (p99.9 needs thousands of samples); the
+    per-repetition medians and sequential rates give the spread between repetitions."""
+    pooled = sorted(t for rep in raw_us for t in rep)
+    p50s = [percentile(sorted(rep), 50) for rep in raw_us]
+    rates = [len(rep) / (sum(rep) / 1e6) if sum(rep) > 0 else math.inf for rep in raw_us]
     out: dict[str, Any] = {
-        "count": count,
         "n_samples": len(pooled),
-        "p50_us": percentile(pooled, 50) * 1e6,
-        "p90_us": percentile(pooled, 90) * 1e6,
-        "p99_us": percentile(pooled, 99) * 1e6,
-        "p999_us": percentile(pooled, 99.9) * 1e6,
-        "mean_us": statistics.fmean(pooled) * 1e6,
+        "p50_us": percentile(pooled, 50),
+        "p90_us": percentile(pooled, 90),
+        "p99_us": percentile(pooled, 99),
+        "p999_us": percentile(pooled, 99.9),
+        "mean_us": statistics.fmean(pooled),
         "rate_per_s": statistics.median(rates),
     }
     for key, values in (("p50_us", p50s), ("rate_per_s", rates)):
         out[f"{key}_samples"] = values
         out[f"{key}_min"] = min(values)
         out[f"{key}_max"] = max(values)
+    return out
+
+
+def merge_rounds(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One result from the rounds of a point (each from its own worker process), as if their
+    repetitions had run in one: samples are pooled and the figures recomputed."""
+    if len(rounds) == 1:
+        return dict(rounds[0])
+    out = dict(rounds[-1])
+    out["counts"] = [r.get("count") for r in rounds]
+    out["seconds"] = sum(r.get("seconds", 0.0) for r in rounds)
+    if all("raw_us" in r for r in rounds):
+        raw = [rep for r in rounds for rep in r["raw_us"]]
+        out.update(latency_summary(raw))
+        out["raw_us"] = raw
+    elif all("samples" in r for r in rounds):
+        out.update(summarize([v for r in rounds for v in r["samples"]]))
+        if "payload" in out:
+            out["mb_per_s"] = out["median"] * out["payload"] / 1e6
+    for key in ("share_min_pct",):
+        if all(key in r for r in rounds):
+            out[key] = min(r[key] for r in rounds)
+    for key in ("share_max_pct",):
+        if all(key in r for r in rounds):
+            out[key] = max(r[key] for r in rounds)
     return out

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 from ._clients import CLIENTS, OURS, by_key, missing_reason, version_of
 from ._machine import affinity, load_average, machine_facts
-from ._measure import Settings
+from ._measure import Settings, merge_rounds
 from ._progress import Progress
 from ._report import compute_ratios, compute_targets, render
 from ._scenario import Scenario, load
@@ -32,14 +32,16 @@ __all__ = ["FULL", "QUICK", "Config", "run"]
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = 1
 
-FULL = Settings(reps=5, rep_seconds=0.5, warmup_seconds=0.2, rep_deadline=20.0)
+#: per round; a full run makes 3 rounds, so 6 timed repetitions per point
+FULL = Settings(reps=2, rep_seconds=0.5, warmup_seconds=0.2, rep_deadline=20.0)
 QUICK = Settings(reps=2, rep_seconds=0.05, warmup_seconds=0.05, rep_deadline=10.0)
 
 METHOD = (
-    "Each scenario runs for each client in a fresh worker process, against one nats-server. "
+    "Each scenario runs for each client in a fresh worker process, against one nats-server, in "
+    "'rounds' that alternate the clients; the rounds' repetitions are pooled. "
     "Per point: connections and subscriptions are set up untimed; a warm-up on growing counts "
     "estimates the rate; the count is then chosen so one repetition lasts about rep_seconds "
-    "(capped at max_count); 'reps' repetitions are timed with time.perf_counter. Throughput "
+    "(capped at max_count); 'reps' repetitions per round are timed with time.perf_counter. Throughput "
     "figures are the median of the repetitions with their min and max; latency percentiles pool "
     "every repetition's samples. Ratios are this library / peer within this run."
 )
@@ -53,6 +55,7 @@ class Config:
     settings: Settings = FULL
     scenarios: list[str] = field(default_factory=list)
     clients: list[str] = field(default_factory=lambda: [c.key for c in CLIENTS])
+    rounds: int = 3
     pin: bool = False
     plots: bool = True
 
@@ -122,14 +125,20 @@ def _unsupported(sc: Scenario, client: str, label: str) -> str | None:
 
 
 class _Job:
-    def __init__(self, sc: Scenario, client: str, points: list[dict[str, Any]]) -> None:
+    def __init__(self, sc: Scenario, client: str, points: list[dict[str, Any]], round_no: int, rounds: int) -> None:
         self.sc = sc
         self.client = client
-        self.points = points  # the point records (params, label, results) this job fills
+        self.points = points  # the point records (params, label, results) this job adds a round to
+        self.round = round_no
+        self.rounds = rounds
         self.worker: dict[str, Any] = {}  # what the worker said at start (pid, affinity)
 
     def label(self, point: dict[str, Any]) -> str:
-        return f"{self.sc.name} {point['label']} / {by_key(self.client).label}"
+        where = f" (round {self.round + 1}/{self.rounds})" if self.rounds > 1 else ""
+        return f"{self.sc.name} {point['label']} / {by_key(self.client).label}{where}"
+
+    def add(self, point: dict[str, Any], result: dict[str, Any]) -> None:
+        point["_rounds"].setdefault(self.client, []).append(result)
 
 
 def _run_job(
@@ -194,7 +203,7 @@ def _run_job(
                 elif msg["kind"] == "point":
                     i = msg["index"]
                     point = job.points[i]
-                    point["results"][job.client] = msg["result"]
+                    job.add(point, msg["result"])
                     filled.add(i)
                     progress.step(job.label(point), _outcome(job.sc, msg["result"]))
                     if i + 1 < len(job.points):
@@ -220,9 +229,9 @@ def _run_job(
             if timed_out
             else (f"the worker exited with code {proc.returncode}")
         )
-        point["results"][job.client] = {"status": "error", "reason": why}
+        job.add(point, {"status": "error", "reason": why})
         progress.step(job.label(point), "error")
-    failed = [p for p in job.points if p["results"][job.client].get("status") == "error"]
+    failed = [p for p in job.points if p["_rounds"][job.client][-1].get("status") == "error"]
     if failed and stderr_tail:
         progress.note(f"{job.sc.name} / {by_key(job.client).label}: worker output:\n{stderr_tail}")
     return None
@@ -242,7 +251,7 @@ def _plan(cfg: Config, doc: dict[str, Any]) -> list[_Job]:
     for name in cfg.scenarios:
         sc = load(name)
         why_not = sc.unavailable()
-        points = [{"params": p, "label": sc.label(p), "results": {}} for p in sc.points(cfg.quick)]
+        points = [{"params": p, "label": sc.label(p), "results": {}, "_rounds": {}} for p in sc.points(cfg.quick)]
         doc["scenarios"].append(
             {
                 "name": sc.name,
@@ -255,6 +264,7 @@ def _plan(cfg: Config, doc: dict[str, Any]) -> list[_Job]:
                 "points": points,
             }
         )
+        groups = []
         for key in cfg.clients:
             todo = []
             for point in points:
@@ -268,8 +278,33 @@ def _plan(cfg: Config, doc: dict[str, Any]) -> list[_Job]:
                 else:
                     todo.append(point)
             if todo:
-                jobs.append(_Job(sc, key, todo))
+                groups.append((key, todo))
+        # rounds alternate the clients, so a burst of load elsewhere on the machine lands on
+        # several of them rather than on one, and the ratios stay comparable
+        for round_no in range(cfg.rounds):
+            jobs.extend(_Job(sc, key, todo, round_no, cfg.rounds) for key, todo in groups)
     return jobs
+
+
+def _merge(doc: dict[str, Any]) -> None:
+    """Each cell's rounds become its result; a round that failed makes the cell an error."""
+    for sc in doc["scenarios"]:
+        for point in sc["points"]:
+            for key, rounds in point.pop("_rounds", {}).items():
+                if key in point["results"]:  # skipped after all (pynats2 failing to import)
+                    continue
+                bad = [r for r in rounds if r.get("status") != "ok"]
+                if bad:
+                    result = dict(bad[0], rounds_ok=len(rounds) - len(bad), rounds=len(rounds))
+                else:
+                    result = merge_rounds(rounds)
+                    result["rounds"] = len(rounds)
+                result.pop("raw_us", None)  # pooled into the percentiles; too bulky to keep
+                point["results"][key] = result
+            for key in doc["clients"]:
+                if key not in point["results"]:
+                    why = "not run: the run was interrupted" if doc.get("interrupted") else "not run"
+                    point["results"][key] = {"status": "error", "reason": why}
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
@@ -288,7 +323,7 @@ def run(cfg: Config, out: TextIO | None = None, err: TextIO | None = None) -> in
         "schema": SCHEMA,
         "started": _now(),
         "quick": cfg.quick,
-        "settings": cfg.settings.to_json(),
+        "settings": dict(cfg.settings.to_json(), rounds=cfg.rounds),
         "method": METHOD,
         "load_average": {"start": load_average()},
         "machine": machine_facts(ROOT),
@@ -349,6 +384,7 @@ def run(cfg: Config, out: TextIO | None = None, err: TextIO | None = None) -> in
         status = 1
     finally:
         progress.close()
+    _merge(doc)
     doc["finished"] = _now()
     doc["duration_s"] = round(time.monotonic() - started, 1)
     doc["load_average"]["end"] = load_average()
