@@ -60,8 +60,7 @@ def _throughput(doc: dict[str, Any], plt: Any, path: Path) -> bool:
     labels = [p["label"] for p in sc["points"]]
     large = [i for i, p in enumerate(sc["points"]) if p["params"]["payload"] >= 1024]
     for c in CLIENTS:
-        pts = [(i, _ok(p, c.key)) for i, p in enumerate(sc["points"])]
-        pts = [(i, r) for i, r in pts if r]
+        pts = [(i, r) for i, p in enumerate(sc["points"]) if (r := _ok(p, c.key))]
         if not pts:
             continue
         style = dict(color=c.color, marker="o", lw=2.2 if c.key == OURS else 1.2, label=c.label)
@@ -120,8 +119,7 @@ def _threads(doc: dict[str, Any], plt: Any, path: Path) -> bool:
     fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=80)
     drawn = False
     for c in CLIENTS:
-        pts = [(p["params"]["threads"], _ok(p, c.key)) for p in sc["points"]]
-        pts = [(n, r) for n, r in pts if r]
+        pts = [(p["params"]["threads"], r) for p in sc["points"] if (r := _ok(p, c.key))]
         if pts:
             ax.plot([n for n, _ in pts], [r["median"] for _, r in pts], marker="o", color=c.color, label=c.label)
             drawn = True

@@ -146,7 +146,7 @@ def render(doc: dict[str, Any]) -> str:
     """The table printed at the end of a run."""
     lines: list[str] = []
     ours_label = by_key(OURS).label
-    peers = [c for c in CLIENTS if c.key != OURS]
+    peers = [c for c in CLIENTS if c.key != OURS and c.key in doc["clients"]]
     lines.append(f"Targets: ratio = {ours_label} / peer, in this run")
     lines.append(f"  {'scenario':32} {'vs nats-py async':24} {'vs best sync peer':30}")
     by_target: dict[str, list[dict[str, Any]]] = {}
@@ -175,13 +175,15 @@ def render(doc: dict[str, Any]) -> str:
             if ours is not None:
                 bounds = _bounds(sc, res)
                 spread = f" +-{50 * (bounds[1] - bounds[0]) / ours:.0f}%" if bounds else ""
-                mine = fmt_value(ours, sc["unit"]) + spread
+                figure = fmt_value(ours, sc["unit"]) + spread
             else:
-                mine = str(res.get("status", "error"))
-            cells = "".join(f" {_cell(sc, point, c.key, ours):>14}" for c in peers)
-            lines.append(f"  {title[:30]:30} {point['label'][:16]:16} {mine:>22}{cells}")
+                figure = str(res.get("status", "error"))
+            ratios = "".join(f" {_cell(sc, point, c.key, ours):>14}" for c in peers)
+            lines.append(f"  {title[:30]:30} {point['label'][:16]:16} {figure:>22}{ratios}")
             title = ""
             for c in CLIENTS:
+                if c.key not in doc["clients"]:
+                    continue
                 r = point["results"].get(c.key) or {}
                 if r.get("status") in ("n/a", "error") and r.get("reason"):
                     notes.append(f"  {r['status']}: {sc['name']}/{point['label']}/{c.label}: {r['reason']}")

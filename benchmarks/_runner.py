@@ -247,11 +247,13 @@ def _outcome(sc: Scenario, result: dict[str, Any]) -> str:
 
 
 def _plan(cfg: Config, doc: dict[str, Any]) -> list[_Job]:
-    jobs = []
+    jobs: list[_Job] = []
     for name in cfg.scenarios:
         sc = load(name)
         why_not = sc.unavailable()
-        points = [{"params": p, "label": sc.label(p), "results": {}, "_rounds": {}} for p in sc.points(cfg.quick)]
+        points: list[dict[str, Any]] = [
+            {"params": p, "label": sc.label(p), "results": {}, "_rounds": {}} for p in sc.points(cfg.quick)
+        ]
         doc["scenarios"].append(
             {
                 "name": sc.name,

@@ -56,7 +56,7 @@ def _in_threads(n_threads: int, work: Callable[[int, int], None], finish: Callab
 
 
 def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
-    n_threads = point["threads"]
+    n_threads = int(point["threads"])
     with beluga(url, "bench-threads") as nc:
         pub = nc.publish
 
@@ -68,7 +68,7 @@ def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
 
 
 def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
-    n_tasks = point["threads"]
+    n_tasks = int(point["threads"])
     with AsyncRunner() as r, natspy(r, url, "bench-threads") as nc:
 
         async def once(n: int) -> float:
@@ -82,13 +82,13 @@ def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
             t0 = clock()
             await asyncio.gather(*(work() for _ in range(n_tasks)))
             await nc.flush(timeout=s.rep_deadline)
-            return (clock() - t0) * n / (share * n_tasks)
+            return float(clock() - t0) * n / (share * n_tasks)
 
         return measure_throughput(lambda n: r.run(once(n)), s, 400)
 
 
 def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
-    n_threads = point["threads"]
+    n_threads = int(point["threads"])
     with contextlib.ExitStack() as stack:
         ctxs = [stack.enter_context(natspysync(url)) for _ in range(n_threads)]
 
@@ -102,7 +102,7 @@ def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
 
 
 def _pynats2(url: str, point: Point, s: Settings) -> dict[str, Any]:
-    n_threads = point["threads"]
+    n_threads = int(point["threads"])
     with pynats2(url, "bench-threads") as nc:
         pub = nc.publish
 
