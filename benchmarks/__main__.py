@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--reps", type=_positive_int, default=None, help="timed repetitions per round (2)")
     parser.add_argument(
-        "--seconds", type=_positive_float, default=None, help="target length of one repetition (0.5; quick: 0.05)"
+        "--seconds", type=_positive_float, default=None, help="target length of one repetition (0.75; quick: 0.05)"
     )
     parser.add_argument("--count", type=_positive_int, default=None, help="cap on messages/requests per repetition")
     parser.add_argument(

@@ -32,8 +32,9 @@ __all__ = ["FULL", "QUICK", "Config", "run"]
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = 1
 
-#: per round; a full run makes 3 rounds, so 6 timed repetitions per point
-FULL = Settings(reps=2, rep_seconds=0.5, warmup_seconds=0.2, rep_deadline=20.0)
+#: per round; a full run makes 3 rounds, so 6 timed repetitions per point. Repetitions of
+#: 0.75 s: large payloads take a good fraction of a second to settle into their steady rate.
+FULL = Settings(reps=2, rep_seconds=0.75, warmup_seconds=0.2, rep_deadline=20.0)
 QUICK = Settings(reps=2, rep_seconds=0.05, warmup_seconds=0.05, rep_deadline=10.0)
 
 METHOD = (
