@@ -45,6 +45,8 @@ def main(argv: list[str]) -> int:
     scenario = load(job["scenario"])
     client = job["client"]
     settings = Settings.from_json(job["settings"])
+    if job.get("affinity") and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, job["affinity"])  # --pin: every thread this process starts inherits it
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     emit("start", pid=os.getpid(), affinity=affinity)
     module = by_key(client).module

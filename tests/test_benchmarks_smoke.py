@@ -230,3 +230,22 @@ def test_bad_arguments_are_refused_with_what_is_accepted(
         bench_cli.main(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
+def test_pin_reaches_the_worker_process() -> None:
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    settings = Settings(reps=1, rep_seconds=0.01).to_json()
+    job = {"scenario": "publish", "client": OURS, "url": "nats://127.0.0.1:1", "points": [], "settings": settings}
+    job["affinity"] = [cpu]
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks._worker", json.dumps(job)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    start = json.loads(proc.stdout.splitlines()[0].removeprefix("@@bench "))
+    assert start["kind"] == "start" and start["affinity"] == [cpu]
