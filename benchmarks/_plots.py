@@ -35,10 +35,13 @@ def _human(value: float, _pos: Any = None) -> str:
     return f"{value:g}"
 
 
-def _plain_log(axis: Any) -> None:
-    """Log-scale tick labels as 1k, 10k, 1M rather than powers of ten; no minor labels."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+def _plain_log(axis: Any, fine: bool = False) -> None:
+    """Log-scale tick labels as 1k, 10k, 1M rather than powers of ten; ``fine`` adds 2 and 5
+    within each decade, for axes that span only one or two decades."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+    if fine:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(FuncFormatter(_human))
     axis.set_minor_formatter(NullFormatter())
 
@@ -101,7 +104,7 @@ def _latency(doc: dict[str, Any], plt: Any, path: Path) -> bool:
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(keys))], ["p50", "p90", "p99", "p99.9"])
     ax.set(yscale="log", ylabel="microseconds (lower is better)", title="request/reply round trip, 16 B")
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    _plain_log(ax.yaxis)
+    _plain_log(ax.yaxis, fine=True)
     ax.legend(fontsize=7)
     _footer(fig, doc)
     fig.tight_layout(rect=(0, 0.04, 1, 1))

@@ -404,6 +404,8 @@ def run(cfg: Config, out: TextIO | None = None, err: TextIO | None = None) -> in
             print(f"plots skipped: {why}", file=err)
         _write_json(results, doc)
     print(render(doc), file=out)
+    if doc.get("interrupted"):
+        print("\ninterrupted: the results are partial", file=out)
     where = ", ".join([results.name, *doc["plots"]])
     print(f"\nwritten to {cfg.out}: {where}  ({doc['duration_s']:.0f} s; load {doc['load_average']})", file=out)
     if status == 0 and any(
