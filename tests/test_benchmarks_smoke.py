@@ -249,3 +249,22 @@ def test_pin_reaches_the_worker_process() -> None:
     assert proc.returncode == 0, proc.stderr
     start = json.loads(proc.stdout.splitlines()[0].removeprefix("@@bench "))
     assert start["kind"] == "start" and start["affinity"] == [cpu]
+
+
+def test_a_client_that_is_not_installed_is_skipped_in_every_cell(tmp_path: Path) -> None:
+    from benchmarks._runner import QUICK, Config, _plan
+
+    cfg = Config(out=tmp_path, quick=True, settings=QUICK, scenarios=["publish", "delivery"], rounds=2)
+    clients = {c.key: {"label": c.label, "available": True, "reason": None} for c in CLIENTS}
+    clients["pynats2"].update(available=False, reason="pynats2 is not installed (pip install 'x[bench]')")
+    doc: dict[str, Any] = {"clients": clients, "scenarios": []}
+    jobs = _plan(cfg, doc)
+    assert {j.client for j in jobs} == {OURS, "natspy", "natspysync"}
+    assert len(jobs) == 2 * len({(j.sc.name, j.client) for j in jobs})  # every job once per round
+    for sc in doc["scenarios"]:
+        for point in sc["points"]:
+            res = point["results"]["pynats2"]
+            if res["status"] == "skipped":
+                assert res["reason"].startswith("pynats2 is not installed")
+            else:  # what pynats2 cannot do is said as such, installed or not
+                assert res["status"] == "n/a" and point["label"] == "pull"
