@@ -13,12 +13,13 @@ setuptools<81 to import.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import statistics
 import threading
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+
+from ._server import server_url
 
 PAYLOAD = b"0123456789abcdef"
 
@@ -80,26 +81,17 @@ def bench_request(mod: types.ModuleType, url: str, n: int) -> float:
 
 
 def _modules() -> dict[str, types.ModuleType | None]:
+    import importlib
+
     from beluga_nats_sync.compat import pynats2 as shim
 
     real: types.ModuleType | None
     try:
-        import pynats2 as real
+        real = importlib.import_module("pynats2")
     except Exception as exc:  # setuptools >= 81 has no pkg_resources
         print(f"  pynats2 skipped: {exc!r}")
         real = None
     return {"compat.pynats2": shim, "pynats2": real}
-
-
-@contextlib.contextmanager
-def server(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from beluga_nats_sync.server import EmbeddedServer
-
-    with EmbeddedServer(jetstream=False) as srv:
-        yield srv.url
 
 
 def median_of(
@@ -118,7 +110,7 @@ def main() -> None:
     args = ap.parse_args()
     n, req_n = args.count, max(200, args.count // 100)
     mods = _modules()
-    with server(args.url) as url:
+    with server_url(args.url) as url:
         print(f"server {url}; {n} msgs per publish/delivery run, {req_n} requests, median of {args.reps}")
         rows = [
             ("publish (msgs/s, higher is better)", bench_publish, n, True),

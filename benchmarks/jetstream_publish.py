@@ -21,7 +21,9 @@ import asyncio
 import contextlib
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+
+from ._server import server_url
 
 STREAM = "BENCH"
 SUBJECT = "bench.js"
@@ -99,17 +101,6 @@ def bench_natspy_async(url: str, n: int, payload: bytes) -> float:
     return asyncio.run(_natspy_run(url, n, payload, pipelined=True))
 
 
-@contextlib.contextmanager
-def server(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from beluga_nats_sync.server import EmbeddedServer
-
-    with EmbeddedServer() as srv:
-        yield srv.url
-
-
 def median_of(fn: Callable[[str, int, bytes], float], url: str, n: int, payload: bytes, reps: int) -> float:
     return statistics.median(fn(url, n, payload) for _ in range(reps))
 
@@ -123,7 +114,7 @@ def main() -> None:
     args = ap.parse_args()
     payload = b"x" * args.size
     n_sync, n_async = args.count, args.count * 5
-    with server(args.url) as url:
+    with server_url(args.url, jetstream=True) as url:
         print(f"server {url}; file stream; {args.size} B payloads")
         print(f"{n_sync} msgs per run one ack at a time, {n_async} pipelined; median of {args.reps} runs")
         one = {

@@ -9,13 +9,13 @@ RSS or thread count is a leak. Bounded by --minutes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
 
 import beluga_nats_sync as bns
+
+from ._server import server_url
 
 
 def rss_kib() -> int:
@@ -26,17 +26,6 @@ def rss_kib() -> int:
     return -1
 
 
-@contextlib.contextmanager
-def server(url: str | None) -> Iterator[str]:
-    if url:
-        yield url
-        return
-    from beluga_nats_sync.server import EmbeddedServer
-
-    with EmbeddedServer(jetstream=False) as srv:
-        yield srv.url
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=5.0)
@@ -44,7 +33,7 @@ def main() -> None:
     ap.add_argument("--url", default=None)
     args = ap.parse_args()
     samples = []
-    with server(args.url) as url, bns.connect(url) as nc:
+    with server_url(args.url) as url, bns.connect(url) as nc:
         received = [0]
         nc.subscribe("soak.stream", lambda m: received.__setitem__(0, received[0] + 1))
         # also exercise request/reply and subscription churn, at a low rate

@@ -383,6 +383,9 @@ def test_bench_forwards_its_arguments_to_the_suite(tmp_path: Path) -> None:
 
 
 def test_bench_without_the_suite_is_one_line(tmp_path: Path) -> None:
+    # a benchmarks package that cannot be imported shadows the checkout's (the cwd comes first)
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "__init__.py").write_text("raise ImportError('matplotlib is missing')\n")
     line = one_error_line(cli("bench", cwd=tmp_path))
     assert "the benchmark suite is not importable" in line and "benchmarks/" in line
 
