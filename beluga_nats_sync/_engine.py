@@ -6,6 +6,7 @@ garbage collected and its finaliser can close the engine."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -59,7 +60,8 @@ T = TypeVar("T")
 _NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
 _SUBJECT_CACHE_MAX = 4096
 _CHUNK = 1 << 20  # the writer hands data to nats-py in pieces of about this size
-_HIGH_WATER = 4 * _CHUNK  # bytes queued for the socket past which we wait for it to drain
+_HIGH_WATER = 4 * _CHUNK  # bytes in nats-py's pending buffer past which we wait for the socket
+_DIRECT_HIGH_WATER = 64 * 1024  # bytes in the transport's buffer past which we stop writing into it
 _NO_RESPONDERS = "503"
 
 
@@ -216,6 +218,7 @@ class _Engine:
         self._wake_scheduled = False
         self._wake: asyncio.Event | None = None
         self._writer_busy = False
+        self._carry: collections.deque[bytes] = collections.deque()  # taken from the outbox, not yet written
         self._writer_task: asyncio.Task[None] | None = None
         self._pub_prefix: dict[str, bytes] = {}
         self._ever_connected = False
@@ -576,13 +579,15 @@ class _Engine:
             return batch
 
     def pump(self, force: bool = False) -> None:
-        """On the I/O thread: hand everything published so far to the connection, in order.
+        """On the I/O thread: hand what was published to the connection, in order.
 
-        While nats-py holds no pending commands of its own, the batch goes straight into the
-        socket's transport (one loop iteration from publish to the wire); otherwise it is appended
-        to nats-py's pending buffer behind them. When the transport is congested the batch stays
-        in our outbox, where publishers feel the back-pressure, and the writer task waits for the
-        socket to drain. ``force`` (flush, subscribe, close) takes the batch even then.
+        While nats-py holds no pending commands of its own, chunks go straight into the socket's
+        transport (one loop iteration from publish to the wire), but only up to the transport's
+        high-water mark: asyncio's buffer copies itself on each partial send, so a deep buffer
+        costs more than it saves. What does not fit waits in ``_carry`` (served first, before the
+        outbox) while the writer task waits for the socket to drain; meanwhile publishers feel the
+        back-pressure of the outbox. When nats-py has commands queued, chunks go behind them into
+        its pending buffer. ``force`` (flush, subscribe, close) hands over everything at once.
         """
         nc = self.nc
         if not force and self._writer_busy:
@@ -591,35 +596,40 @@ class _Engine:
         if not connected:
             return  # our outbox is the reconnect buffer: publishers feel its bound; sent on reconnect
         batch = self._take_outbox()
-        if not batch:
+        carry = self._carry
+        if batch:
+            if len(batch) == 1:
+                carry.append(batch[0])
+            else:
+                cur: list[bytes] = []
+                cur_size = 0
+                for cmd in batch:
+                    cur.append(cmd)
+                    cur_size += len(cmd)
+                    if cur_size >= _CHUNK:
+                        carry.append(b"".join(cur))
+                        cur, cur_size = [], 0
+                if cur:
+                    carry.append(b"".join(cur))
+        if not carry:
             return
-        if len(batch) == 1:
-            chunks = batch
-        else:
-            chunks, cur, cur_size = [], [], 0
-            for cmd in batch:
-                cur.append(cmd)
-                cur_size += len(cmd)
-                if cur_size >= _CHUNK:
-                    chunks.append(b"".join(cur))
-                    cur, cur_size = [], 0
-            if cur:
-                chunks.append(b"".join(cur))
         transport = nc._transport
-        if connected and not nc._pending and type(transport).__name__ == "TcpTransport":
+        if not nc._pending and type(transport).__name__ == "TcpTransport":
             writer = transport._io_writer  # type: ignore[union-attr]
-            for c in chunks:
-                writer.write(c)
-            congested = writer.transport.get_write_buffer_size() > _HIGH_WATER
+            buffered = writer.transport.get_write_buffer_size
+            while carry and (force or buffered() < _DIRECT_HIGH_WATER):
+                writer.write(carry.popleft())
+            congested = bool(carry)
         else:
             pending = nc._pending
-            for c in chunks:
+            while carry:
+                c = carry.popleft()
                 pending.append(c)
                 nc._pending_data_size += len(c)
             fq = nc._flush_queue
-            if connected and fq is not None and fq.empty():
+            if fq is not None and fq.empty():
                 fq.put_nowait(self.loop.loop.create_future())
-            congested = connected and nc._pending_data_size > _HIGH_WATER
+            congested = nc._pending_data_size > _HIGH_WATER
         if congested and self._wake is not None:
             self._writer_busy = True
             self._wake.set()
@@ -820,11 +830,18 @@ class _Engine:
                 log.debug("close: %r", exc)
         with self._out_lock:
             unsent = len(self._outbox)
+            unsent_bytes = sum(len(c) for c in self._carry)
+            self._carry.clear()
             self._outbox = []
             self._outbox_bytes = 0
             self._out_space.notify_all()
-        if unsent:
-            self._report(ClosedError(f"close: {unsent} published message(s) could not be sent before the close"))
+        if unsent or unsent_bytes:
+            self._report(
+                ClosedError(
+                    f"close: {unsent} published message(s) and {unsent_bytes} bytes of framed ones "
+                    "could not be sent before the close"
+                )
+            )
         self._teardown(max(0.1, deadline - time.monotonic()), closing=True)
 
     def _teardown(self, timeout: float, closing: bool = False) -> None:

@@ -172,7 +172,7 @@ class Options:
         default=0.0, validator=_positive("reconnect_buffer_timeout", allow_zero=True)
     )
     #: Published bytes waiting for the I/O thread; past it publish waits (up to ``timeout``).
-    max_outbound_bytes: int = attrs.field(default=64 * 1024 * 1024, validator=_int_at_least("max_outbound_bytes", 1024))
+    max_outbound_bytes: int = attrs.field(default=1024 * 1024, validator=_int_at_least("max_outbound_bytes", 1024))
     no_echo: bool = False
     dont_randomize: bool = False
     retry_on_failed_connect: bool = False
