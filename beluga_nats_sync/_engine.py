@@ -218,6 +218,9 @@ class _Engine:
         self._wake_scheduled = False
         self._wake: asyncio.Event | None = None
         self._writer_busy = False
+        # the outbox's bound, kept current by the connection callbacks: the reconnect buffer's
+        # size while disconnected, max_outbound_bytes while connected
+        self._limit = options.reconnect_buffer_size
         self._carry: collections.deque[bytes] = collections.deque()  # taken from the outbox, not yet written
         self._writer_task: asyncio.Task[None] | None = None
         self._pub_prefix: dict[str, bytes] = {}
@@ -345,6 +348,7 @@ class _Engine:
         self.max_payload = nc.max_payload
         self._note_server()
         self.connected = True
+        self._limit = self.options.max_outbound_bytes
         self._ever_connected = True
         rsub = await nc.subscribe(self.resp_prefix + "*", pending_msgs_limit=0, pending_bytes_limit=0)
         rsub._pending_queue = _ReplySink(self)  # type: ignore[assignment]
@@ -403,6 +407,7 @@ class _Engine:
 
     async def _on_disconnected(self) -> None:
         self.connected = False
+        self._limit = self.options.reconnect_buffer_size
         if self.state is not _OPEN:
             return
         # Requests in flight fail now rather than at their timeout: their reply, if any, was
@@ -441,6 +446,7 @@ class _Engine:
     async def _on_reconnected(self) -> None:
         self._auth_refusals = 0
         self.connected = True
+        self._limit = self.options.max_outbound_bytes
         self.max_payload = self.nc.max_payload
         self._note_server()
         self.pump()
@@ -520,8 +526,10 @@ class _Engine:
 
     def enqueue(self, cmd: bytes, payload_size: int) -> None:
         size = len(cmd)
+        # No call inside the lock: a thread preempted while holding it (the GIL is handed over at
+        # calls) makes every other publisher queue behind it; that cost 4x with 4 threads.
         with self._out_lock:
-            if self._outbox_bytes + size > self._outbox_limit() and self._outbox_bytes > 0:
+            if self._outbox_bytes + size > self._limit and self._outbox_bytes > 0:
                 self._wait_for_space(size)
             self._outbox.append(cmd)
             self._outbox_bytes += size
@@ -536,7 +544,9 @@ class _Engine:
 
     def _outbox_limit(self) -> int:
         o = self.options
-        return o.max_outbound_bytes if self.nc.is_connected else o.reconnect_buffer_size
+        limit = o.max_outbound_bytes if self.nc.is_connected else o.reconnect_buffer_size
+        self._limit = limit
+        return limit
 
     def _wait_for_space(self, size: int) -> None:
         """Called with _out_lock held: wait for room in the outbox, or raise.
