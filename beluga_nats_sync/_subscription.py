@@ -126,9 +126,11 @@ class Subscription:
 
     # -- the I/O thread side -----------------------------------------------------------------
     def _on_msg(self, nmsg: Any) -> None:
+        self._on_parts(nmsg.subject, nmsg.data, nmsg.reply, nmsg.headers)
+
+    def _on_parts(self, subject: str, data: bytes, reply: str, headers: Any) -> None:
         if self._closed:
             return
-        data = nmsg.data
         size = len(data)
         self._received += 1
         pending = self._in_msgs - self._out_msgs
@@ -143,7 +145,7 @@ class Subscription:
                 self._slow = False
             self._in_msgs += 1
             self._in_bytes += size
-            self._q.put(Msg(nmsg.subject, data, nmsg.reply, nmsg.headers, self._engine))
+            self._q.put(Msg(subject, data, reply, headers, self._engine))
         if self.max_msgs is not None and self._received >= self.max_msgs:
             self._finish()
 
