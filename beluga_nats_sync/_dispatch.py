@@ -15,9 +15,10 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Dispatcher"]
+__all__ = ["DispatchedWorker", "Dispatcher"]
 
 log = logging.getLogger("beluga_nats_sync")
 T = TypeVar("T")
@@ -111,3 +112,35 @@ class Dispatcher(Generic[T]):
                 self._want_room = False
                 with contextlib.suppress(RuntimeError):  # the loop is closed: the client is closing
                     self._on_room()
+
+
+_W = TypeVar("_W", bound="DispatchedWorker")
+
+
+class DispatchedWorker:
+    """What a worker built on a :class:`Dispatcher` shares (consume handles, key watchers): the
+    client's worker protocol (``_shutdown`` stops it at once from the engine, ``_join`` waits for
+    its thread) and use as a context manager that calls ``stop()`` on exit."""
+
+    _disp: Dispatcher[Any]
+    _engine: Any
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _cancel_on_loop(self, task: Any) -> None:
+        """Cancel an asyncio task or handle of the I/O thread from any thread (gone loop: ignored)."""
+        if task is not None:
+            with contextlib.suppress(RuntimeError):
+                self._engine.loop.call_soon(task.cancel)
+
+    def _join(self, timeout: float) -> bool:
+        return self._disp.join(timeout)
+
+    def __enter__(self: _W) -> _W:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

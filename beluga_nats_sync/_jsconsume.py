@@ -17,14 +17,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import nats.errors as nerr
 import nats.js.errors as jserr
 from nats.js import api
 
-from ._dispatch import Dispatcher
+from ._dispatch import DispatchedWorker, Dispatcher
 from ._jsmsg import JetStreamMsg, MsgMetadata, parse_metadata
 from ._protocol import check_timeout
 from ._subscription import QueueStandIn
@@ -184,7 +183,7 @@ class PullSubscription:
         return f"<PullSubscription durable={self.durable!r} stream={self.stream!r} {self.subject!r} {state}>"
 
 
-class ConsumeHandle:
+class ConsumeHandle(DispatchedWorker):
     """A running :meth:`JetStream.consume`: stop it with :meth:`stop` (or a ``with`` block).
 
     The callback runs on this handle's dispatcher thread, one message at a time. It returns: the
@@ -487,22 +486,8 @@ class ConsumeHandle:
         """The client is closing: stop at once (worker protocol)."""
         self._disp.stopping = True
         self._stopped = True
-        w = self._watchdog
-        if w is not None:
-            with contextlib.suppress(RuntimeError):
-                self._engine.loop.call_soon(w.cancel)
+        self._cancel_on_loop(self._watchdog)
         self._disp.end()
-
-    def _join(self, timeout: float) -> bool:
-        return self._disp.join(timeout)
-
-    def __enter__(self) -> ConsumeHandle:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- observing ----------------------------------------------------------------------------------
     @property

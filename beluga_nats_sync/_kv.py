@@ -15,14 +15,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import nats.errors as nerr
 import nats.js.errors as jserr
 
-from ._dispatch import Dispatcher
+from ._dispatch import DispatchedWorker, Dispatcher
 from ._jsapi import check_key, translate
 from ._protocol import check_timeout, payload_bytes
 from .errors import KeyExistsError, NATSSyncError, NATSTimeoutError
@@ -210,7 +209,7 @@ class KeyValue:
 _INITIAL_DONE = object()
 
 
-class KeyWatcher:
+class KeyWatcher(DispatchedWorker):
     """A running :meth:`KeyValue.watch`; end it with :meth:`stop` (or a ``with`` block).
 
     ``initialized`` turns True once the callback has seen every value that existed when the
@@ -311,22 +310,8 @@ class KeyWatcher:
 
     def _shutdown(self) -> None:
         self._disp.stopping = True
-        task = self._task
-        if task is not None:
-            with contextlib.suppress(RuntimeError):
-                self._engine.loop.call_soon(task.cancel)
+        self._cancel_on_loop(self._task)
         self._disp.end()
-
-    def _join(self, timeout: float) -> bool:
-        return self._disp.join(timeout)
-
-    def __enter__(self) -> KeyWatcher:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- observing --------------------------------------------------------------------------------
     @property
