@@ -113,6 +113,7 @@ class Subscription:
         self._ended = False  # the _END marker has been queued
         self._discard = False  # unsubscribed: pending messages are thrown away
         self._dispatcher: threading.Thread | None = None
+        self._pull_lock = threading.Lock()
         if callback is not None:
             name = f"nats-dispatch-{subject}"[:60]
             self._dispatcher = threading.Thread(target=self._dispatch, name=name, daemon=True)
@@ -198,8 +199,9 @@ class Subscription:
         if msg is _END:
             self._q.put(_END)  # keep the subscription ended for every later reader
             raise ClosedError(f"subscription to {self.subject!r} has ended")
-        self._out_msgs += 1
-        self._out_bytes += len(msg.data)
+        with self._pull_lock:  # several threads may read one subscription (and not every Python has a GIL)
+            self._out_msgs += 1
+            self._out_bytes += len(msg.data)
         return msg  # type: ignore[no-any-return]
 
     def messages(self, timeout: float | None = None, limit: int | None = None) -> Iterator[Msg]:

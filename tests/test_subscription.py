@@ -145,3 +145,25 @@ def test_repr_shows_counts(client: bns.Client) -> None:
     sub = client.subscribe("sub.repr", queue="g")
     text = repr(sub)
     assert "sub.repr" in text and "pending=0" in text and "queue='g'" in text
+
+
+def test_several_threads_pulling_one_subscription_share_its_messages(client: bns.Client) -> None:
+    n, readers = 4000, 4
+    sub = client.subscribe("sub.manyreaders", pending_msgs_limit=n + 1)
+    for i in range(n):
+        client.publish("sub.manyreaders", b"%d" % i)
+    client.flush(5.0)
+    wait_for(lambda: sub.pending == n, what="all received")
+    got: list[list[int]] = [[] for _ in range(readers)]
+
+    def read(k: int) -> None:
+        for m in sub.messages(timeout=0.5):
+            got[k].append(int(m.data))
+
+    ts = [threading.Thread(target=read, args=(k,)) for k in range(readers)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30.0)
+    assert sorted(x for g in got for x in g) == list(range(n))  # each message to exactly one reader
+    assert sub.delivered == n and sub.pending == 0 and sub.pending_bytes == 0
