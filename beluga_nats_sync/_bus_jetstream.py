@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _tracing
 from ._jsconsume import ConsumeHandle
+from .bus import check_message
 from .jetstream import JetStream, JetStreamMsg, PubAck
 from .message import Message
 
@@ -43,9 +44,7 @@ class BusJetStream:
         self, subject: str, message: Message, *, msg_id: str | None = None, timeout: float | None = None
     ) -> PubAck:
         """Store ``message`` in the stream that captures ``subject``; block for the ack."""
-        if not isinstance(message, Message):
-            raise TypeError(f"message must be a beluga_nats_sync.Message, got {type(message).__name__}")
-        data = message.to_json()
+        data = check_message(message).to_json()
         dedup = msg_id if msg_id is not None else message.message_id or None
         if _tracing.telemetry_off():
             return self._js.publish(subject, data, msg_id=dedup, timeout=timeout)
@@ -57,9 +56,7 @@ class BusJetStream:
             size=len(data),
             server=self._bus._server(),
         )
-        with _tracing.span("publish", attributes):
-            headers: dict[str, str] = {}
-            _tracing.inject(headers)
+        with _tracing.send("publish", subject, attributes) as headers:
             return self._js.publish(subject, data, headers=headers or None, msg_id=dedup, timeout=timeout)
 
     def consume(self, subject: str, handler: Callable[[Message], Any], *, durable: str, **kwargs: Any) -> ConsumeHandle:

@@ -10,6 +10,7 @@ is a no-op of the API, which costs next to nothing.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
@@ -23,8 +24,11 @@ __all__ = [
     "TRACER_NAME",
     "extract",
     "inject",
+    "metric_attributes",
     "metrics_on",
+    "record_duration",
     "record_error",
+    "send",
     "span",
     "telemetry_off",
     "tracing_on",
@@ -178,6 +182,42 @@ def span(operation: str, attrs: dict[str, Any], parent: Context | None = None) -
             raise
         else:
             s.set_attribute("success", True)
+
+
+def metric_attributes(operation: str, subject: str, error: str | None = None) -> dict[str, Any]:
+    """The attributes every messaging metric carries."""
+    attrs: dict[str, Any] = {
+        "messaging.system": "nats",
+        "messaging.operation.name": operation,
+        "messaging.destination.name": subject,
+    }
+    if error is not None:
+        attrs["error.type"] = error
+    return attrs
+
+
+def record_duration(histogram: Any, operation: str, subject: str, start: float, error: str | None) -> None:
+    """Record ``perf_counter() - start`` seconds in ``histogram``."""
+    histogram.record(time.perf_counter() - start, metric_attributes(operation, subject, error))
+
+
+@contextmanager
+def send(operation: str, subject: str, attrs: dict[str, Any]) -> Iterator[dict[str, str]]:
+    """Around one publish or request: a span, the headers to send (the trace context injected),
+    its duration and, when it succeeds, one more sent message."""
+    start = time.perf_counter()
+    error: str | None = None
+    try:
+        with span(operation, attrs):
+            headers: dict[str, str] = {}
+            inject(headers)
+            yield headers
+    except BaseException as exc:
+        error = type(exc).__qualname__
+        raise
+    finally:
+        record_duration(operation_duration, operation, subject, start, error)
+    sent_messages.add(1, metric_attributes(operation, subject))
 
 
 def record_error(s: Span, exc: BaseException) -> None:

@@ -52,6 +52,13 @@ MESSAGE_ID_HEADER = "Beluga-Message-Id"
 _DEFAULT_DLQ = "{subject}.dlq"
 
 
+def check_message(message: Any) -> Message:
+    """``message`` if it is a :class:`Message`; a ``TypeError`` saying so otherwise."""
+    if not isinstance(message, Message):
+        raise TypeError(f"message must be a beluga_nats_sync.Message, got {type(message).__name__}")
+    return message
+
+
 @attrs.frozen
 class BusStats:
     """Counters of a bus's handlers (what was sent is in ``bus.client.stats``)."""
@@ -145,9 +152,7 @@ class NATSMessageBus:
     # -- sending -------------------------------------------------------------------------------------
     def publish(self, subject: str, message: Message) -> None:
         """Publish ``message`` on ``subject`` (returns at once), in a ``nats.publish`` span."""
-        if not isinstance(message, Message):
-            raise TypeError(f"message must be a beluga_nats_sync.Message, got {type(message).__name__}")
-        data = message.to_json()
+        data = check_message(message).to_json()
         if _tracing.telemetry_off():
             self._client.publish(subject, data)  # no SDK: skip the API's no-op calls altogether
             return
@@ -159,22 +164,8 @@ class NATSMessageBus:
             size=len(data),
             server=self._server(),
         )
-        start = time.perf_counter()
-        error: str | None = None
-        try:
-            with _tracing.span("publish", attributes):
-                headers: dict[str, str] = {}
-                _tracing.inject(headers)
-                self._client.publish(subject, data, headers=headers or None)
-        except BaseException as exc:
-            error = type(exc).__qualname__
-            raise
-        finally:
-            self._metric(_tracing.operation_duration, "publish", subject, start, error)
-        _tracing.sent_messages.add(
-            1,
-            {"messaging.system": "nats", "messaging.operation.name": "publish", "messaging.destination.name": subject},
-        )
+        with _tracing.send("publish", subject, attributes) as headers:
+            self._client.publish(subject, data, headers=headers or None)
 
     def request(self, subject: str, message: Message, *, timeout: float | None = None) -> Message:
         """Send ``message`` as a request and return the reply decoded, in a ``nats.request`` span.
@@ -182,10 +173,8 @@ class NATSMessageBus:
         Raises the client's ``RequestTimeoutError``/``NoRespondersError``, or ``MessageDecodeError``
         when the reply is not a Message.
         """
-        if not isinstance(message, Message):
-            raise TypeError(f"message must be a beluga_nats_sync.Message, got {type(message).__name__}")
+        data = check_message(message).to_json()
         t = check_timeout(timeout, self._client.options.timeout)
-        data = message.to_json()
         if _tracing.telemetry_off():
             return Message.from_json(self._client.request(subject, data, timeout=t).data)
         attributes = _tracing.attributes(
@@ -197,35 +186,9 @@ class NATSMessageBus:
             timeout_s=t,
             server=self._server(),
         )
-        start = time.perf_counter()
-        error: str | None = None
-        try:
-            with _tracing.span("request", attributes):
-                headers: dict[str, str] = {}
-                _tracing.inject(headers)
-                rep = self._client.request(subject, data, timeout=t, headers=headers or None)
-                reply = Message.from_json(rep.data)
-        except BaseException as exc:
-            error = type(exc).__qualname__
-            raise
-        finally:
-            self._metric(_tracing.operation_duration, "request", subject, start, error)
-        _tracing.sent_messages.add(
-            1,
-            {"messaging.system": "nats", "messaging.operation.name": "request", "messaging.destination.name": subject},
-        )
-        return reply
-
-    @staticmethod
-    def _metric(hist: Any, op: str, subject: str, start: float, error: str | None) -> None:
-        attrs_: dict[str, Any] = {
-            "messaging.system": "nats",
-            "messaging.operation.name": op,
-            "messaging.destination.name": subject,
-        }
-        if error is not None:
-            attrs_["error.type"] = error
-        hist.record(time.perf_counter() - start, attrs_)
+        with _tracing.send("request", subject, attributes) as headers:
+            rep = self._client.request(subject, data, timeout=t, headers=headers or None)
+            return Message.from_json(rep.data)
 
     # -- receiving -----------------------------------------------------------------------------------
     def subscribe(self, subject: str, handler: MessageHandler, *, queue: str = "") -> Subscription:
@@ -292,14 +255,7 @@ class NATSMessageBus:
                     self._call(handler, message, msg, serve)
                 self._count("handled")
                 if traced:
-                    _tracing.consumed_messages.add(
-                        1,
-                        {
-                            "messaging.system": "nats",
-                            "messaging.operation.name": "process",
-                            "messaging.destination.name": msg.subject,
-                        },
-                    )
+                    _tracing.consumed_messages.add(1, _tracing.metric_attributes("process", msg.subject))
                 return
             except Exception as exc:
                 error = type(exc).__qualname__
@@ -316,7 +272,7 @@ class NATSMessageBus:
                     return
             finally:
                 if traced:
-                    self._metric(_tracing.process_duration, "process", msg.subject, start, error)
+                    _tracing.record_duration(_tracing.process_duration, "process", msg.subject, start, error)
 
     def _call(self, handler: Callable[[Message], Any], message: Message, msg: Msg, serve: bool) -> None:
         result = handler(message)
