@@ -18,11 +18,20 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-__all__ = ["DispatchedWorker", "Dispatcher"]
+__all__ = ["DispatchedWorker", "Dispatcher", "join_thread"]
 
 log = logging.getLogger("beluga_nats_sync")
 T = TypeVar("T")
 _END = object()
+
+
+def join_thread(t: threading.Thread | None, timeout: float) -> bool:
+    """Wait at most ``timeout`` for ``t`` to end; True when it has (or when ``t`` is the calling
+    thread, which a callback that stops its own dispatcher is)."""
+    if t is None or not t.is_alive() or t is threading.current_thread():
+        return True
+    t.join(timeout)
+    return not t.is_alive()
 
 
 class Dispatcher(Generic[T]):
@@ -87,11 +96,7 @@ class Dispatcher(Generic[T]):
             self._q.put(_END)
 
     def join(self, timeout: float) -> bool:
-        t = self.thread
-        if not t.is_alive() or t is threading.current_thread():
-            return not t.is_alive() or t is threading.current_thread()
-        t.join(timeout)
-        return not t.is_alive()
+        return join_thread(self.thread, timeout)
 
     # -- the thread ----------------------------------------------------------------------------------
     def _run(self) -> None:

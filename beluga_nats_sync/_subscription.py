@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from nats import errors as nerr
 
+from ._dispatch import join_thread
 from ._msg import Msg
 from ._protocol import check_timeout
 from .errors import ClosedError, NATSTimeoutError, SlowConsumerError
@@ -262,11 +263,7 @@ class Subscription:
             self._q.put(_END)
 
     def _join_dispatcher(self, timeout: float) -> bool:
-        d = self._dispatcher
-        if d is None or not d.is_alive() or d is threading.current_thread():
-            return True
-        d.join(timeout)
-        return not d.is_alive()
+        return join_thread(self._dispatcher, timeout)
 
     def _shutdown(self) -> None:
         """The client is closing: end delivery at once."""
