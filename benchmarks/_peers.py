@@ -66,6 +66,39 @@ class AsyncRunner:
         self.close()
 
 
+class AsyncDone:
+    """The nats-py twin of :class:`Done`: its callbacks count down on the loop thread."""
+
+    def __init__(self) -> None:
+        self.left = 0
+        self.t_end = 0.0
+        self.fut: asyncio.Future[None] | None = None
+
+    def hit(self) -> None:
+        """Count one delivery (call from a nats-py callback)."""
+        self.left -= 1
+        if self.left == 0 and self.fut is not None:
+            self.t_end = clock()
+            self.fut.set_result(None)
+
+    async def publish_and_wait(
+        self, pub_nc: Any, subject: str, payload: bytes, n: int, expected: int, deadline: float, incomplete: str
+    ) -> float:
+        """Publish ``n`` messages and wait for ``expected`` deliveries; return the seconds from the
+        first publish to the last delivery. ``incomplete`` formats (done, expected) on a timeout."""
+        self.left = expected
+        self.fut = asyncio.get_running_loop().create_future()
+        pub = pub_nc.publish
+        t0 = clock()
+        for _ in range(n):
+            await pub(subject, payload)
+        try:
+            await asyncio.wait_for(self.fut, deadline)
+        except asyncio.TimeoutError:
+            raise Incomplete(incomplete.format(expected - self.left, expected)) from None
+        return float(self.t_end - t0)
+
+
 class Done:
     """Counts deliveries across threads and records when the target count was reached.
 

@@ -17,6 +17,7 @@ from ._measure import Incomplete, Settings, clock, measure_throughput
 from ._peers import (
     BIG_PENDING_BYTES,
     BIG_PENDING_MSGS,
+    AsyncDone,
     AsyncRunner,
     Done,
     beluga,
@@ -86,30 +87,22 @@ def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
 def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
     with AsyncRunner() as r, natspy(r, url, "bench-sub") as sub_nc, natspy(r, url, "bench-pub") as pub_nc:
         if point["mode"] == "callback":
-            state: dict[str, Any] = {}
+            done = AsyncDone()
 
             async def cb(_msg: Any) -> None:
-                state["left"] -= 1
-                if state["left"] == 0:
-                    state["t_end"] = clock()
-                    state["fut"].set_result(None)
+                done.hit()
 
             r.run(sub_nc.subscribe(SUBJECT, cb=cb, pending_msgs_limit=0, pending_bytes_limit=0))
             r.run(sub_nc.flush())
 
-            async def once(n: int) -> float:
-                state.update(left=n, fut=asyncio.get_running_loop().create_future())
-                pub = pub_nc.publish
-                t0 = clock()
-                for _ in range(n):
-                    await pub(SUBJECT, PAYLOAD)
-                try:
-                    await asyncio.wait_for(state["fut"], s.rep_deadline)
-                except asyncio.TimeoutError:
-                    raise Incomplete(f"callback delivery: {n - state['left']} of {n} delivered") from None
-                return float(state["t_end"] - t0)
+            def once(n: int) -> float:
+                return r.run(
+                    done.publish_and_wait(
+                        pub_nc, SUBJECT, PAYLOAD, n, n, s.rep_deadline, "callback delivery: {} of {} delivered"
+                    )
+                )
 
-            return measure_throughput(lambda n: r.run(once(n)), s)
+            return measure_throughput(once, s)
 
         sub = r.run(sub_nc.subscribe(SUBJECT, pending_msgs_limit=0, pending_bytes_limit=0))
         r.run(sub_nc.flush())

@@ -7,7 +7,6 @@ Subscribers use callbacks, except nats-py-sync (no callbacks): a thread per subs
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from typing import Any
@@ -16,6 +15,7 @@ from ._measure import Incomplete, Settings, clock, measure_throughput
 from ._peers import (
     BIG_PENDING_BYTES,
     BIG_PENDING_MSGS,
+    AsyncDone,
     AsyncRunner,
     Done,
     beluga,
@@ -72,31 +72,22 @@ def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
         r = stack.enter_context(AsyncRunner())
         subs = [stack.enter_context(natspy(r, url, f"bench-sub-{i}")) for i in range(n_subs)]
         pub_nc = stack.enter_context(natspy(r, url, "bench-pub"))
-        state: dict[str, Any] = {}
+        done = AsyncDone()
 
         async def cb(_msg: Any) -> None:
-            state["left"] -= 1
-            if state["left"] == 0:
-                state["t_end"] = clock()
-                state["fut"].set_result(None)
+            done.hit()
 
         for nc in subs:
             r.run(nc.subscribe(SUBJECT, cb=cb, pending_msgs_limit=0, pending_bytes_limit=0))
             r.run(nc.flush())
 
-        async def once(n: int) -> float:
-            state.update(left=n * n_subs, fut=asyncio.get_running_loop().create_future())
-            pub = pub_nc.publish
-            t0 = clock()
-            for _ in range(n):
-                await pub(SUBJECT, PAYLOAD)
-            try:
-                await asyncio.wait_for(state["fut"], s.rep_deadline)
-            except asyncio.TimeoutError:
-                raise Incomplete(f"fan-out: {n * n_subs - state['left']} of {n * n_subs} delivered") from None
-            return float(state["t_end"] - t0)
+        def once(n: int) -> float:
+            wait = done.publish_and_wait(
+                pub_nc, SUBJECT, PAYLOAD, n, n * n_subs, s.rep_deadline, "fan-out: {} of {} delivered"
+            )
+            return r.run(wait)
 
-        return scaled(measure_throughput(lambda n: r.run(once(n)), s), n_subs)
+        return scaled(measure_throughput(once, s), n_subs)
 
 
 def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:

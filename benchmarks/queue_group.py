@@ -7,15 +7,15 @@ busiest and the idlest member is recorded too (how evenly the server spread the 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from ._measure import Incomplete, Settings, clock, measure_throughput
+from ._measure import Settings, clock, measure_throughput
 from ._peers import (
     BIG_PENDING_BYTES,
     BIG_PENDING_MSGS,
+    AsyncDone,
     AsyncRunner,
     Done,
     beluga,
@@ -86,16 +86,13 @@ def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
         r = stack.enter_context(AsyncRunner())
         members = [stack.enter_context(natspy(r, url, f"bench-worker-{i}")) for i in range(n_members)]
         pub_nc = stack.enter_context(natspy(r, url, "bench-pub"))
-        state: dict[str, Any] = {}
+        done = AsyncDone()
         counts = [0] * n_members
 
         def member(i: int) -> Any:
             async def cb(_msg: Any) -> None:
                 counts[i] += 1
-                state["left"] -= 1
-                if state["left"] == 0:
-                    state["t_end"] = clock()
-                    state["fut"].set_result(None)
+                done.hit()
 
             return cb
 
@@ -103,19 +100,12 @@ def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
             r.run(nc.subscribe(SUBJECT, queue=QUEUE, cb=member(i), pending_msgs_limit=0, pending_bytes_limit=0))
             r.run(nc.flush())
 
-        async def once(n: int) -> float:
-            state.update(left=n, fut=asyncio.get_running_loop().create_future())
-            pub = pub_nc.publish
-            t0 = clock()
-            for _ in range(n):
-                await pub(SUBJECT, PAYLOAD)
-            try:
-                await asyncio.wait_for(state["fut"], s.rep_deadline)
-            except asyncio.TimeoutError:
-                raise Incomplete(f"queue group: {n - state['left']} of {n} handled") from None
-            return float(state["t_end"] - t0)
+        def once(n: int) -> float:
+            return r.run(
+                done.publish_and_wait(pub_nc, SUBJECT, PAYLOAD, n, n, s.rep_deadline, "queue group: {} of {} handled")
+            )
 
-        result = measure_throughput(lambda n: r.run(once(n)), s)
+        result = measure_throughput(once, s)
         total = sum(counts) or 1
         result["share_min_pct"] = 100.0 * min(counts) / total
         result["share_max_pct"] = 100.0 * max(counts) / total
