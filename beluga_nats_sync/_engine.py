@@ -729,20 +729,16 @@ class _Engine:
         if self.state is not _OPEN:
             raise self.closed_error("request")
         self.loop.guard("request")
-        token = str(next(self._tokens))
         waiter = _Waiter()
-        self.waiters[token] = waiter
+        token = self.start_request(subject, payload, headers, waiter)
         try:
-            self.publish(subject, payload, self.resp_prefix + token, headers)
             got = waiter.lock.acquire(True, t) if t > 0 else waiter.lock.acquire(False)
-        except BaseException:
-            self.waiters.pop(token, None)
+        except BaseException:  # Ctrl-C: forget the request, the client stays usable
+            self.cancel_request(token)
             raise
         if not got:
-            self.waiters.pop(token, None)
-            if waiter.lock.acquire(False):  # the reply raced the timeout: take it
-                got = True
-            else:
+            self.cancel_request(token)
+            if not waiter.lock.acquire(False):  # else the reply raced the timeout: take it
                 raise RequestTimeoutError(f"no reply to the request on {subject!r} within {t:g} s")
         if waiter.error is not None:
             raise waiter.error
