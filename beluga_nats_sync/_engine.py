@@ -636,9 +636,10 @@ class _Engine:
         nc = self.nc
         if not force and self._writer_busy:
             return
-        connected = nc.is_connected
-        if not connected:
-            return  # our outbox is the reconnect buffer: publishers feel its bound; sent on reconnect
+        if not (self.connected and nc.is_connected):
+            # Our outbox is the reconnect buffer: publishers feel its bound; it is sent once we are
+            # connected again and, on a background first connect, once the reply subscription exists.
+            return
         batch = self._take_outbox()
         carry = self._carry
         if batch:
