@@ -13,10 +13,11 @@ in order on their own threads, and every blocking call is bounded by a timeout::
 
 from __future__ import annotations
 
-from ._client import Client, Stats, connect
-from ._msg import Msg
-from ._options import Options
-from ._subscription import Subscription
+from ._client import Client, connect
+from ._core.msg import Msg
+from ._core.options import Options
+from ._core.stats import Stats
+from ._core.subscription import Subscription
 from ._tail import TailResult
 from .bus import BusStats, NATSMessageBus
 from .errors import (

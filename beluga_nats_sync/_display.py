@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 if TYPE_CHECKING:
-    from ._client import Client, Stats
-    from ._msg import Msg
-    from ._subscription import Subscription
+    from ._client import Client
+    from ._core.msg import Msg
+    from ._core.stats import Stats
+    from ._core.subscription import Subscription
 
 __all__ = [
     "client_html",

@@ -16,17 +16,17 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import nats.errors as nerr
 import nats.js.errors as jserr
 from nats.js import api
 
-from ._dispatch import DispatchedWorker, Dispatcher
+from ._core.dispatch import DispatchedWorker, Dispatcher
+from ._core.inbox import new_inbox
+from ._core.protocol import check_timeout
 from ._jsmsg import JetStreamMsg, MsgMetadata, parse_metadata
-from ._protocol import check_timeout
-from ._subscription import QueueStandIn
 from .errors import (
     ClosedError,
     ConsumerNotFoundError,
@@ -38,7 +38,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._engine import _Engine
+    from ._core.connection import Connection as _Engine
     from .jetstream import JetStream
 
 __all__ = ["ConsumeHandle", "JsCallback", "PullSubscription", "ensure_consumer"]
@@ -144,7 +144,7 @@ class PullSubscription:
             psub = self._psub
 
             async def do_fetch() -> list[JetStreamMsg]:
-                engine.pump(force=True)  # acks published before this fetch go out first
+                engine.outbox.pump(force=True)  # acks published before this fetch go out first
                 msgs = await psub.fetch(batch, timeout=t)
                 return [JetStreamMsg(m.subject, m.data, m.reply, m.headers, engine) for m in msgs]
 
@@ -176,7 +176,7 @@ class PullSubscription:
             with contextlib.suppress(nerr.BadSubscriptionError, nerr.ConnectionClosedError):
                 await psub.unsubscribe()
 
-        engine._run(do_unsub, check_timeout(timeout, self._js.timeout), "unsubscribe")
+        engine.run(do_unsub, check_timeout(timeout, self._js.timeout), "unsubscribe")
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "active"
@@ -209,6 +209,7 @@ class ConsumeHandle(DispatchedWorker):
     ) -> None:
         self._js = js
         self._engine: _Engine = js._engine
+        self._loop = js._engine.loop
         self.stream = stream
         self.durable = durable
         self.subject = subject
@@ -229,7 +230,7 @@ class ConsumeHandle(DispatchedWorker):
             on_room=self._room_from_thread,
         )
         # I/O-thread state
-        self._nsub: Any = None
+        self._nsub: int | None = None  # the sid of the inbox subscription
         self._inbox = ""
         self._watchdog: asyncio.Task[None] | None = None
         self._last_seen = 0.0
@@ -247,13 +248,10 @@ class ConsumeHandle(DispatchedWorker):
     # -- start (called by JetStream.consume) -------------------------------------------------------
     def _start(self, timeout: float) -> None:
         engine = self._engine
-        nc = engine.nc
 
         async def do_start() -> None:
-            self._inbox = f"{nc._inbox_prefix.decode()}.{nc._nuid.next().decode()}"
-            nsub = await nc.subscribe(self._inbox, pending_msgs_limit=0, pending_bytes_limit=0)
-            nsub._pending_queue = _InboxSink(self)  # type: ignore[assignment]
-            self._nsub = nsub
+            self._inbox = new_inbox(engine.options.inbox_prefix)
+            self._nsub = await engine.transport.subscribe(self._inbox, "", self._on_inbox)
             self._last_seen = time.monotonic()
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
             self._maybe_pull()
@@ -261,14 +259,14 @@ class ConsumeHandle(DispatchedWorker):
         self._disp.start()
         engine.workers.add(self)
         try:
-            engine._run(do_start, timeout, "consume")
+            engine.run(do_start, timeout, "consume")
         except BaseException:
             self.stop(1.0)
             raise
 
     # -- I/O thread: pulling -------------------------------------------------------------------------
     def _maybe_pull(self) -> None:
-        if self._stopped or not self._engine.nc.is_connected:
+        if self._stopped or not self._engine.transport.is_connected:
             return
         if time.monotonic() < self._retry_at:
             return  # the watchdog asks again when the pause is over
@@ -297,23 +295,23 @@ class ConsumeHandle(DispatchedWorker):
     def _room_from_thread(self) -> None:
         self._engine.loop.call_soon(self._maybe_pull)
 
-    def _on_inbox(self, nmsg: Any) -> None:
+    def _on_inbox(self, subject: str, data: bytes, reply: str, headers: Mapping[str, str] | None) -> None:
         """Every message on our inbox, on the I/O thread: a JetStream message or a status."""
         self._last_seen = time.monotonic()
-        if nmsg.reply:
+        if reply:
             disp = self._disp
             if disp.reserved > 0:
                 disp.reserved -= 1
             if self._stopped:  # the dispatcher is gone: hand it straight back
                 with contextlib.suppress(NATSSyncError):
-                    self._engine.publish(nmsg.reply, b"-NAK", None, None)
+                    self._engine.publish(reply, b"-NAK", None, None)
                 return
-            disp.put(JetStreamMsg(nmsg.subject, nmsg.data, nmsg.reply, nmsg.headers, self._engine))
+            disp.put(JetStreamMsg(subject, data, reply, headers, self._engine))
             if self._failures:
                 self._failures = 0
                 self._reported = False
             return
-        hdrs = nmsg.headers or {}
+        hdrs = headers or {}
         status = hdrs.get("Status", "")
         if status == "100":
             return  # idle heartbeat: the request is alive
@@ -346,7 +344,7 @@ class ConsumeHandle(DispatchedWorker):
         self._retry_at = time.monotonic() + pause
         if error is not None and not self._reported:
             self._reported = True  # once per episode, like slow consumers
-            self._engine._report(error)
+            self._engine.report(error)
 
     async def _watch(self) -> None:
         """Re-pull when a pause is over, and when no sign of life came for two heartbeats while
@@ -374,7 +372,7 @@ class ConsumeHandle(DispatchedWorker):
             self._callback(msg)
         except Exception as exc:
             self.errors += 1
-            self._engine._count_callback_error()
+            self._engine.count_callback_error()
             log.warning(
                 "consume %r: callback raised on stream %s seq %d (delivery %d of %d): %r",
                 self.durable,
@@ -422,7 +420,7 @@ class ConsumeHandle(DispatchedWorker):
                 )
             except Exception as exc:
                 # keep the message: it comes back after the longest backoff and is tried again
-                self._engine._report(
+                self._engine.report(
                     JetStreamError(
                         f"consume {self.durable!r}: dead-lettering seq {md.sequence} to {dlq!r} failed: {exc}"
                     )
@@ -463,7 +461,7 @@ class ConsumeHandle(DispatchedWorker):
         self._disp.stopping = True
         if first and engine.is_open and not engine.loop.in_loop_thread():
             try:
-                engine._run(self._stop_on_loop, max(0.05, t), "stop")
+                engine.run(self._stop_on_loop, max(0.05, t), "stop")
             except NATSSyncError as exc:
                 log.debug("consume %r: stop: %r", self.durable, exc)
         else:
@@ -477,10 +475,8 @@ class ConsumeHandle(DispatchedWorker):
         self._stopped = True
         if self._watchdog is not None:
             self._watchdog.cancel()
-        nsub = self._nsub
-        if nsub is not None:
-            with contextlib.suppress(nerr.BadSubscriptionError, nerr.ConnectionClosedError):
-                await nsub.unsubscribe()
+        if self._nsub is not None:
+            await self._engine.transport.unsubscribe(self._nsub)
 
     def _shutdown(self) -> None:
         """The client is closing: stop at once (worker protocol)."""
@@ -505,15 +501,3 @@ class ConsumeHandle(DispatchedWorker):
             f"<ConsumeHandle durable={self.durable!r} stream={self.stream!r} {state} delivered={self.delivered} "
             f"acked={self.acked} naked={self.naked} dead_lettered={self.dead_lettered}>"
         )
-
-
-class _InboxSink(QueueStandIn):
-    """nats-py's queue for the consume inbox: hands each message to the handle."""
-
-    __slots__ = ("_h",)
-
-    def __init__(self, handle: ConsumeHandle) -> None:
-        self._h = handle
-
-    def put_nowait(self, nmsg: Any) -> None:
-        self._h._on_inbox(nmsg)

@@ -1,7 +1,7 @@
 """JetStreamMsg: a message delivered by a JetStream consumer, with its acknowledgements.
 
-It is a frozen :class:`Msg` built on the I/O thread from nats-py's message (which holds the
-asyncio client and never leaves that thread). Acknowledging is publishing a short payload to the
+It is a frozen :class:`Msg` built on the I/O thread; it holds a narrow :class:`Acker` (publish
+and request), not the client. Acknowledging is publishing a short payload to the
 message's ``$JS.ACK...`` reply subject, so ``ack()``, ``nak()``, ``term()`` and ``in_progress()``
 go through the client's thread-safe publish path and may be called from any thread.
 """
@@ -11,18 +11,27 @@ from __future__ import annotations
 import datetime
 import json
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
 
 import attrs
 
-from ._msg import Msg
-from ._protocol import check_timeout
+from ._core.msg import Msg
+from ._core.protocol import check_timeout
 from .errors import MsgAlreadyAckedError, NoReplySubjectError
 
-if TYPE_CHECKING:
-    from ._engine import _Engine
+__all__ = ["Acker", "JetStreamMsg", "MsgMetadata"]
 
-__all__ = ["JetStreamMsg", "MsgMetadata"]
+
+class Acker(Protocol):
+    """What a JetStream message needs of its client to answer the server."""
+
+    @property
+    def options(self) -> Any: ...
+
+    def publish(self, subject: str, payload: Any, reply: str | None, headers: Mapping[str, str] | None) -> None: ...
+
+    def request(self, subject: str, payload: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any: ...
 
 _ACK = b"+ACK"
 _NAK = b"-NAK"
@@ -177,10 +186,10 @@ class JetStreamMsg(Msg):
             self._state.answer = ""
             raise
 
-    def _sender(self, what: str) -> _Engine:
-        if not self.reply.startswith("$JS.ACK.") or self._engine is None:
+    def _sender(self, what: str) -> Acker:
+        if not self.reply.startswith("$JS.ACK.") or self._publisher is None:
             raise NoReplySubjectError(self._not_js())
-        return self._engine
+        return cast(Acker, self._publisher)
 
     def _already(self, what: str) -> MsgAlreadyAckedError:
         return MsgAlreadyAckedError(

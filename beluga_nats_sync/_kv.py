@@ -21,9 +21,9 @@ import attrs
 import nats.errors as nerr
 import nats.js.errors as jserr
 
-from ._dispatch import DispatchedWorker, Dispatcher
+from ._core.dispatch import DispatchedWorker, Dispatcher
+from ._core.protocol import check_timeout, payload_bytes
 from ._jsapi import check_key, translate
-from ._protocol import check_timeout, payload_bytes
 from .errors import KeyExistsError, NATSSyncError, NATSTimeoutError
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class KeyValue:
         if not e.is_open:
             raise e.closed_error(what)
         try:
-            return e._run(fn, js._t(timeout), what)
+            return e.run(fn, js._t(timeout), what)
         except nerr.Error as exc:
             raise translate(exc, what, bucket=self.bucket, key=key) from None
 
@@ -118,7 +118,7 @@ class KeyValue:
         if not e.is_open:
             raise e.closed_error("create")
         try:
-            return int(e._run(lambda: nkv.create(key, data), js._t(timeout), "create"))
+            return int(e.run(lambda: nkv.create(key, data), js._t(timeout), "create"))
         except jserr.KeyWrongLastSequenceError:
             raise KeyExistsError(
                 f"create: key {key!r} already has a value in bucket {self.bucket!r}; update() it with its revision",
@@ -219,6 +219,7 @@ class KeyWatcher(DispatchedWorker):
     def __init__(self, kv: KeyValue, key: str, callback: KvCallback) -> None:
         self._kv = kv
         self._engine = kv._js._engine
+        self._loop = self._engine.loop
         self.key = key
         self._callback = callback
         self._initialized = threading.Event()
@@ -278,7 +279,7 @@ class KeyWatcher(DispatchedWorker):
             self._callback(item)
         except Exception:
             self.errors += 1
-            self._engine._count_callback_error()
+            self._engine.count_callback_error()
             log.exception("watch %r on bucket %r: callback raised; delivery goes on", self.key, self._kv.bucket)
 
     # -- stopping --------------------------------------------------------------------------------
@@ -292,7 +293,7 @@ class KeyWatcher(DispatchedWorker):
         self._disp.stopping = True
         if first and engine.is_open and not engine.loop.in_loop_thread():
             try:
-                engine._run(self._stop_on_loop, max(0.05, t), "stop")
+                engine.run(self._stop_on_loop, max(0.05, t), "stop")
             except NATSSyncError as exc:
                 log.debug("watch %r: stop: %r", self.key, exc)
         self._shutdown()

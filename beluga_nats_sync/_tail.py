@@ -8,13 +8,13 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ._core.protocol import check_subject, check_timeout
 from ._display import MAX_PARSE, rows_html
-from ._protocol import check_subject, check_timeout
 from .errors import ClosedError, NATSTimeoutError
 
 if TYPE_CHECKING:
     from ._client import Client
-    from ._msg import Msg
+    from ._core.msg import Msg
 
 __all__ = ["TailResult", "msg_row", "tail"]
 

@@ -24,10 +24,10 @@ import attrs
 
 from . import _tracing
 from ._client import Client
-from ._msg import Msg
-from ._options import Options
-from ._protocol import check_timeout
-from ._subscription import Subscription
+from ._core.msg import Msg
+from ._core.options import Options
+from ._core.protocol import check_timeout
+from ._core.subscription import Subscription
 from .errors import MessageDecodeError
 from .message import Message
 

@@ -30,8 +30,8 @@ from ._progress import Progress, summary_line
 
 if TYPE_CHECKING:
     from ._client import Client
-    from ._msg import Msg
-    from ._subscription import Subscription
+    from ._core.msg import Msg
+    from ._core.subscription import Subscription
 
 __all__ = ["CLIError", "build_parser", "main"]
 
@@ -91,7 +91,7 @@ def _data(text: str) -> bytes:
 def _headers(items: list[str] | None) -> dict[str, str] | None:
     if not items:
         return None
-    from ._protocol import encode_headers
+    from ._core.protocol import encode_headers
 
     headers: dict[str, str] = {}
     for item in items:
@@ -325,7 +325,7 @@ def _check_listen_end(args: argparse.Namespace, tally: _Tally, nc: Client, what:
 
 
 def _cmd_pub(args: argparse.Namespace) -> int:
-    from ._protocol import check_subject
+    from ._core.protocol import check_subject
 
     check_subject(args.subject)
     if args.reply:
@@ -376,7 +376,7 @@ def _listening(nc: Client, args: argparse.Namespace, what: str) -> None:
 
 
 def _cmd_sub(args: argparse.Namespace) -> int:
-    from ._protocol import check_queue, check_subject
+    from ._core.protocol import check_queue, check_subject
 
     check_subject(args.subject, wildcards=True)
     check_queue(args.queue)
@@ -395,7 +395,7 @@ def _cmd_sub(args: argparse.Namespace) -> int:
 
 
 def _cmd_reply(args: argparse.Namespace) -> int:
-    from ._protocol import check_queue, check_subject
+    from ._core.protocol import check_queue, check_subject
 
     check_subject(args.subject, wildcards=True)
     check_queue(args.queue)
@@ -425,7 +425,7 @@ def _cmd_reply(args: argparse.Namespace) -> int:
 
 
 def _cmd_request(args: argparse.Namespace) -> int:
-    from ._protocol import check_subject
+    from ._core.protocol import check_subject
 
     check_subject(args.subject)
     headers = _headers(args.header)

@@ -36,10 +36,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import nats.errors as nerr
 import nats.js.errors as jserr
-from nats.js import JetStreamContext, JetStreamManager, api
+from nats.js import JetStreamManager, api
 from nats.js.api import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
 
-from ._engine import _Waiter
+from ._core.protocol import check_subject, check_timeout
+from ._core.requests import Waiter as _Waiter
 from ._jsapi import (
     check_bucket,
     check_delays,
@@ -53,11 +54,10 @@ from ._jsapi import (
 from ._jsconsume import ConsumeHandle, JsCallback, PullSubscription, ensure_consumer
 from ._jsmsg import JetStreamMsg, MsgMetadata
 from ._kv import KeyValue, KeyValueEntry, KeyWatcher
-from ._protocol import check_subject, check_timeout
 from .errors import JetStreamError, NATSTimeoutError, StreamNotFoundError
 
 if TYPE_CHECKING:
-    from ._engine import _Engine
+    from ._core.connection import Connection as _Engine
 
 __all__ = [
     "ConsumeHandle",
@@ -147,7 +147,7 @@ class PubAckFuture:
 
     def _wait(self, timeout: float | None) -> PubAck | BaseException:
         js = self._js
-        js._engine.loop.guard("result")
+        js._engine.guard("result")
         remaining = self._deadline - time.monotonic()
         limit = remaining if timeout is None else min(check_timeout(timeout, remaining), remaining)
         lock = self._waiter.lock
@@ -215,13 +215,14 @@ class JetStream:
         self.max_pending = check_positive_int(publish_async_max_pending, "publish_async_max_pending")
         self._engine = engine
         # nats-py's context only stores settings here; it is used on the I/O thread only
-        self._ctx = JetStreamContext(engine.nc, prefix=prefix, timeout=self.timeout)
+        self._ctx = engine.transport.jetstream().context(prefix, self.timeout)
         self._pending: collections.deque[PubAckFuture] = collections.deque()
         self._pending_lock = threading.Lock()  # held for deque bookkeeping only, never while waiting
 
     # -- plumbing ------------------------------------------------------------------------------------
     def _jsm(self, timeout: float | None = None) -> JetStreamManager:
-        return JetStreamManager(self._engine.nc, prefix=self.api_prefix, timeout=timeout or self.timeout)
+        jsm: JetStreamManager = self._engine.transport.jetstream().manager(self.api_prefix, timeout or self.timeout)
+        return jsm
 
     def _call(
         self,
@@ -235,7 +236,7 @@ class JetStream:
         if not e.is_open:
             raise e.closed_error(what)
         try:
-            return e._run(fn, timeout, what)
+            return e.run(fn, timeout, what)
         except nerr.Error as exc:
             raise translate(exc, what, **context) from None
 
@@ -528,7 +529,7 @@ class JetStream:
         of each is in its future."""
         t = self._t(timeout)
         deadline = time.monotonic() + t
-        self._engine.loop.guard("publish_async_complete")
+        self._engine.guard("publish_async_complete")
         with self._pending_lock:
             outstanding = list(self._pending)
         for fut in outstanding:
@@ -579,7 +580,7 @@ class JetStream:
         """Nothing answered a publish: no stream captures the subject, or no JetStream at all."""
         jsm = self._jsm(_CHECK_TIMEOUT)
         try:
-            self._engine._run(jsm.account_info, _CHECK_TIMEOUT, what)
+            self._engine.run(jsm.account_info, _CHECK_TIMEOUT, what)
         except jserr.ServiceUnavailableError as exc:
             if exc.code is None:
                 return not_enabled(what)

@@ -107,7 +107,7 @@ def test_failover_to_another_node(cluster: list[EmbeddedServer]) -> None:
 def test_servers_discovered_from_info(cluster: list[EmbeddedServer]) -> None:
     reconnected = threading.Event()
     with bns.connect(cluster[0].url, reconnect_wait=0.2, max_reconnects=-1, reconnected_cb=reconnected.set) as nc:
-        pool = [s.uri.netloc for s in nc._engine.nc._server_pool]
+        pool = nc._engine.transport.server_pool()
         assert len(pool) >= 2, pool  # the others were learnt from the INFO the server sent
         cluster[0].kill()
         assert reconnected.wait(5.0)

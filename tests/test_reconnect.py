@@ -106,7 +106,7 @@ def test_full_reconnect_buffer_can_block_until_reconnect(fresh_server: EmbeddedS
 
         t = threading.Thread(target=publisher)
         t.start()
-        wait_for(lambda: nc._engine._space_waiters == 1, what="publisher blocked on the full buffer")
+        wait_for(lambda: nc._engine.outbox._space_waiters == 1, what="publisher blocked on the full buffer")
         assert not done.is_set()
         fresh_server.start()
         assert done.wait(10.0)
@@ -123,7 +123,7 @@ def test_in_flight_request_fails_fast_when_the_connection_is_lost(
     outcome: list[BaseException] = []
     t = threading.Thread(target=lambda: _capture(outcome, lambda: resilient.request("rc.slow", b"", timeout=30.0)))
     t.start()
-    wait_for(lambda: len(resilient._engine.waiters) == 1, what="request in flight")
+    wait_for(lambda: len(resilient._engine.router) == 1, what="request in flight")
     t0 = time.monotonic()
     fresh_server.kill()
     t.join(5.0)
@@ -142,7 +142,7 @@ def test_request_made_while_disconnected_succeeds_after_reconnect(
     result: list[object] = []
     t = threading.Thread(target=lambda: _capture(result, lambda: resilient.request("rc.later", b"", timeout=10.0)))
     t.start()
-    wait_for(lambda: len(resilient._engine.waiters) == 1, what="request buffered")
+    wait_for(lambda: len(resilient._engine.router) == 1, what="request buffered")
     fresh_server.start()
     t.join(10.0)
     assert len(result) == 1 and isinstance(result[0], bns.Msg), result

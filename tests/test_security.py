@@ -404,7 +404,7 @@ def test_secrets_never_appear(
 def test_secrets_are_scrubbed_from_pass_through_error_text() -> None:
     # text from below us (an OS or nats-py error) goes into ConnectError messages; a last guard
     # removes any secret it might carry
-    from beluga_nats_sync._engine import _translate_connect_error
+    from beluga_nats_sync._natspy.errors import translate_connect_error as _translate_connect_error
 
     seed = new_keypair(nkeys.PREFIX_BYTE_USER)[1]
     opts = bns.Options(servers=f"nats://{TOKEN}@127.0.0.1:1", nkeys_seed_str=seed)

@@ -1,34 +1,29 @@
 """Subscription: a bounded hand-off from the I/O thread to a dispatcher thread or to next_msg().
 
-nats-py puts every message of a subscription into ``sub._pending_queue.put_nowait(msg)``; we
-replace that queue by a sink that copies the message into a frozen :class:`Msg` and hands it to a
-thread-safe queue at once, so no asyncio task, queue or coroutine sits between the socket and the
-user's thread. The pending limits are ours: past them the message is dropped, counted, and the
-episode reported once through the error callback.
+The transport hands every message of a subscription to :meth:`Subscription._on_parts` on the
+I/O thread, which makes a frozen :class:`Msg` and puts it on a thread-safe queue at once, so no
+asyncio task, queue or coroutine sits between the socket and the user's thread. The pending
+limits are ours: past them the message is dropped, counted, and the episode reported once
+through the error callback.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from nats import errors as nerr
-
-from ._dispatch import join_thread
-from ._msg import Msg
-from ._protocol import check_timeout
-from .errors import ClosedError, NATSTimeoutError, SlowConsumerError
+from ..errors import ClosedError, NATSTimeoutError, SlowConsumerError
+from .dispatch import Dispatcher
+from .msg import Msg, Publisher
+from .protocol import check_timeout
 
 if TYPE_CHECKING:
-    from nats.aio.subscription import Subscription as _NatsSubscription
+    from .options import Options
 
-    from ._engine import _Engine
-
-__all__ = ["QueueStandIn", "Subscription"]
+__all__ = ["MsgCallback", "Subscription", "SubscriptionOwner"]
 
 log = logging.getLogger("beluga_nats_sync")
 
@@ -36,39 +31,33 @@ _END = object()  # queued after the last message a subscription will ever delive
 MsgCallback = Callable[[Msg], Any]
 
 
-class QueueStandIn:
-    """Stands in for nats-py's per-subscription ``asyncio.Queue``; used on the I/O thread only.
+class SubscriptionOwner(Protocol):
+    """What a subscription needs of its client's connection."""
 
-    nats-py calls ``put_nowait(msg)`` for every message; subclasses hand it on at once. The rest is
-    the surface nats-py touches on unsubscribe and drain: nothing is ever queued here.
-    """
+    options: Options
+    forked: bool
 
-    __slots__ = ()
+    @property
+    def is_open(self) -> bool: ...
 
-    def put_nowait(self, nmsg: Any) -> None:
-        raise NotImplementedError
+    @property
+    def publisher(self) -> Publisher: ...
 
-    def qsize(self) -> int:
-        return 0
+    def closed_error(self, what: str = "client") -> ClosedError: ...
 
-    def empty(self) -> bool:
-        return True
+    def guard(self, what: str) -> None: ...
 
-    def task_done(self) -> None:
-        pass
+    def unsubscribe_sid(self, sid: int, timeout: float, limit: int = 0) -> None: ...
 
-    async def join(self) -> None:
-        return None
+    def drain_sid(self, sid: int, timeout: float) -> None: ...
 
+    def forget(self, sub: Subscription) -> None: ...
 
-class _Sink(QueueStandIn):
-    __slots__ = ("_sub",)
+    def report(self, exc: BaseException) -> None: ...
 
-    def __init__(self, sub: Subscription) -> None:
-        self._sub = sub
+    def count_dropped(self) -> None: ...
 
-    def put_nowait(self, nmsg: Any) -> None:
-        self._sub._on_msg(nmsg)
+    def count_callback_error(self) -> None: ...
 
 
 class Subscription:
@@ -81,7 +70,7 @@ class Subscription:
 
     def __init__(
         self,
-        engine: _Engine,
+        owner: SubscriptionOwner,
         subject: str,
         queue_group: str,
         callback: MsgCallback | None,
@@ -89,7 +78,8 @@ class Subscription:
         pending_msgs_limit: int,
         pending_bytes_limit: int,
     ) -> None:
-        self._engine = engine
+        self._owner = owner
+        self._publisher = owner.publisher
         self.subject = subject
         self.queue = queue_group
         self._callback = callback
@@ -97,8 +87,6 @@ class Subscription:
         self.pending_msgs_limit = pending_msgs_limit
         self.pending_bytes_limit = pending_bytes_limit
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._sink = _Sink(self)
-        self._nsub: _NatsSubscription | None = None
         self.sid = 0
         # Counters with one writer each, so no lock is needed: the I/O thread writes the
         # _in_* ones, the consuming thread the _out_* ones; pending is their difference.
@@ -111,25 +99,23 @@ class Subscription:
         self._errors = 0
         self._slow = False
         self._closed = False  # no more messages will be accepted
-        self._ended = False  # the _END marker has been queued
+        self._ended = False  # the end has been queued
         self._discard = False  # unsubscribed: pending messages are thrown away
-        self._dispatcher: threading.Thread | None = None
+        self._disp: Dispatcher[Msg] | None = None
         self._pull_lock = threading.Lock()
         if callback is not None:
-            name = f"nats-dispatch-{subject}"[:60]
-            self._dispatcher = threading.Thread(target=self._dispatch, name=name, daemon=True)
+            self._disp = Dispatcher(f"nats-dispatch-{subject}", self._handle, self._skip)
+            self._put = self._disp.put
+        else:
+            self._put = self._q.put
 
     # -- set-up, from the client -------------------------------------------------------------
-    def _attach(self, nsub: _NatsSubscription) -> None:
-        self._nsub = nsub
-        self.sid = nsub._id
-        if self._dispatcher is not None:
-            self._dispatcher.start()
+    def _attach(self, sid: int) -> None:
+        self.sid = sid
+        if self._disp is not None:
+            self._disp.start()
 
     # -- the I/O thread side -----------------------------------------------------------------
-    def _on_msg(self, nmsg: Any) -> None:
-        self._on_parts(nmsg.subject, nmsg.data, nmsg.reply, nmsg.headers)
-
     def _on_parts(self, subject: str, data: bytes, reply: str, headers: Any) -> None:
         if self._closed:
             return
@@ -138,46 +124,42 @@ class Subscription:
         pending = self._in_msgs - self._out_msgs
         if pending >= self.pending_msgs_limit or (self._in_bytes - self._out_bytes) + size > self.pending_bytes_limit:
             self._dropped += 1
-            self._engine._count_dropped()
+            self._owner.count_dropped()
             if not self._slow:
                 self._slow = True
-                self._engine._report(SlowConsumerError(self.subject, self.sid, self._dropped))
+                self._owner.report(SlowConsumerError(self.subject, self.sid, self._dropped))
         else:
             if self._slow and pending <= self.pending_msgs_limit // 2:
                 self._slow = False
             self._in_msgs += 1
             self._in_bytes += size
-            self._q.put(Msg(subject, data, reply, headers, self._engine))
+            self._put(Msg(subject, data, reply, headers, self._publisher))
         if self.max_msgs is not None and self._received >= self.max_msgs:
             self._finish()
 
     def _finish(self) -> None:
         """No more messages will come: let the consumer end after the ones queued."""
         self._closed = True
-        if not self._ended:
-            self._ended = True
-            self._q.put(_END)
-        self._engine._forget(self)
+        self._end_queue()
+        self._owner.forget(self)
 
     # -- the consuming side ------------------------------------------------------------------
-    def _dispatch(self) -> None:
-        cb = self._callback
-        assert cb is not None
-        get = self._q.get
-        while True:
-            msg = get()
-            if msg is _END:
-                return
-            self._out_msgs += 1
-            self._out_bytes += len(msg.data)
-            if self._discard:
-                continue
-            try:
-                cb(msg)
-            except Exception:
-                self._errors += 1
-                self._engine._count_callback_error()
-                log.exception("callback of subscription %r (sid %d) raised; delivery goes on", self.subject, self.sid)
+    def _handle(self, msg: Msg) -> None:
+        """On the dispatcher thread: one message to the callback."""
+        self._out_msgs += 1
+        self._out_bytes += len(msg.data)
+        if self._discard:
+            return
+        try:
+            self._callback(msg)  # type: ignore[misc]  # set whenever there is a dispatcher
+        except BaseException:  # SystemExit or KeyboardInterrupt in a callback must not end delivery either
+            self._errors += 1
+            self._owner.count_callback_error()
+            log.exception("callback of subscription %r (sid %d) raised; delivery goes on", self.subject, self.sid)
+
+    def _skip(self, msg: Msg) -> None:
+        self._out_msgs += 1
+        self._out_bytes += len(msg.data)
 
     def next_msg(self, timeout: float | None = None) -> Msg:
         """Return the next message, waiting at most ``timeout`` seconds (``None``: the client's default).
@@ -187,10 +169,11 @@ class Subscription:
         """
         if self._callback is not None:
             raise RuntimeError("next_msg() is for subscriptions made without a callback")
-        t = check_timeout(timeout, self._engine.options.timeout)
-        if self._engine.forked:
-            raise self._engine.closed_error("next_msg")
-        self._engine.loop.guard("next_msg")
+        owner = self._owner
+        t = check_timeout(timeout, owner.options.timeout)
+        if owner.forked:
+            raise owner.closed_error("next_msg")
+        owner.guard("next_msg")
         if self._discard:
             raise ClosedError(f"subscription to {self.subject!r} is unsubscribed")
         try:
@@ -224,15 +207,31 @@ class Subscription:
         """Remove interest now; messages not yet delivered are discarded. Idempotent."""
         if self._discard:
             return
+        owner = self._owner
+        t = check_timeout(timeout, owner.options.timeout)
         self._discard = True
         self._closed = True
-        nsub = self._nsub
-        if nsub is not None and self._engine.is_open:
-            t = check_timeout(timeout, self._engine.options.timeout)
-            self._engine._run(lambda: _safe_unsubscribe(nsub), t, "unsubscribe")
-        self._engine._forget(self)
+        if self.sid and owner.is_open:
+            owner.unsubscribe_sid(self.sid, t)
+        owner.forget(self)
         self._end_queue()
-        self._join_dispatcher(check_timeout(timeout, self._engine.options.timeout))
+        self._join_dispatcher(t)
+
+    def auto_unsubscribe(self, max_msgs: int, timeout: float | None = None) -> None:
+        """Ask the server to end this subscription once it has sent ``max_msgs`` messages in all
+        (counted from the subscription's start); delivery ends there too."""
+        if isinstance(max_msgs, bool) or not isinstance(max_msgs, int) or max_msgs < 1:
+            raise ValueError(f"max_msgs must be an int >= 1, got {max_msgs!r}")
+        owner = self._owner
+        t = check_timeout(timeout, owner.options.timeout)
+        if self._closed:
+            return
+        self.max_msgs = max_msgs
+        if self._received >= max_msgs:
+            self.unsubscribe(t)
+            return
+        if self.sid and owner.is_open:
+            owner.unsubscribe_sid(self.sid, t, limit=max_msgs)
 
     def drain(self, timeout: float | None = None) -> None:
         """Remove interest but deliver what the server already sent, then end.
@@ -240,15 +239,15 @@ class Subscription:
         With a callback, waits (at most ``timeout``) until the callback has run for each of them;
         without one, the remaining messages stay readable with :meth:`next_msg`.
         """
+        owner = self._owner
+        t = check_timeout(timeout, owner.options.timeout)
         if self._closed:
-            self._join_dispatcher(check_timeout(timeout, self._engine.options.timeout))
+            self._join_dispatcher(t)
             return
-        t = check_timeout(timeout, self._engine.options.timeout)
-        nsub = self._nsub
-        if nsub is not None and self._engine.is_open:
-            self._engine._run(lambda: _safe_drain(nsub), t, "drain")
+        if self.sid and owner.is_open:
+            owner.drain_sid(self.sid, t)
         self._closed = True
-        self._engine._forget(self)
+        owner.forget(self)
         self._end_queue()
         if not self._join_dispatcher(t):
             raise NATSTimeoutError(
@@ -260,10 +259,13 @@ class Subscription:
         self._closed = True
         if not self._ended:
             self._ended = True
-            self._q.put(_END)
+            if self._disp is not None:
+                self._disp.end()
+            else:
+                self._q.put(_END)
 
     def _join_dispatcher(self, timeout: float) -> bool:
-        return join_thread(self._dispatcher, timeout)
+        return self._disp.join(timeout) if self._disp is not None else True
 
     def _shutdown(self) -> None:
         """The client is closing: end delivery at once."""
@@ -309,19 +311,6 @@ class Subscription:
         )
 
     def _repr_html_(self) -> str:
-        from ._display import subscription_html
+        from .._display import subscription_html
 
         return subscription_html(self)
-
-
-_GONE = (nerr.BadSubscriptionError, nerr.ConnectionClosedError, nerr.ConnectionDrainingError)
-
-
-async def _safe_unsubscribe(nsub: _NatsSubscription) -> None:
-    with contextlib.suppress(*_GONE):  # already gone on the server side: nothing to undo
-        await nsub.unsubscribe()
-
-
-async def _safe_drain(nsub: _NatsSubscription) -> None:
-    with contextlib.suppress(*_GONE):
-        await nsub.drain()  # type: ignore[no-untyped-call]

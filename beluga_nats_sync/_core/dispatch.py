@@ -1,8 +1,10 @@
 """Dispatcher: a daemon thread that hands queued items to user code one at a time, in order,
 and tells the producer on the I/O thread when its backlog is low enough to take more.
 
-The producer (the I/O thread) calls :meth:`put`; the thread calls ``handle(item)``, or
-``discard(item)`` once the dispatcher is stopping. Counters have one writer each (``_in`` the
+Every thread that runs user code is one of these: subscription callbacks, JetStream consumers,
+key-value watchers and the client's event callbacks. The producer (the I/O thread) calls
+:meth:`put`; the thread calls ``handle(item)``, or ``discard(item)`` once the dispatcher is
+stopping. Counters have one writer each (``_in`` the
 I/O thread, ``_out`` the dispatcher), so the backlog needs no lock. The "room" signal uses the
 flag-then-recheck pattern on both sides, so a wake-up is never lost and costs one cross-thread
 call per refill, not one per item.
@@ -16,9 +18,9 @@ import queue
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["DispatchedWorker", "Dispatcher", "join_thread"]
+__all__ = ["DispatchedWorker", "Dispatcher", "EventWorker", "Worker", "join_thread"]
 
 log = logging.getLogger("beluga_nats_sync")
 T = TypeVar("T")
@@ -34,15 +36,31 @@ def join_thread(t: threading.Thread | None, timeout: float) -> bool:
     return not t.is_alive()
 
 
+class Worker(Protocol):
+    """Something that owns a thread and must end when its client closes."""
+
+    def _shutdown(self) -> None:
+        """Stop taking new work at once; the current callback may finish."""
+
+    def _join(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` for the thread to end; False if it is still running."""
+
+
+def _no_room_signal() -> None:
+    return None
+
+
 class Dispatcher(Generic[T]):
+    """A daemon thread handing items to ``handle`` one at a time, in order."""
+
     def __init__(
         self,
         name: str,
         handle: Callable[[T], None],
         discard: Callable[[T], None],
         *,
-        low_water: int,
-        on_room: Callable[[], None],
+        low_water: int = 0,
+        on_room: Callable[[], None] = _no_room_signal,
     ) -> None:
         self._handle = handle
         self._discard = discard
@@ -111,12 +129,43 @@ class Dispatcher(Generic[T]):
                     self._discard(item)
                 else:
                     self._handle(item)
-            except Exception:  # handle() contains user errors itself; this is a last resort
-                log.exception("dispatcher %s: unexpected error", self.thread.name)
+            except BaseException:  # handle() contains user errors itself; this is a last resort
+                log.exception("dispatcher %s: unexpected error; it goes on", self.thread.name)
             if self._want_room and self._in - self._out + self.reserved <= self._low_water:
                 self._want_room = False
                 with contextlib.suppress(RuntimeError):  # the loop is closed: the client is closing
                     self._on_room()
+
+
+class EventWorker:
+    """Runs the client's event callbacks (error/disconnected/reconnected/closed, and the
+    client's own closing) off the I/O thread, in order."""
+
+    def __init__(self, name: str) -> None:
+        self._disp: Dispatcher[tuple[Callable[..., Any], tuple[Any, ...]]] = Dispatcher(
+            name, self._call, self._call
+        )
+        self._disp.start()
+
+    @property
+    def thread(self) -> threading.Thread:
+        return self._disp.thread
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._disp.put((fn, args))
+
+    def stop(self, timeout: float) -> None:
+        """Run what was submitted, then end (waiting at most ``timeout`` unless called from it)."""
+        self._disp.end()
+        self._disp.join(timeout)
+
+    @staticmethod
+    def _call(item: tuple[Callable[..., Any], tuple[Any, ...]]) -> None:
+        fn, args = item
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("client event callback %r raised", getattr(fn, "__name__", fn))
 
 
 _W = TypeVar("_W", bound="DispatchedWorker")
@@ -128,7 +177,7 @@ class DispatchedWorker:
     its thread) and use as a context manager that calls ``stop()`` on exit."""
 
     _disp: Dispatcher[Any]
-    _engine: Any
+    _loop: Any  # the client's IOLoop
 
     def stop(self) -> None:
         raise NotImplementedError
@@ -137,7 +186,7 @@ class DispatchedWorker:
         """Cancel an asyncio task or handle of the I/O thread from any thread (gone loop: ignored)."""
         if task is not None:
             with contextlib.suppress(RuntimeError):
-                self._engine.loop.call_soon(task.cancel)
+                self._loop.call_soon(task.cancel)
 
     def _join(self, timeout: float) -> bool:
         return self._disp.join(timeout)

@@ -10,7 +10,7 @@ from typing import Any, Union
 
 import attrs
 
-from ._security import check_security
+from .security import check_security
 
 __all__ = ["DEFAULT_URL", "Options", "parse_servers"]
 

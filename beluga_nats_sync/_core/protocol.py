@@ -10,14 +10,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import InvalidSubjectError
+from ..errors import InvalidSubjectError, PayloadTooLargeError
 
 __all__ = [
     "check_queue",
     "check_subject",
     "check_timeout",
     "encode_headers",
+    "frame_pub",
     "payload_bytes",
+    "pub_prefix",
 ]
 
 _WHITESPACE = frozenset(" \t\r\n\f\v\x00")
@@ -110,3 +112,33 @@ def encode_headers(headers: Any) -> bytes:
         parts.append(f"{name}: {value}\r\n".encode())
     parts.append(b"\r\n")
     return b"".join(parts)
+
+
+def pub_prefix(subject: str) -> bytes:
+    """``PUB <subject> `` for a checked subject: the part of a plain PUB that a cache can keep."""
+    check_subject(subject)
+    return b"PUB " + subject.encode() + b" "
+
+
+def frame_pub(
+    subject: str, payload: bytes, reply: str | None, headers: Mapping[str, str] | None, max_payload: int
+) -> bytes:
+    """A PUB (or, with headers, HPUB) command for a checked subject and a bytes payload.
+
+    Checks the reply subject and the headers; with headers, the limit applies to headers and
+    payload together, as the server counts them.
+    """
+    r = b""
+    if reply:
+        check_subject(reply, what="reply")
+        r = reply.encode() + b" "
+    elif reply is not None and reply != "":
+        raise TypeError(f"reply must be a str subject or None, got {type(reply).__name__}")
+    n = len(payload)
+    if headers is None:
+        return b"PUB %b %b%d\r\n%b\r\n" % (subject.encode(), r, n, payload)
+    hdr = encode_headers(headers)
+    h = len(hdr)
+    if h + n > max_payload:
+        raise PayloadTooLargeError(h + n, max_payload)
+    return b"HPUB %b %b%d %d\r\n%b%b\r\n" % (subject.encode(), r, h, h + n, hdr, payload)

@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import attrs
 
-from .errors import NoReplySubjectError
+from ..errors import NoReplySubjectError
 
-if TYPE_CHECKING:
-    from ._engine import _Engine
+__all__ = ["Msg", "Publisher"]
 
-__all__ = ["Msg"]
+
+class Publisher(Protocol):
+    """The one thing a received message needs of its client: publishing (for ``respond``)."""
+
+    def publish(self, subject: str, payload: Any, reply: str | None, headers: Mapping[str, str] | None) -> None: ...
 
 
 @attrs.frozen(repr=False)
 class Msg:
     """A raw NATS message: ``subject``, ``data``, ``reply`` ('' when none) and ``headers``.
 
-    It is built on the I/O thread from nats-py's message and holds no asyncio object, so it can
-    be kept, passed between threads and compared. ``respond()`` goes through the client's
+    It is built on the I/O thread and holds no asyncio object, so it can be kept, passed between
+    threads and compared. ``respond()`` goes through the client's
     thread-safe publish path. nats-py collapses repeated header values to the last one.
     """
 
@@ -28,7 +31,7 @@ class Msg:
     data: bytes = b""
     reply: str = ""
     headers: Mapping[str, str] | None = None
-    _engine: _Engine | None = attrs.field(default=None, eq=False, alias="engine")
+    _publisher: Publisher | None = attrs.field(default=None, eq=False, alias="publisher")
 
     def respond(self, data: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
         """Publish ``data`` to this message's reply subject (answer a request)."""
@@ -36,9 +39,9 @@ class Msg:
             raise NoReplySubjectError(
                 f"message on {self.subject!r} has no reply subject; only requests can be answered"
             )
-        if self._engine is None:
+        if self._publisher is None:
             raise NoReplySubjectError("this message was not received by a client; publish the reply instead")
-        self._engine.publish(self.reply, data, None, headers)
+        self._publisher.publish(self.reply, data, None, headers)
 
     def __repr__(self) -> str:
         data = self.data if len(self.data) <= 64 else self.data[:64] + b"..."
@@ -50,6 +53,6 @@ class Msg:
         return f"Msg({', '.join(parts)})"
 
     def _repr_html_(self) -> str:
-        from ._display import msg_html
+        from .._display import msg_html
 
         return msg_html(self)

@@ -84,7 +84,10 @@ class IOLoop:
             if not cfut.set_running_or_notify_cancel():
                 return
             try:
-                task = self.loop.create_task(coro_fn(), context=ctx)  # type: ignore[call-arg]
+                # A task copies the context current when it is created: creating it inside
+                # ctx.run gives it the caller's context on every Python (create_task's own
+                # context= argument only exists from 3.11).
+                task = ctx.run(self.loop.create_task, coro_fn())
             except BaseException as exc:  # the loop is closing: report it through the future
                 cfut.set_exception(exc)
                 return
