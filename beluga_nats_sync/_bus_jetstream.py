@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import _tracing
-from ._jsconsume import ConsumeHandle
+from .jetstream.consume import ConsumeHandle
 from .bus import check_message
 from .jetstream import JetStream, JetStreamMsg, PubAck
 from .message import Message

@@ -14,8 +14,7 @@ from beluga_nats_sync.server import EmbeddedServer
 from helpers import free_port, wait_for
 
 
-@pytest.fixture
-def cluster() -> Iterator[list[EmbeddedServer]]:
+def _nodes() -> list[EmbeddedServer]:
     route_ports = [free_port() for _ in range(3)]
     nodes = []
     for i, port in enumerate(route_ports):
@@ -31,9 +30,33 @@ cluster {{
 }}
 """
         nodes.append(EmbeddedServer(config=config, jetstream=False))
+    return nodes
+
+
+def _start(nodes: list[EmbeddedServer]) -> bool:
+    """Start every node; False if a route port chosen a moment ago was taken meanwhile (by
+    another process on the machine), in which case the nodes are cleaned up."""
     try:
         for n in nodes:
             n.start()
+    except RuntimeError as exc:
+        for n in nodes:
+            n.cleanup()
+        if "address already in use" in str(exc):
+            return False
+        raise
+    return True
+
+
+@pytest.fixture
+def cluster() -> Iterator[list[EmbeddedServer]]:
+    for _ in range(5):  # bounded: each try takes fresh ports
+        nodes = _nodes()
+        if _start(nodes):
+            break
+    else:
+        pytest.fail("could not start the cluster: its route ports kept being taken")
+    try:
         with bns.connect(nodes[0].url) as probe:
             # the cluster is formed once a subscription on one node is seen from another
             sub = probe.subscribe("cluster.ready")

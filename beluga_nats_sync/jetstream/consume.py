@@ -19,15 +19,18 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import nats.errors as nerr
-import nats.js.errors as jserr
-from nats.js import api
-
-from ._core.dispatch import DispatchedWorker, Dispatcher
-from ._core.inbox import new_inbox
-from ._core.protocol import check_timeout
-from ._jsmsg import JetStreamMsg, MsgMetadata, parse_metadata
-from .errors import (
+from .._core.dispatch import DispatchedWorker, Dispatcher
+from .._core.inbox import new_inbox
+from .._core.protocol import check_timeout
+from .._natspy.jetstream import (
+    AckPolicy,
+    ConsumerConfig,
+    ConsumerInfo,
+    consumer_or_none,
+    quietly,
+    stream_for_subject,
+)
+from ..errors import (
     ClosedError,
     ConsumerNotFoundError,
     JetStreamError,
@@ -36,10 +39,11 @@ from .errors import (
     NATSTimeoutError,
     StreamNotFoundError,
 )
+from .msg import JetStreamMsg, MsgMetadata, parse_metadata
 
 if TYPE_CHECKING:
-    from ._core.connection import Connection as _Engine
-    from .jetstream import JetStream
+    from .._core.connection import Connection as _Engine
+    from .context import JetStream
 
 __all__ = ["ConsumeHandle", "JsCallback", "PullSubscription", "ensure_consumer"]
 
@@ -61,25 +65,21 @@ _RETRY_PAUSES = (0.1, 0.25, 0.5, 1.0, 2.0)  # after a failed pull, before asking
 
 async def ensure_consumer(
     js: JetStream, stream: str | None, durable: str, subject: str, wanted: dict[str, Any], what: str
-) -> tuple[str, api.ConsumerInfo]:
+) -> tuple[str, ConsumerInfo]:
     """On the I/O thread: find the stream, then create the durable pull consumer or bring the
     settings the caller named up to date. Settings the caller did not name are left alone, so
     a durable made elsewhere (say, with another deliver policy) can be bound to."""
     jsm = js._jsm()
     if stream is None:
-        try:
-            stream = await jsm.find_stream_name_by_subject(subject)
-        except jserr.NotFoundError:
+        stream = await stream_for_subject(jsm, subject)
+        if stream is None:
             raise StreamNotFoundError(
                 f"{what}: no stream captures subject {subject!r}; create one with js.add_stream()", code=404
-            ) from None
-    try:
-        info = await jsm.consumer_info(stream, durable)
-    except jserr.NotFoundError as exc:
-        if exc.err_code not in (None, 10014):
-            raise
-        config = api.ConsumerConfig(
-            name=durable, durable_name=durable, filter_subject=subject, ack_policy=api.AckPolicy.EXPLICIT, **wanted
+            )
+    info = await consumer_or_none(jsm, stream, durable, what)
+    if info is None:
+        config = ConsumerConfig(
+            name=durable, durable_name=durable, filter_subject=subject, ack_policy=AckPolicy.EXPLICIT, **wanted
         )
         return stream, await jsm.add_consumer(stream, config)
     cfg = info.config
@@ -157,7 +157,7 @@ class PullSubscription:
         finally:
             self._lock.release()
 
-    def consumer_info(self, timeout: float | None = None) -> api.ConsumerInfo:
+    def consumer_info(self, timeout: float | None = None) -> ConsumerInfo:
         """The consumer's state on the server (pending, ack pending, redelivered...)."""
         return self._js.consumer_info(self.stream, self.durable, timeout=timeout)
 
@@ -173,8 +173,7 @@ class PullSubscription:
         psub = self._psub
 
         async def do_unsub() -> None:
-            with contextlib.suppress(nerr.BadSubscriptionError, nerr.ConnectionClosedError):
-                await psub.unsubscribe()
+            await quietly(psub.unsubscribe)
 
         engine.run(do_unsub, check_timeout(timeout, self._js.timeout), "unsubscribe")
 

@@ -1,4 +1,4 @@
-"""JetStream from synchronous code: streams, acknowledged publishes, durable consumers, key-value.
+"""The JetStream context: streams, consumers, acknowledged publishes and key-value buckets.
 
 Everything runs on nats-py's JetStream support on the client's I/O thread; the methods here block
 the calling thread, each bounded by a timeout, and are safe from any thread::
@@ -34,48 +34,37 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-import nats.errors as nerr
-import nats.js.errors as jserr
-from nats.js import JetStreamManager, api
-from nats.js.api import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
 
-from ._core.protocol import check_subject, check_timeout
-from ._core.requests import Waiter as _Waiter
-from ._jsapi import (
+from .._core.jserrors import api_error, not_enabled
+from .._core.protocol import check_subject, check_timeout
+from .._core.requests import Reply, Waiter
+from .._natspy.jetstream import (
+    DEFAULT_PREFIX,
+    ConsumerConfig,
+    ConsumerInfo,
+    JetStreamManager,
+    KeyValueConfig,
+    StreamConfig,
+    StreamInfo,
+    stream_for_subject,
+    translate_js,
+)
+from ..errors import JetStreamError, JetStreamNotEnabledError, NATSTimeoutError, StreamNotFoundError
+from .api import (
     check_bucket,
     check_delays,
     check_name,
     check_positive,
     check_positive_int,
     make_config,
-    not_enabled,
-    translate,
 )
-from ._jsconsume import ConsumeHandle, JsCallback, PullSubscription, ensure_consumer
-from ._jsmsg import JetStreamMsg, MsgMetadata
-from ._kv import KeyValue, KeyValueEntry, KeyWatcher
-from .errors import JetStreamError, NATSTimeoutError, StreamNotFoundError
+from .consume import ConsumeHandle, JsCallback, PullSubscription, ensure_consumer
+from .kv import KeyValue
 
 if TYPE_CHECKING:
-    from ._core.connection import Connection as _Engine
+    from .._core.connection import Connection as _Engine
 
-__all__ = [
-    "ConsumeHandle",
-    "ConsumerConfig",
-    "ConsumerInfo",
-    "JetStream",
-    "JetStreamMsg",
-    "KeyValue",
-    "KeyValueConfig",
-    "KeyValueEntry",
-    "KeyWatcher",
-    "MsgMetadata",
-    "PubAck",
-    "PubAckFuture",
-    "PullSubscription",
-    "StreamConfig",
-    "StreamInfo",
-]
+__all__ = ["JetStream", "PubAck", "PubAckFuture"]
 
 T = TypeVar("T")
 
@@ -109,7 +98,7 @@ class PubAckFuture:
 
     __slots__ = ("_deadline", "_js", "_lock", "_outcome", "_subject", "_timeout", "_token", "_waiter")
 
-    def __init__(self, js: JetStream, subject: str, waiter: _Waiter, token: str, timeout: float) -> None:
+    def __init__(self, js: JetStream, subject: str, waiter: Waiter, token: str, timeout: float) -> None:
         self._js = js
         self._subject = subject
         self._waiter = waiter
@@ -210,7 +199,7 @@ class JetStream:
         elif api_prefix is not None:
             prefix = check_subject(api_prefix, what="api_prefix").rstrip(".")
         else:
-            prefix = api.DEFAULT_PREFIX
+            prefix = DEFAULT_PREFIX
         self.api_prefix = prefix
         self.max_pending = check_positive_int(publish_async_max_pending, "publish_async_max_pending")
         self._engine = engine
@@ -237,8 +226,11 @@ class JetStream:
             raise e.closed_error(what)
         try:
             return e.run(fn, timeout, what)
-        except nerr.Error as exc:
-            raise translate(exc, what, **context) from None
+        except Exception as exc:
+            err = translate_js(exc, what, **context)
+            if err is exc:
+                raise
+            raise err from None
 
     def _t(self, timeout: float | None) -> float:
         return check_timeout(timeout, self.timeout)
@@ -450,10 +442,7 @@ class JetStream:
             stream_name, _ = await ensure_consumer(self, stream, durable, subject, wanted, "consume")
             stored = False
             if dead_letter_subject is not None:  # a stream to store dead letters in, or plain NATS?
-                try:
-                    stored = bool(await self._jsm(t).find_stream_name_by_subject(dead_letter_subject))
-                except jserr.NotFoundError:
-                    stored = False
+                stored = await stream_for_subject(self._jsm(t), dead_letter_subject) is not None
             return stream_name, stored
 
         stream_name, dlq_stored = self._call(do_ensure, t, "consume", stream=stream, consumer=durable)
@@ -564,7 +553,7 @@ class JetStream:
             if not isinstance(msg_id, str) or not msg_id or "\r" in msg_id or "\n" in msg_id:
                 raise ValueError(f"msg_id must be a non-empty one-line str, got {msg_id!r}")
             headers = {**headers, _MSG_ID: msg_id} if headers else {_MSG_ID: msg_id}
-        waiter = _Waiter()
+        waiter = Waiter()
         token = self._engine.start_request(subject, payload, headers, waiter, "publish")
         return PubAckFuture(self, subject, waiter, token, timeout)
 
@@ -581,11 +570,9 @@ class JetStream:
         jsm = self._jsm(_CHECK_TIMEOUT)
         try:
             self._engine.run(jsm.account_info, _CHECK_TIMEOUT, what)
-        except jserr.ServiceUnavailableError as exc:
-            if exc.code is None:
+        except Exception as exc:  # if it cannot tell, report what the publish saw
+            if isinstance(translate_js(exc, what), JetStreamNotEnabledError):
                 return not_enabled(what)
-        except Exception:  # cannot tell: report what the publish saw
-            pass
         return StreamNotFoundError(
             f"{what}: no stream captures subject {subject!r}; create one with "
             f"js.add_stream(name=..., subjects=[{subject!r}])",
@@ -660,7 +647,7 @@ def _consumer_fields(fields: dict[str, Any], what: str) -> dict[str, Any]:
     return dict(fields)
 
 
-def _ack_or_none(nmsg: Any, subject: str, what: str) -> PubAck | None:
+def _ack_or_none(nmsg: Reply, subject: str, what: str) -> PubAck | None:
     """Parse a publish acknowledgement; None if nothing captured the subject (no responders)."""
     hdrs = nmsg.headers
     if hdrs and not nmsg.data and hdrs.get("Status") == _NO_RESPONDERS:
@@ -671,8 +658,7 @@ def _ack_or_none(nmsg: Any, subject: str, what: str) -> PubAck | None:
         raise JetStreamError(f"{what} to {subject!r}: the answer is not a JetStream acknowledgement") from None
     err = resp.get("error")
     if err is not None:
-        exc = jserr.APIError(code=err.get("code"), err_code=err.get("err_code"), description=err.get("description"))
-        raise translate(exc, f"{what} to {subject!r}")
+        raise api_error(err.get("code"), err.get("err_code"), err.get("description"), f"{what} to {subject!r}")
     return PubAck(
         stream=resp["stream"], seq=int(resp["seq"]), duplicate=bool(resp.get("duplicate")), domain=resp.get("domain")
     )

@@ -1,6 +1,6 @@
 """Key-value buckets from synchronous code: :class:`KeyValue` and its :class:`KeyWatcher`.
 
-Each call runs nats-py's key-value support on the I/O thread, bounded by a timeout. Entries
+Each call runs the engine's key-value support (through the seam) on the I/O thread, bounded by a timeout. Entries
 cross to the caller as frozen :class:`KeyValueEntry` values. A watch copies updates to a
 dispatcher thread, which calls the user's callback one entry at a time; when the callback falls
 behind, reading stops (up to nats-py's own buffer) instead of piling up entries in memory.
@@ -9,7 +9,6 @@ behind, reading stops (up to nats-py's own buffer) instead of piling up entries 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 import threading
@@ -18,16 +17,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import nats.errors as nerr
-import nats.js.errors as jserr
 
-from ._core.dispatch import DispatchedWorker, Dispatcher
-from ._core.protocol import check_timeout, payload_bytes
-from ._jsapi import check_key, translate
-from .errors import KeyExistsError, NATSSyncError, NATSTimeoutError
+from .._core.dispatch import DispatchedWorker, Dispatcher
+from .._core.protocol import check_timeout, payload_bytes
+from .._natspy.jetstream import kv_keys, quietly, translate_js
+from ..errors import KeyExistsError, NATSSyncError, NATSTimeoutError, WrongRevisionError
+from .api import check_key
 
 if TYPE_CHECKING:
-    from .jetstream import JetStream
+    from .context import JetStream
 
 __all__ = ["KeyValue", "KeyValueEntry", "KeyWatcher", "KvCallback"]
 
@@ -75,7 +73,7 @@ class KeyValue:
 
     def __init__(self, js: JetStream, nkv: Any, bucket: str) -> None:
         self._js = js
-        self._nkv = nkv  # nats-py's KeyValue: used on the I/O thread only
+        self._nkv = nkv  # the engine's key-value object: used on the I/O thread only
         self.bucket = bucket
 
     def _call(self, fn: Callable[[], Any], timeout: float | None, what: str, key: str | None = None) -> Any:
@@ -85,8 +83,11 @@ class KeyValue:
             raise e.closed_error(what)
         try:
             return e.run(fn, js._t(timeout), what)
-        except nerr.Error as exc:
-            raise translate(exc, what, bucket=self.bucket, key=key) from None
+        except Exception as exc:
+            err = translate_js(exc, what, bucket=self.bucket, key=key)
+            if err is exc:
+                raise
+            raise err from None
 
     def get(self, key: str, *, revision: int | None = None, timeout: float | None = None) -> KeyValueEntry:
         """The current value of ``key`` (or the given ``revision`` of it); :class:`KeyNotFoundError`
@@ -113,20 +114,14 @@ class KeyValue:
         check_key(key)
         data = payload_bytes(value)
         nkv = self._nkv
-        js = self._js
-        e = js._engine
-        if not e.is_open:
-            raise e.closed_error("create")
         try:
-            return int(e.run(lambda: nkv.create(key, data), js._t(timeout), "create"))
-        except jserr.KeyWrongLastSequenceError:
+            return int(self._call(lambda: nkv.create(key, data), timeout, "create", key))
+        except WrongRevisionError:
             raise KeyExistsError(
                 f"create: key {key!r} already has a value in bucket {self.bucket!r}; update() it with its revision",
                 code=400,
                 err_code=10071,
             ) from None
-        except nerr.Error as exc:
-            raise translate(exc, "create", bucket=self.bucket, key=key) from None
 
     def update(
         self, key: str, value: bytes | bytearray | memoryview, last: int, *, timeout: float | None = None
@@ -161,13 +156,7 @@ class KeyValue:
         """The keys that have a value now (deleted ones excluded); [] for an empty bucket."""
         nkv = self._nkv
 
-        async def do_keys() -> list[str]:
-            try:
-                return list(await nkv.keys())
-            except jserr.NoKeysError:
-                return []
-
-        return self._call(do_keys, timeout, "keys")  # type: ignore[no-any-return]
+        return self._call(lambda: kv_keys(nkv), timeout, "keys")  # type: ignore[no-any-return]
 
     def history(self, key: str, *, timeout: float | None = None) -> list[KeyValueEntry]:
         """Every revision of ``key`` still kept (up to the bucket's ``history``), oldest first,
@@ -306,8 +295,7 @@ class KeyWatcher(DispatchedWorker):
             self._task.cancel()
         w = self._nwatch
         if w is not None:
-            with contextlib.suppress(nerr.BadSubscriptionError, nerr.ConnectionClosedError):
-                await w.stop()
+            await quietly(w.stop)
 
     def _shutdown(self) -> None:
         self._disp.stopping = True

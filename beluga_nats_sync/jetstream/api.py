@@ -1,8 +1,7 @@
-"""JetStream plumbing shared by the JetStream modules: input checks, configuration building and
-the translation of nats-py's JetStream errors into ours.
+"""JetStream plumbing shared by the JetStream modules: input checks and configuration building.
 
-Everything here runs in the caller's thread (checks, configs) or is pure (translation), so a bad
-call is refused before anything reaches the I/O thread.
+Everything here runs in the caller's thread, so a bad call is refused before anything reaches
+the I/O thread.
 """
 
 from __future__ import annotations
@@ -13,23 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-import nats.errors as nerr
-import nats.js.errors as jserr
-
-from .errors import (
-    BucketNotFoundError,
-    ConsumerNotFoundError,
-    JetStreamError,
-    JetStreamNotEnabledError,
-    KeyNotFoundError,
-    NATSTimeoutError,
-    StreamNotFoundError,
-    WrongRevisionError,
-)
-
 __all__ = [
-    "ERR_CONSUMER_NOT_FOUND",
-    "ERR_STREAM_NOT_FOUND",
     "check_bucket",
     "check_delays",
     "check_key",
@@ -37,24 +20,14 @@ __all__ = [
     "check_positive",
     "check_positive_int",
     "make_config",
-    "not_enabled",
-    "translate",
 ]
 
 C = TypeVar("C")
-
-# The server's stable error numbers (nats-server's errors.json) that we map to our own classes.
-ERR_STREAM_NOT_FOUND = 10059
-ERR_CONSUMER_NOT_FOUND = 10014
-_ERR_NOT_ENABLED = (10039, 10076)  # not enabled for the account / on the server
-_ERR_WRONG_LAST_SEQ = (10071, 10164)
 
 _BAD_NAME_CHARS = frozenset(">*. /\\\t\r\n\x00")
 _KEY_RE = re.compile(r"[-/_=.a-zA-Z0-9]+")
 _WATCH_KEY_RE = re.compile(r"[-/_=.a-zA-Z0-9*>]+")
 _BUCKET_RE = re.compile(r"[a-zA-Z0-9_-]+")
-
-NOT_ENABLED_HINT = "start nats-server with -js (or a `jetstream {}` block in its configuration)"
 
 
 def check_name(name: Any, what: str = "stream name") -> str:
@@ -136,66 +109,3 @@ def make_config(cls: type[C], base: C | None, fields: Mapping[str, Any], what: s
             raise TypeError(f"{what}: config must be a {cls.__name__}, got {type(base).__name__}")
         return dataclasses.replace(base, **fields)  # type: ignore[type-var]
     return cls(**fields)
-
-
-def not_enabled(what: str) -> JetStreamNotEnabledError:
-    return JetStreamNotEnabledError(
-        f"{what}: JetStream is not enabled on the server (nothing answers on the JetStream API); {NOT_ENABLED_HINT}"
-    )
-
-
-def translate(
-    exc: BaseException,
-    what: str,
-    *,
-    stream: str | None = None,
-    consumer: str | None = None,
-    bucket: str | None = None,
-    key: str | None = None,
-) -> BaseException:
-    """The most specific of our errors for nats-py's JetStream error ``exc`` raised during ``what``."""
-    err_code = getattr(exc, "err_code", None)
-    if bucket is not None and isinstance(exc, jserr.KeyNotFoundError):
-        # nats-py turns every "not found" of a get into KeyNotFoundError; the cause tells whether
-        # the key or the whole bucket (its stream) is missing
-        cause = exc.__context__
-        if getattr(cause, "err_code", None) == ERR_STREAM_NOT_FOUND:
-            err_code = ERR_STREAM_NOT_FOUND
-    if bucket is not None and isinstance(exc, (nerr.NoRespondersError, jserr.NoStreamResponseError)):
-        err_code = ERR_STREAM_NOT_FOUND  # nothing serves the bucket's stream (direct get, publish)
-    if isinstance(exc, jserr.BucketNotFoundError) or (bucket is not None and err_code == ERR_STREAM_NOT_FOUND):
-        return BucketNotFoundError(
-            f"{what}: key-value bucket {bucket!r} does not exist; create it with js.create_key_value({bucket!r})",
-            code=404,
-        )
-    if isinstance(exc, (jserr.KeyNotFoundError, jserr.KeyDeletedError, jserr.NoKeysError)):
-        return KeyNotFoundError(f"{what}: key {key!r} has no value in bucket {bucket!r}", code=404)
-    if isinstance(exc, jserr.KeyWrongLastSequenceError):
-        return WrongRevisionError(
-            f"{what}: key {key!r} in bucket {bucket!r} is not at the expected revision "
-            f"(server: {exc.description}); another writer came first: read it again and retry",
-            code=400,
-            err_code=_ERR_WRONG_LAST_SEQ[0],
-            description=exc.description,
-        )
-    if isinstance(exc, jserr.ServiceUnavailableError) and exc.code is None:
-        return not_enabled(what)  # no responders on $JS.API: nothing serves JetStream here
-    if isinstance(exc, jserr.APIError):
-        code, desc = exc.code, exc.description or ""
-        detail = f"{desc} (code {code}, err_code {err_code})"
-        kw: dict[str, Any] = dict(code=code, err_code=err_code, description=desc)
-        if err_code in _ERR_NOT_ENABLED:
-            return JetStreamNotEnabledError(f"{what}: {desc}; {NOT_ENABLED_HINT}", **kw)
-        if err_code == ERR_STREAM_NOT_FOUND:
-            name = f" {stream!r}" if stream else ""
-            return StreamNotFoundError(f"{what}: stream{name} does not exist; create it with js.add_stream()", **kw)
-        if err_code == ERR_CONSUMER_NOT_FOUND:
-            return ConsumerNotFoundError(f"{what}: consumer {consumer!r} does not exist on stream {stream!r}", **kw)
-        if err_code in _ERR_WRONG_LAST_SEQ:
-            return WrongRevisionError(f"{what}: {detail}", **kw)
-        return JetStreamError(f"{what}: {detail}", **kw)
-    if isinstance(exc, (nerr.TimeoutError, TimeoutError)) and not isinstance(exc, NATSTimeoutError):
-        return NATSTimeoutError(f"{what}: no answer from JetStream in time")
-    if isinstance(exc, nerr.Error):
-        return JetStreamError(f"{what}: {exc}")
-    return exc

@@ -16,9 +16,9 @@ from typing import Any, Protocol, cast
 
 import attrs
 
-from ._core.msg import Msg
-from ._core.protocol import check_timeout
-from .errors import MsgAlreadyAckedError, NoReplySubjectError
+from .._core.msg import Msg
+from .._core.protocol import check_timeout
+from ..errors import MsgAlreadyAckedError, NoReplySubjectError
 
 __all__ = ["Acker", "JetStreamMsg", "MsgMetadata"]
 
