@@ -13,12 +13,13 @@ in order on their own threads, and every blocking call is bounded by a timeout::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._client import Client, connect
 from ._core.msg import Msg
 from ._core.options import Options
 from ._core.stats import Stats
 from ._core.subscription import Subscription
-from ._tail import TailResult
 from .bus import BusStats, NATSMessageBus
 from .errors import (
     AuthorizationError,
@@ -48,6 +49,9 @@ from .errors import (
 )
 from .jetstream import JetStream, JetStreamMsg, KeyValue, KeyValueEntry, PubAck
 from .message import Message
+
+if TYPE_CHECKING:
+    from ._notebook.tail import TailResult
 
 __version__ = "0.1.0"
 
@@ -93,3 +97,13 @@ __all__ = [
     "__version__",
     "connect",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # TailResult lives with the notebook display, which a client that never shows itself in a
+    # notebook does not load
+    if name == "TailResult":
+        from ._notebook.tail import TailResult
+
+        return TailResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ from ._natspy import create_transport
 from .errors import ClosedError, ConnectError
 
 if TYPE_CHECKING:
-    from ._tail import TailResult
+    from ._notebook.tail import TailResult
     from .jetstream import JetStream
 
 __all__ = ["Client", "Stats", "connect"]
@@ -183,7 +183,7 @@ class Client:
         json) that shows as a table in a notebook and has ``to_dataframe()`` when pandas is installed.
         Never raises a timeout: it returns what arrived.
         """
-        from ._tail import tail
+        from ._notebook.tail import tail
 
         return tail(self, subject, n, timeout)
 
@@ -219,6 +219,13 @@ class Client:
         return redact_url(f"{scheme}://{host}:{port}")
 
     @property
+    def server_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the server in use, or last used (as telemetry reports it); None before
+        the first connection."""
+        e = self._e
+        return e.server_address if e is not None else None
+
+    @property
     def max_payload(self) -> int:
         """The largest payload the server accepts, in bytes."""
         return self._engine.max_payload
@@ -235,8 +242,14 @@ class Client:
         subs = len(e.subs) if e is not None else 0
         return f"<beluga_nats_sync.Client {state} {where} subscriptions={subs}>"
 
+    def _display_state(self) -> tuple[bool, int | None, list[Subscription]]:
+        e = self._e
+        if e is None:
+            return False, None, []
+        return True, (None if self.is_closed else e.max_payload), list(e.subs.values())
+
     def _repr_html_(self) -> str:
-        from ._display import client_html
+        from ._notebook.display import client_html
 
         return client_html(self)
 

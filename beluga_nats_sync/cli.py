@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._display import format_size
+from ._notebook.display import format_size
 from ._progress import Progress, summary_line
 
 if TYPE_CHECKING:

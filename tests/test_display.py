@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 import beluga_nats_sync as bns
-from beluga_nats_sync import _display
+from beluga_nats_sync._notebook import display as _display
 
 from helpers import wait_for
 

@@ -53,6 +53,6 @@ class Msg:
         return f"Msg({', '.join(parts)})"
 
     def _repr_html_(self) -> str:
-        from .._display import msg_html
+        from .._notebook.display import msg_html
 
         return msg_html(self)

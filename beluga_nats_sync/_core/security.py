@@ -16,13 +16,11 @@ import binascii
 import os
 import re
 import ssl
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .options import Options
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 __all__ = [
+    "SecuritySettings",
     "build_ssl_context",
     "check_security",
     "describe_credentials",
@@ -30,6 +28,54 @@ __all__ = [
     "scrub",
     "secrets_of",
 ]
+
+
+
+class SecuritySettings(Protocol):
+    """The security fields of :class:`~beluga_nats_sync.Options` (which is what is passed)."""
+
+    @property
+    def servers(self) -> Sequence[str]: ...
+
+    @property
+    def tls(self) -> ssl.SSLContext | None: ...
+
+    @property
+    def tls_ca_file(self) -> str | None: ...
+
+    @property
+    def tls_cert_file(self) -> str | None: ...
+
+    @property
+    def tls_key_file(self) -> str | None: ...
+
+    @property
+    def tls_key_password(self) -> str | None: ...
+
+    @property
+    def tls_hostname(self) -> str | None: ...
+
+    @property
+    def tls_handshake_first(self) -> bool: ...
+
+    @property
+    def user(self) -> str | None: ...
+
+    @property
+    def password(self) -> str | None: ...
+
+    @property
+    def token(self) -> str | None: ...
+
+    @property
+    def nkeys_seed(self) -> str | None: ...
+
+    @property
+    def nkeys_seed_str(self) -> str | None: ...
+
+    @property
+    def user_credentials(self) -> str | None: ...
+
 
 _NKEYS_HINT = "pip install 'beluga-nats-sync[nkeys]'"
 _JWT_BEGIN = "BEGIN NATS USER JWT"
@@ -105,7 +151,7 @@ def _check_credentials_file(path: str) -> None:
         )
 
 
-def check_security(o: Options) -> None:
+def check_security(o: SecuritySettings) -> None:
     """Check the TLS and credential options together; raise naming the option at fault."""
     tls_files = {"tls_ca_file": o.tls_ca_file, "tls_cert_file": o.tls_cert_file, "tls_key_file": o.tls_key_file}
     if o.tls is not None and any(tls_files.values()):
@@ -149,7 +195,7 @@ def check_security(o: Options) -> None:
 
 
 # -- TLS --------------------------------------------------------------------------------------
-def build_ssl_context(o: Options) -> ssl.SSLContext | None:
+def build_ssl_context(o: SecuritySettings) -> ssl.SSLContext | None:
     """The SSLContext the options ask for, or None when they name no TLS setting.
 
     From files, the context verifies the server (``CERT_REQUIRED`` and host name checks) against
@@ -187,7 +233,7 @@ def build_ssl_context(o: Options) -> ssl.SSLContext | None:
 
 
 # -- words for errors -------------------------------------------------------------------------
-def describe_credentials(o: Options) -> str:
+def describe_credentials(o: SecuritySettings) -> str:
     """Which credentials the options carry, without their secret part."""
     if o.user_credentials is not None:
         return f"the credentials file {o.user_credentials!r}"
@@ -213,7 +259,7 @@ def parse_permissions_error(text: str) -> tuple[str | None, str | None]:
     return ("publish" if m.group(1).lower() == "publish" else "subscribe"), m.group(2)
 
 
-def secrets_of(o: Options) -> tuple[str, ...]:
+def secrets_of(o: SecuritySettings) -> tuple[str, ...]:
     """Every secret the options hold (password, token, seed, URL passwords and tokens)."""
     found = [s for s in (o.password, o.token, o.nkeys_seed_str, o.tls_key_password) if s]
     for url in o.servers:

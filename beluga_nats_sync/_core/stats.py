@@ -24,6 +24,6 @@ class Stats:
     dropped: int = 0
 
     def _repr_html_(self) -> str:
-        from .._display import stats_html
+        from .._notebook.display import stats_html
 
         return stats_html(self)

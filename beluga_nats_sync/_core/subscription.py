@@ -311,6 +311,6 @@ class Subscription:
         )
 
     def _repr_html_(self) -> str:
-        from .._display import subscription_html
+        from .._notebook.display import subscription_html
 
         return subscription_html(self)

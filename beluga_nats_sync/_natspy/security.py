@@ -137,7 +137,7 @@ def explain_connect_error(
             "not offer TLS; nothing was sent. Enable TLS on the server, or use a nats:// URL without TLS options"
         )
     if isinstance(exc, ssl.SSLCertVerificationError):
-        why = exc.verify_message or exc.reason or "verification failed"
+        why = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or "verification failed"
         return ConnectError(
             f"cannot connect to {url}: the server's TLS certificate did not verify ({why}); give the CA that "
             "signed it as tls_ca_file (or in tls=), or tls_hostname if the certificate names another host"
@@ -159,7 +159,7 @@ def explain_reconnect_error(exc: BaseException) -> ConnectError | None:
             "reconnect refused: the server does not offer TLS, which this client requires; nothing was sent"
         )
     if isinstance(exc, ssl.SSLCertVerificationError):
-        why = exc.verify_message or exc.reason or "verification failed"
+        why = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or "verification failed"
         return ConnectError(f"reconnect refused: the server's TLS certificate did not verify ({why})")
     return None
 

@@ -9,10 +9,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from .._core.connection import Connection
+    from .._natspy.jetstream import ConsumerInfo, JetStreamManager
 
 __all__ = [
+    "JetStreamLike",
     "check_bucket",
     "check_delays",
     "check_key",
@@ -23,6 +28,28 @@ __all__ = [
 ]
 
 C = TypeVar("C")
+T = TypeVar("T")
+
+
+class JetStreamLike(Protocol):
+    """What consumers and key-value buckets need of their :class:`~.context.JetStream`."""
+
+    _engine: Connection
+    timeout: float
+    api_prefix: str
+
+    def _jsm(self, timeout: float | None = None) -> JetStreamManager: ...
+
+    def _call(self, fn: Callable[[], Coroutine[Any, Any, T]], timeout: float, what: str, **context: str | None) -> T:
+        ...
+
+    def _t(self, timeout: float | None) -> float: ...
+
+    def consumer_info(self, stream: str, durable: str, *, timeout: float | None = None) -> ConsumerInfo: ...
+
+    def _publish_dead_letter(
+        self, subject: str, payload: bytes, headers: dict[str, str], msg_id: str, stored: bool
+    ) -> None: ...
 
 _BAD_NAME_CHARS = frozenset(">*. /\\\t\r\n\x00")
 _KEY_RE = re.compile(r"[-/_=.a-zA-Z0-9]+")

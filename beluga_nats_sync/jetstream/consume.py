@@ -39,11 +39,11 @@ from ..errors import (
     NATSTimeoutError,
     StreamNotFoundError,
 )
+from .api import JetStreamLike
 from .msg import JetStreamMsg, MsgMetadata, parse_metadata
 
 if TYPE_CHECKING:
     from .._core.connection import Connection as _Engine
-    from .context import JetStream
 
 __all__ = ["ConsumeHandle", "JsCallback", "PullSubscription", "ensure_consumer"]
 
@@ -64,7 +64,7 @@ _RETRY_PAUSES = (0.1, 0.25, 0.5, 1.0, 2.0)  # after a failed pull, before asking
 
 
 async def ensure_consumer(
-    js: JetStream, stream: str | None, durable: str, subject: str, wanted: dict[str, Any], what: str
+    js: JetStreamLike, stream: str | None, durable: str, subject: str, wanted: dict[str, Any], what: str
 ) -> tuple[str, ConsumerInfo]:
     """On the I/O thread: find the stream, then create the durable pull consumer or bring the
     settings the caller named up to date. Settings the caller did not name are left alone, so
@@ -112,7 +112,7 @@ class PullSubscription:
     Fetch from one thread at a time (concurrent fetches on one subscription take turns).
     """
 
-    def __init__(self, js: JetStream, psub: Any, stream: str, durable: str, subject: str) -> None:
+    def __init__(self, js: JetStreamLike, psub: Any, stream: str, durable: str, subject: str) -> None:
         self._js = js
         self._psub = psub
         self.stream = stream
@@ -193,7 +193,7 @@ class ConsumeHandle(DispatchedWorker):
 
     def __init__(
         self,
-        js: JetStream,
+        js: JetStreamLike,
         *,
         stream: str,
         durable: str,

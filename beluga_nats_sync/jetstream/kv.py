@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -22,10 +22,7 @@ from .._core.dispatch import DispatchedWorker, Dispatcher
 from .._core.protocol import check_timeout, payload_bytes
 from .._natspy.jetstream import kv_keys, quietly, translate_js
 from ..errors import KeyExistsError, NATSSyncError, NATSTimeoutError, WrongRevisionError
-from .api import check_key
-
-if TYPE_CHECKING:
-    from .context import JetStream
+from .api import JetStreamLike, check_key
 
 __all__ = ["KeyValue", "KeyValueEntry", "KeyWatcher", "KvCallback"]
 
@@ -71,7 +68,7 @@ class KeyValue:
     new revision, which :meth:`update` takes to write only if nobody wrote in between.
     """
 
-    def __init__(self, js: JetStream, nkv: Any, bucket: str) -> None:
+    def __init__(self, js: JetStreamLike, nkv: Any, bucket: str) -> None:
         self._js = js
         self._nkv = nkv  # the engine's key-value object: used on the I/O thread only
         self.bucket = bucket

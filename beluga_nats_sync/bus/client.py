@@ -22,17 +22,17 @@ from typing import TYPE_CHECKING, Any, Union
 
 import attrs
 
-from . import _tracing
-from ._client import Client
-from ._core.msg import Msg
-from ._core.options import Options
-from ._core.protocol import check_timeout
-from ._core.subscription import Subscription
-from .errors import MessageDecodeError
-from .message import Message
+from .._client import Client
+from .._core.msg import Msg
+from .._core.options import Options
+from .._core.protocol import check_timeout
+from .._core.subscription import Subscription
+from ..errors import MessageDecodeError
+from ..message import Message, check_message
+from . import tracing as _tracing
 
 if TYPE_CHECKING:
-    from ._bus_jetstream import BusJetStream
+    from .jetstream import BusJetStream
 
 __all__ = ["BusStats", "MessageHandler", "NATSMessageBus", "RequestHandler"]
 
@@ -50,13 +50,6 @@ ATTEMPTS_HEADER = "Beluga-Attempts"
 MESSAGE_ID_HEADER = "Beluga-Message-Id"
 
 _DEFAULT_DLQ = "{subject}.dlq"
-
-
-def check_message(message: Any) -> Message:
-    """``message`` if it is a :class:`Message`; a ``TypeError`` saying so otherwise."""
-    if not isinstance(message, Message):
-        raise TypeError(f"message must be a beluga_nats_sync.Message, got {type(message).__name__}")
-    return message
 
 
 @attrs.frozen
@@ -140,8 +133,7 @@ class NATSMessageBus:
             self._counts[name] += n
 
     def _server(self) -> tuple[str, int] | None:
-        e = self._client._e
-        return e.server_address if e is not None else None
+        return self._client.server_address
 
     def _dlq_for(self, subject: str) -> str | None:
         d = self.dead_letter_subject
@@ -344,9 +336,9 @@ class NATSMessageBus:
     def jetstream(self, **kwargs: Any) -> BusJetStream:
         """JetStream speaking :class:`Message`: persistent publish with acks and durable consumers
         (``kwargs`` are those of :meth:`Client.jetstream`)."""
-        from ._bus_jetstream import BusJetStream
+        from .jetstream import BusJetStream
 
-        return BusJetStream(self, self._client.jetstream(**kwargs))
+        return BusJetStream(self._server, self._client.jetstream(**kwargs))
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def close(self, timeout: float | None = None) -> None:

@@ -12,15 +12,37 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 if TYPE_CHECKING:
-    from ._client import Client
-    from ._core.msg import Msg
-    from ._core.stats import Stats
-    from ._core.subscription import Subscription
+    from .._core.msg import Msg
+    from .._core.options import Options
+    from .._core.stats import Stats
+    from .._core.subscription import Subscription
+
+
+class ClientView(Protocol):
+    """What the display shows of a client."""
+
+    @property
+    def options(self) -> Options: ...
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    @property
+    def is_closed(self) -> bool: ...
+
+    @property
+    def connected_url(self) -> str | None: ...
+
+    @property
+    def stats(self) -> Stats: ...
+
+    def _display_state(self) -> tuple[bool, int | None, list[Subscription]]:
+        """(connect() was called, the server's max payload while open, the active subscriptions)"""
 
 __all__ = [
     "client_html",
@@ -138,9 +160,9 @@ def _box(title: str, badge: str, body: str) -> str:
 # -- clients and subscriptions ---------------------------------------------------------------------
 
 
-def client_state(client: Client) -> str:
+def client_state(client: ClientView) -> str:
     """``'not connected'``, ``'connected'``, ``'reconnecting'`` or ``'closed'``."""
-    if client._e is None:
+    if not client._display_state()[0]:
         return "not connected"
     if client.is_closed:
         return "closed"
@@ -172,16 +194,16 @@ def subscription_html(sub: Subscription) -> str:
     return _box("Subscription", state, _grid(_SUB_HEADER, [_sub_row(sub)]))
 
 
-def client_html(client: Client) -> str:
+def client_html(client: ClientView) -> str:
     """HTML for a :class:`Client`: server, state, traffic counters and its subscriptions."""
-    e = client._e
+    _, max_payload, subs = client._display_state()
     state = client_state(client)
     where = client.connected_url or ", ".join(client.options.redacted_servers)
     rows = [("server", escape(where)), ("state", escape(state))]
     if client.options.name:
         rows.append(("name", escape(client.options.name)))
-    if e is not None and not client.is_closed:
-        rows.append(("max payload", escape(format_size(e.max_payload))))
+    if max_payload is not None:
+        rows.append(("max payload", escape(format_size(max_payload))))
     s = client.stats
     rows.append(("in", escape(f"{s.in_msgs:,} msgs, {format_size(s.in_bytes)}")))
     rows.append(("out", escape(f"{s.out_msgs:,} msgs, {format_size(s.out_bytes)}")))
@@ -194,7 +216,6 @@ def client_html(client: Client) -> str:
             ),
         )
     )
-    subs = list(e.subs.values()) if e is not None else []
     body = _table(rows)
     if subs:
         subs.sort(key=lambda sub: sub.sid)

@@ -6,15 +6,25 @@ import importlib
 import json
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ._core.protocol import check_subject, check_timeout
-from ._display import MAX_PARSE, rows_html
-from .errors import ClosedError, NATSTimeoutError
+from .._core.protocol import check_subject, check_timeout
+from ..errors import ClosedError, NATSTimeoutError
+from .display import MAX_PARSE, rows_html
 
 if TYPE_CHECKING:
-    from ._client import Client
-    from ._core.msg import Msg
+    from .._core.msg import Msg
+    from .._core.options import Options
+    from .._core.subscription import Subscription
+
+
+class Subscriber(Protocol):
+    """What ``tail`` needs of a client."""
+
+    @property
+    def options(self) -> Options: ...
+
+    def subscribe(self, subject: str) -> Subscription: ...
 
 __all__ = ["TailResult", "msg_row", "tail"]
 
@@ -82,7 +92,7 @@ def msg_row(msg: Msg, received: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def tail(client: Client, subject: str, n: int = 10, timeout: float | None = 5.0) -> TailResult:
+def tail(client: Subscriber, subject: str, n: int = 10, timeout: float | None = 5.0) -> TailResult:
     """Subscribe to ``subject`` and collect up to ``n`` messages, for at most ``timeout`` seconds in all.
 
     Returns what arrived (possibly nothing) without raising a timeout; the subscription is removed

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import _tracing
-from .jetstream.consume import ConsumeHandle
-from .bus import check_message
-from .jetstream import JetStream, JetStreamMsg, PubAck
-from .message import Message
-
-if TYPE_CHECKING:
-    from .bus import NATSMessageBus
+from ..jetstream import ConsumeHandle, JetStream, JetStreamMsg, PubAck
+from ..message import Message, check_message
+from . import tracing as _tracing
 
 __all__ = ["BusJetStream"]
 
@@ -28,8 +23,8 @@ class BusJetStream:
     ``stream_info``, ...) and key-value are those of the raw context, reachable here too.
     """
 
-    def __init__(self, bus: NATSMessageBus, js: JetStream) -> None:
-        self._bus = bus
+    def __init__(self, server: Callable[[], tuple[str, int] | None], js: JetStream) -> None:
+        self._server = server  # the bus's: the server in use, for telemetry
         self._js = js
 
     @property
@@ -54,7 +49,7 @@ class BusJetStream:
             message_type=message.type,
             message_id=message.message_id,
             size=len(data),
-            server=self._bus._server(),
+            server=self._server(),
         )
         with _tracing.send("publish", subject, attributes) as headers:
             return self._js.publish(subject, data, headers=headers or None, msg_id=dedup, timeout=timeout)
@@ -80,7 +75,7 @@ class BusJetStream:
                 message_type=message.type,
                 message_id=message.message_id,
                 size=len(msg.data),
-                server=self._bus._server(),
+                server=self._server(),
             )
             with _tracing.span("process", attributes, _tracing.extract(msg.headers)):
                 handler(message)
