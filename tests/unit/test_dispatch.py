@@ -66,7 +66,9 @@ def test_stopping_discards_instead_of_handling() -> None:
 def test_room_is_signalled_once_below_the_low_water_mark() -> None:
     gate = threading.Event()
     room = threading.Event()
-    d: Dispatcher[int] = Dispatcher("test-room", lambda i: gate.wait(5.0), lambda i: None, low_water=2, on_room=room.set)
+    d: Dispatcher[int] = Dispatcher(
+        "test-room", lambda i: gate.wait(5.0), lambda i: None, low_water=2, on_room=room.set
+    )
     d.start()
     for i in range(6):
         d.put(i)

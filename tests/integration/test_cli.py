@@ -19,9 +19,8 @@ import pytest
 import beluga_nats_sync as bns
 from beluga_nats_sync.server import EmbeddedServer
 
-from helpers import wait_for
+from helpers import ROOT, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 60.0
 
 try:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._clients import CLIENTS, version_of
+from .clients import CLIENTS, version_of
 
 __all__ = ["affinity", "git_revision", "load_average", "machine_facts", "server_version"]
 

@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ._measure import Incomplete, Settings, clock, measure_throughput
-from ._peers import AsyncRunner, beluga, natspy, natspysync, natspysync_flush, payload_of, pynats2
-from ._scenario import Point, Scenario
+from ..harness.measure import Incomplete, Settings, clock, measure_throughput
+from ..harness.peers import AsyncRunner, beluga, natspy, natspysync, natspysync_flush, payload_of, pynats2
+from ..harness.scenario import Point, Scenario
 
 THREADS = (1, 4, 16)
 SUBJECT = "bench.threads"

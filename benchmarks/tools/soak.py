@@ -1,6 +1,6 @@
 """Soak: a sustained publish rate with a subscriber, RSS and thread count sampled every 10 s.
 
-    python -m benchmarks.soak [--minutes 5] [--rate 20000] [--url URL]
+    python -m benchmarks.tools.soak [--minutes 5] [--rate 20000] [--url URL]
 
 Starts an embedded nats-server unless --url is given. Both samples should stay flat: a growing
 RSS or thread count is a leak. Bounded by --minutes.
@@ -15,7 +15,7 @@ import time
 
 import beluga_nats_sync as bns
 
-from ._server import server_url
+from ..harness.server import server_url
 
 
 def rss_kib() -> int:

@@ -1,6 +1,6 @@
 """The pynats2 drop-in against pynats2 itself: the same calls, two imports, one run.
 
-    python -m benchmarks.compat_pynats2 [--url URL] [--count N] [--reps R]
+    python -m benchmarks.tools.compat_pynats2 [--url URL] [--count N] [--reps R]
 
 Starts an embedded nats-server unless --url is given. For 16-byte payloads it measures, with
 ``beluga_nats_sync.compat.pynats2`` and with ``pynats2``: publish msgs/s (until the server has
@@ -19,7 +19,7 @@ import time
 import types
 from collections.abc import Callable
 
-from ._server import server_url
+from ..harness.server import server_url
 
 PAYLOAD = b"0123456789abcdef"
 

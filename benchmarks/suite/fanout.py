@@ -11,8 +11,8 @@ import contextlib
 import threading
 from typing import Any
 
-from ._measure import Incomplete, Settings, clock, measure_throughput
-from ._peers import (
+from ..harness.measure import Incomplete, Settings, clock, measure_throughput
+from ..harness.peers import (
     BIG_PENDING_BYTES,
     BIG_PENDING_MSGS,
     AsyncDone,
@@ -26,7 +26,7 @@ from ._peers import (
     pynats2,
     pynats2_ready,
 )
-from ._scenario import Point, Scenario
+from ..harness.scenario import Point, Scenario
 
 SUBJECT = "bench.fanout"
 PAYLOAD = payload_of(16)

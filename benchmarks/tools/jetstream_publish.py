@@ -1,6 +1,6 @@
 """Durable publish throughput: JetStream publishes acknowledged by a file-backed stream.
 
-    python -m benchmarks.jetstream_publish [--url URL] [--count N] [--reps R] [--size BYTES]
+    python -m benchmarks.tools.jetstream_publish [--url URL] [--count N] [--reps R] [--size BYTES]
 
 Starts an embedded nats-server with JetStream (temporary store) unless --url is given. Measures,
 in one run against one server, msgs/s of:
@@ -23,7 +23,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from ._server import server_url
+from ..harness.server import server_url
 
 STREAM = "BENCH"
 SUBJECT = "bench.js"

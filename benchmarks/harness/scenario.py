@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._measure import Settings
+from .measure import Settings
 
 __all__ = ["SCENARIO_MODULES", "Impl", "Point", "Scenario", "load", "size_label"]
 
@@ -44,7 +44,7 @@ class Scenario:
 
 
 def load(name: str) -> Scenario:
-    module = importlib.import_module(f"benchmarks.{name}")
+    module = importlib.import_module(f"benchmarks.suite.{name}")
     scenario: Scenario = module.SCENARIO
     return scenario
 

@@ -14,7 +14,7 @@ import beluga_nats_sync as bns
 from beluga_nats_sync.bus import ATTEMPTS_HEADER, ERROR_HEADER, MESSAGE_ID_HEADER, SUBJECT_HEADER
 from beluga_nats_sync.server import EmbeddedServer
 
-from helpers import wait_for
+from helpers import ROOT, wait_for
 
 
 @pytest.fixture
@@ -278,9 +278,8 @@ def test_the_agents_example_runs(nats_server: EmbeddedServer) -> None:
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
-    script = Path(__file__).parent.parent / "examples" / "agents.py"
+    script = ROOT / "examples" / "agents.py"
     env = dict(os.environ, NATS_URL=nats_server.url)
     out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

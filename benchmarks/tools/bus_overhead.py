@@ -1,6 +1,6 @@
 """What tracing costs the bus when no OpenTelemetry SDK is configured (the API's no-op tracer).
 
-    python -m benchmarks.bus_overhead [--count N] [--reps R]
+    python -m benchmarks.tools.bus_overhead [--count N] [--reps R]
 
 Compares ``bus.publish(subject, message)`` (span, context injection, metrics: all no-ops) with the
 same work done without any tracing call (``client.publish(subject, message.to_json())``), in one

@@ -19,17 +19,17 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlparse
 
-from ._clients import CLIENTS, OURS, by_key, missing_reason, version_of
-from ._machine import affinity, load_average, machine_facts
-from ._measure import Settings, merge_rounds
-from ._progress import Progress
-from ._report import compute_ratios, compute_targets, render
-from ._scenario import Scenario, load
-from ._worker import MARK
+from .clients import CLIENTS, OURS, by_key, missing_reason, version_of
+from .machine import affinity, load_average, machine_facts
+from .measure import Settings, merge_rounds
+from .progress import Progress
+from .report import compute_ratios, compute_targets, render
+from .scenario import Scenario, load
+from .worker import MARK
 
 __all__ = ["FULL", "QUICK", "Config", "run"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 SCHEMA = 1
 
 #: per round; a full run makes 3 rounds, so 6 timed repetitions per point. Repetitions of
@@ -163,7 +163,7 @@ def _run_job(
     progress.start(job.label(job.points[0]))
     with tempfile.TemporaryFile(mode="w+") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._worker", json.dumps(spec)],
+            [sys.executable, "-m", "benchmarks.harness.worker", json.dumps(spec)],
             stdout=subprocess.PIPE,
             stderr=err,
             stdin=subprocess.DEVNULL,
@@ -241,7 +241,7 @@ def _run_job(
 def _outcome(sc: Scenario, result: dict[str, Any]) -> str:
     if result.get("status") != "ok":
         return f"error: {result.get('reason')}"
-    from ._report import fmt_value
+    from .report import fmt_value
 
     value = result.get(sc.headline)
     return fmt_value(float(value), sc.unit) if isinstance(value, (int, float)) else "ok"
@@ -416,6 +416,6 @@ def run(cfg: Config, out: TextIO | None = None, err: TextIO | None = None) -> in
 
 
 def _plot(doc: dict[str, Any], out: Path) -> tuple[list[str], str | None]:
-    from ._plots import plot_all
+    from .plots import plot_all
 
     return plot_all(doc, out)

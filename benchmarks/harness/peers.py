@@ -13,7 +13,7 @@ import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
-from ._measure import Incomplete, clock
+from .measure import Incomplete, clock
 
 __all__ = [
     "BIG_PENDING_BYTES",

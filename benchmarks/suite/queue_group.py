@@ -11,8 +11,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from ._measure import Settings, clock, measure_throughput
-from ._peers import (
+from ..harness.measure import Settings, clock, measure_throughput
+from ..harness.peers import (
     BIG_PENDING_BYTES,
     BIG_PENDING_MSGS,
     AsyncDone,
@@ -24,7 +24,7 @@ from ._peers import (
     pynats2,
     pynats2_ready,
 )
-from ._scenario import Point, Scenario
+from ..harness.scenario import Point, Scenario
 
 SUBJECT = "bench.work"
 QUEUE = "workers"

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 
 from benchmarks import __main__ as bench_cli
-from benchmarks._clients import CLIENTS, OURS, ClientSpec, missing_reason
-from benchmarks._measure import Settings, _calibrate, measure_latency, measure_throughput, percentile
-from benchmarks._report import compute_ratios, compute_targets, render
-from benchmarks._scenario import SCENARIO_MODULES, load
+from benchmarks.harness.clients import CLIENTS, OURS, ClientSpec, missing_reason
+from benchmarks.harness.measure import Settings, _calibrate, measure_latency, measure_throughput, percentile
+from benchmarks.harness.report import compute_ratios, compute_targets, render
+from benchmarks.harness.scenario import SCENARIO_MODULES, load
 
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
+
 STATUSES = {"ok", "n/a", "skipped", "error"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -239,7 +240,7 @@ def test_pin_reaches_the_worker_process() -> None:
     job = {"scenario": "publish", "client": OURS, "url": "nats://127.0.0.1:1", "points": [], "settings": settings}
     job["affinity"] = [cpu]
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks._worker", json.dumps(job)],
+        [sys.executable, "-m", "benchmarks.harness.worker", json.dumps(job)],
         cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
         capture_output=True,
@@ -252,7 +253,7 @@ def test_pin_reaches_the_worker_process() -> None:
 
 
 def test_a_client_that_is_not_installed_is_skipped_in_every_cell(tmp_path: Path) -> None:
-    from benchmarks._runner import QUICK, Config, _plan
+    from benchmarks.harness.runner import QUICK, Config, _plan
 
     cfg = Config(out=tmp_path, quick=True, settings=QUICK, scenarios=["publish", "delivery"], rounds=2)
     clients = {c.key: {"label": c.label, "available": True, "reason": None} for c in CLIENTS}

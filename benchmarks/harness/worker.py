@@ -1,4 +1,4 @@
-"""One scenario for one client, in a process of its own: ``python -m benchmarks._worker JOB``.
+"""One scenario for one client, in a process of its own: ``python -m benchmarks.harness.worker JOB``.
 
 ``JOB`` is JSON: ``{"scenario", "client", "url", "points", "settings"}``. Each finished point is
 written to stdout as one line ``@@bench <json>``; everything else the process prints (a peer's
@@ -17,9 +17,9 @@ import sys
 import traceback
 from typing import Any, TextIO
 
-from ._clients import by_key
-from ._measure import Incomplete, Settings, clock
-from ._scenario import load
+from .clients import by_key
+from .measure import Incomplete, Settings, clock
+from .scenario import load
 
 __all__ = ["MARK", "main"]
 

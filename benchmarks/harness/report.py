@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ._clients import CLIENTS, OURS, by_key
+from .clients import CLIENTS, OURS, by_key
 
 __all__ = ["TARGETS", "Target", "compute_ratios", "compute_targets", "fmt_value", "headline_of", "render"]
 

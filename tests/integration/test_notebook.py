@@ -19,12 +19,13 @@ import pytest
 
 from beluga_nats_sync.server import EmbeddedServer
 
+from helpers import ROOT
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 jupyter_client = pytest.importorskip("jupyter_client")
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "examples" / "quickstart.ipynb"
 BUS_TAG = "bus"  # cells that need beluga_nats_sync.bus and beluga_nats_sync.message
 

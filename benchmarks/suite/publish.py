@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._measure import Settings, clock, measure_throughput
-from ._peers import AsyncRunner, beluga, natspy, natspysync, natspysync_flush, payload_of, pynats2
-from ._scenario import Point, Scenario, size_label
+from ..harness.measure import Settings, clock, measure_throughput
+from ..harness.peers import AsyncRunner, beluga, natspy, natspysync, natspysync_flush, payload_of, pynats2
+from ..harness.scenario import Point, Scenario, size_label
 
 SIZES = (0, 16, 1024, 64 * 1024, 1024 * 1024)
 SUBJECT = "bench.publish"

@@ -13,8 +13,8 @@ import asyncio
 import threading
 from typing import Any
 
-from ._measure import Incomplete, Settings, clock, measure_throughput
-from ._peers import (
+from ..harness.measure import Incomplete, Settings, clock, measure_throughput
+from ..harness.peers import (
     BIG_PENDING_BYTES,
     BIG_PENDING_MSGS,
     AsyncDone,
@@ -28,7 +28,7 @@ from ._peers import (
     pynats2,
     pynats2_ready,
 )
-from ._scenario import Point, Scenario
+from ..harness.scenario import Point, Scenario
 
 SUBJECT = "bench.delivery"
 PAYLOAD = payload_of(16)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._clients import CLIENTS, OURS, by_key
-from ._report import headline_of
+from .clients import CLIENTS, OURS, by_key
+from .report import headline_of
 
 __all__ = ["PLOTS", "plot_all"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ._measure import Incomplete, Settings, clock, measure_latency
-from ._peers import AsyncRunner, beluga, natspy, payload_of
-from ._scenario import Point, Scenario
+from ..harness.measure import Incomplete, Settings, clock, measure_latency
+from ..harness.peers import AsyncRunner, beluga, natspy, payload_of
+from ..harness.scenario import Point, Scenario
 
 PAYLOAD = payload_of(16)
 

@@ -11,9 +11,18 @@ import statistics
 import threading
 from typing import Any
 
-from ._measure import Incomplete, Settings, clock, measure_latency
-from ._peers import AsyncRunner, beluga, natspy, natspysync, natspysync_flush, payload_of, pynats2, pynats2_ready
-from ._scenario import Point, Scenario
+from ..harness.measure import Incomplete, Settings, clock, measure_latency
+from ..harness.peers import (
+    AsyncRunner,
+    beluga,
+    natspy,
+    natspysync,
+    natspysync_flush,
+    payload_of,
+    pynats2,
+    pynats2_ready,
+)
+from ..harness.scenario import Point, Scenario
 
 SUBJECT = "bench.rpc"
 PAYLOAD = payload_of(16)
