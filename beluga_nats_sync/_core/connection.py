@@ -26,16 +26,16 @@ from ..errors import (
     NoRespondersError,
     RequestTimeoutError,
 )
-from .dispatch import EventWorker, Worker
+from .dispatch import EventWorker, Worker, stop_workers
 from .inbox import unique_token
 from .msg import Msg, Publisher
 from .options import Options
 from .outbox import Outbox
 from .portal import IOLoop, wait_future
-from .protocol import check_queue, check_subject, check_timeout
+from .protocol import check_timeout
 from .requests import RequestRouter, Waiter
 from .stats import Stats
-from .subscription import MsgCallback, Subscription
+from .subscription import MsgCallback, Subscription, check_subscribe
 from .transport import Transport, TransportEvents
 
 __all__ = ["Connection", "State", "finalize_connection"]
@@ -125,15 +125,12 @@ class Connection:
                 raise
             raise NATSTimeoutError(f"{what} did not complete within {timeout:g} s") from None
 
-    def _set_open(self) -> None:
-        self.state = State.OPEN
-        self.outbox.open = True
-
     # -- connect -----------------------------------------------------------------------------
     def connect(self, timeout: float) -> None:
         """Connect within ``timeout``; with ``retry_on_failed_connect``, go on in the background
         after the first round of attempts fails instead of raising."""
-        self._set_open()  # publish/subscribe may buffer while a background connect goes on
+        self.state = State.OPEN  # publish/subscribe may buffer while a background connect goes on
+        self.outbox.open = True
 
         async def do_connect() -> None:
             if await self.transport.connect(timeout):
@@ -297,19 +294,8 @@ class Connection:
         pending_msgs_limit: int | None,
         pending_bytes_limit: int | None,
     ) -> Subscription:
-        check_subject(subject, wildcards=True)
-        check_queue(queue)
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable (it receives a Msg) or None, got {type(callback).__name__}")
-        if callback is not None and asyncio.iscoroutinefunction(callback):
-            raise TypeError("callback must be a plain function, not a coroutine function; it runs on its own thread")
-        if max_msgs is not None and (isinstance(max_msgs, bool) or not isinstance(max_msgs, int) or max_msgs < 1):
-            raise ValueError(f"max_msgs must be an int >= 1 or None, got {max_msgs!r}")
-        pm = self.options.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit
-        pb = self.options.pending_bytes_limit if pending_bytes_limit is None else pending_bytes_limit
-        for name, v in (("pending_msgs_limit", pm), ("pending_bytes_limit", pb)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+        limits = (pending_msgs_limit, pending_bytes_limit)
+        pm, pb = check_subscribe(subject, callback, queue, max_msgs, *limits, self.options)
         if self.state is not State.OPEN:
             raise self.closed_error("subscribe")
         sub = Subscription(self, subject, queue, callback, max_msgs, pm, pb)
@@ -418,17 +404,7 @@ class Connection:
         self.events.stop(max(0.05, deadline - time.monotonic()))
 
     def _stop_workers(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        workers = []
-        while self.workers:  # pop one by one: a worker registering meanwhile is not lost
-            try:
-                workers.append(self.workers.pop())
-            except KeyError:
-                break
-        for w in workers:
-            w._shutdown()
-        for w in workers:
-            w._join(max(0.0, deadline - time.monotonic()))
+        stop_workers(self.workers, timeout)
 
     # -- observing -----------------------------------------------------------------------------
     def stats(self) -> Stats:

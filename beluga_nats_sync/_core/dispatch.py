@@ -16,11 +16,12 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["DispatchedWorker", "Dispatcher", "EventWorker", "Worker", "join_thread"]
+__all__ = ["DispatchedWorker", "Dispatcher", "EventWorker", "Worker", "join_thread", "stop_workers"]
 
 log = logging.getLogger("beluga_nats_sync")
 T = TypeVar("T")
@@ -44,6 +45,21 @@ class Worker(Protocol):
 
     def _join(self, timeout: float) -> bool:
         """Wait at most ``timeout`` for the thread to end; False if it is still running."""
+
+
+def stop_workers(workers: set[Worker], timeout: float) -> None:
+    """Stop every worker of ``workers`` (emptying it) and wait for their threads, at most ``timeout`` in all."""
+    deadline = time.monotonic() + timeout
+    stopping = []
+    while workers:  # pop one by one: a worker registering meanwhile is not lost
+        try:
+            stopping.append(workers.pop())
+        except KeyError:
+            break
+    for w in stopping:
+        w._shutdown()
+    for w in stopping:
+        w._join(max(0.0, deadline - time.monotonic()))
 
 
 def _no_room_signal() -> None:

@@ -9,6 +9,7 @@ through the error callback.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import queue
 import threading
@@ -18,17 +19,43 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import ClosedError, NATSTimeoutError, SlowConsumerError
 from .dispatch import Dispatcher
 from .msg import Msg, Publisher
-from .protocol import check_timeout
+from .protocol import check_queue, check_subject, check_timeout
 
 if TYPE_CHECKING:
     from .options import Options
 
-__all__ = ["MsgCallback", "Subscription", "SubscriptionOwner"]
+__all__ = ["MsgCallback", "Subscription", "SubscriptionOwner", "check_subscribe"]
 
 log = logging.getLogger("beluga_nats_sync")
 
 _END = object()  # queued after the last message a subscription will ever deliver
 MsgCallback = Callable[[Msg], Any]
+
+
+def check_subscribe(
+    subject: str,
+    callback: MsgCallback | None,
+    queue: str,
+    max_msgs: int | None,
+    pending_msgs_limit: int | None,
+    pending_bytes_limit: int | None,
+    options: Options,
+) -> tuple[int, int]:
+    """Check subscribe()'s arguments in the caller's thread; return the pending limits to use."""
+    check_subject(subject, wildcards=True)
+    check_queue(queue)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable (it receives a Msg) or None, got {type(callback).__name__}")
+    if callback is not None and inspect.iscoroutinefunction(callback):
+        raise TypeError("callback must be a plain function, not a coroutine function; it runs on its own thread")
+    if max_msgs is not None and (isinstance(max_msgs, bool) or not isinstance(max_msgs, int) or max_msgs < 1):
+        raise ValueError(f"max_msgs must be an int >= 1 or None, got {max_msgs!r}")
+    pm = options.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit
+    pb = options.pending_bytes_limit if pending_bytes_limit is None else pending_bytes_limit
+    for name, v in (("pending_msgs_limit", pm), ("pending_bytes_limit", pb)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    return pm, pb
 
 
 class SubscriptionOwner(Protocol):

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from .._natspy.jetstream import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
 from .consume import ConsumeHandle, PullSubscription
-from .context import JetStream, PubAck, PubAckFuture
+from .context import JetStream
 from .kv import KeyValue, KeyValueEntry, KeyWatcher
 from .msg import JetStreamMsg, MsgMetadata
+from .publish import PubAck, PubAckFuture
 
 __all__ = [
     "ConsumeHandle",
