@@ -180,7 +180,7 @@ class EventWorker:
         fn, args = item
         try:
             fn(*args)
-        except Exception:
+        except BaseException:
             log.exception("client event callback %r raised", getattr(fn, "__name__", fn))
 
 

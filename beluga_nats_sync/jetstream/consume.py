@@ -369,7 +369,7 @@ class ConsumeHandle(DispatchedWorker):
         self.delivered += 1
         try:
             self._callback(msg)
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit and the like in a handler must not end consuming
             self.errors += 1
             self._engine.count_callback_error()
             log.warning(

@@ -263,7 +263,7 @@ class KeyWatcher(DispatchedWorker):
         self.delivered += 1
         try:
             self._callback(item)
-        except Exception:
+        except BaseException:  # SystemExit and the like in a callback must not end the watch
             self.errors += 1
             self._engine.count_callback_error()
             log.exception("watch %r on bucket %r: callback raised; delivery goes on", self.key, self._kv.bucket)

@@ -240,6 +240,26 @@ def test_consume_acks_on_return(js: JetStream, stream: tuple[str, str]) -> None:
     assert not any(n.startswith("nats-js-") for n in thread_names())
 
 
+def test_a_handler_raising_system_exit_is_retried_and_consuming_goes_on(
+    js: JetStream, stream: tuple[str, str]
+) -> None:
+    name, p = stream
+    calls: collections.Counter[bytes] = collections.Counter()
+    done: list[bytes] = []
+
+    def handle(msg: JetStreamMsg) -> None:
+        calls[msg.data] += 1
+        if msg.data == b"exit" and calls[msg.data] == 1:
+            raise SystemExit("from the handler")
+        done.append(msg.data)
+
+    with js.consume(f"{p}.x", durable="exits", callback=handle, ack_wait=5.0, backoff=0.05) as h:
+        for data in (b"exit", b"after"):
+            js.publish(f"{p}.x", data)
+        wait_for(lambda: sorted(done) == [b"after", b"exit"], 10.0, "both handled, the failed one after a retry")
+        assert h.errors == 1 and h.is_active and calls[b"exit"] == 2
+
+
 def test_failing_messages_are_redelivered_and_processed_once_they_succeed(
     js: JetStream, stream: tuple[str, str]
 ) -> None:

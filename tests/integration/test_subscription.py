@@ -167,3 +167,36 @@ def test_several_threads_pulling_one_subscription_share_its_messages(client: bns
         t.join(30.0)
     assert sorted(x for g in got for x in g) == list(range(n))  # each message to exactly one reader
     assert sub.delivered == n and sub.pending == 0 and sub.pending_bytes == 0
+
+
+@pytest.mark.parametrize("exc", [SystemExit, KeyboardInterrupt, GeneratorExit])
+def test_a_callback_raising_a_base_exception_does_not_end_delivery(
+    client: bns.Client, exc: type[BaseException]
+) -> None:
+    seen: list[bytes] = []
+    done = threading.Event()
+
+    def cb(msg: bns.Msg) -> None:
+        if msg.data == b"raise":
+            raise exc("from the callback")
+        seen.append(msg.data)
+        if msg.data == b"after":
+            done.set()
+
+    sub = client.subscribe("base.exc", cb)
+    for data in (b"before", b"raise", b"after"):
+        client.publish("base.exc", data)
+    assert done.wait(5.0), "delivery stopped after the callback raised"
+    assert seen == [b"before", b"after"]
+    assert sub.errors == 1 and client.stats.callback_errors == 1 and sub.is_active
+
+
+def test_auto_unsubscribe_later_ends_at_the_limit(client: bns.Client) -> None:
+    sub = client.subscribe("auto.later")
+    sub.auto_unsubscribe(3)
+    for i in range(5):
+        client.publish("auto.later", b"%d" % i)
+    assert [m.data for m in sub.messages(timeout=0.5)] == [b"0", b"1", b"2"]
+    assert not sub.is_active
+    with pytest.raises(ValueError, match="max_msgs"):
+        sub.auto_unsubscribe(0)
