@@ -1,6 +1,6 @@
-"""JetStream through nats-py: its JetStream API objects for one connection, its configuration
-and information classes (re-exported by ``beluga_nats_sync.jetstream``), and the translation of
-its JetStream errors into ours.
+"""JetStream through nats-py: its JetStream API objects for one connection, and its configuration
+and information classes (re-exported by ``beluga_nats_sync.jetstream``). The translation of its
+JetStream errors is in :mod:`.errors` with all the others.
 
 Every coroutine here runs on the I/O thread and raises only our errors.
 """
@@ -24,16 +24,8 @@ from nats.js.api import (
     StreamInfo,
 )
 
-from .._core.jserrors import ERR_CONSUMER_NOT_FOUND, ERR_STREAM_NOT_FOUND, ERR_WRONG_LAST_SEQ, api_error, not_enabled
-from ..errors import (
-    BucketNotFoundError,
-    JetStreamError,
-    KeyNotFoundError,
-    NATSSyncError,
-    NATSTimeoutError,
-    WrongRevisionError,
-)
-from .errors import translate
+from .._core.jserrors import ERR_CONSUMER_NOT_FOUND
+from .errors import translate_js
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -49,7 +41,6 @@ __all__ = [
     "kv_keys",
     "quietly",
     "stream_for_subject",
-    "translate_js",
 ]
 
 T = TypeVar("T")
@@ -103,52 +94,3 @@ async def quietly(fn: Callable[[], Awaitable[Any]]) -> None:
     """Await ``fn()`` (an unsubscribe or a watcher's stop), ignoring that it is already gone."""
     with contextlib.suppress(*_GONE):
         await fn()
-
-
-def translate_js(
-    exc: BaseException,
-    what: str,
-    *,
-    stream: str | None = None,
-    consumer: str | None = None,
-    bucket: str | None = None,
-    key: str | None = None,
-) -> BaseException:
-    """The most specific of our errors for an error nats-py raised during the JetStream call
-    ``what``; ``exc`` itself when it is neither nats-py's nor a timeout (ours, or a bug)."""
-    if isinstance(exc, NATSSyncError):
-        return exc
-    err_code = getattr(exc, "err_code", None)
-    if bucket is not None and isinstance(exc, jserr.KeyNotFoundError):
-        # nats-py turns every "not found" of a get into KeyNotFoundError; the cause tells whether
-        # the key or the whole bucket (its stream) is missing
-        cause = exc.__context__
-        if getattr(cause, "err_code", None) == ERR_STREAM_NOT_FOUND:
-            err_code = ERR_STREAM_NOT_FOUND
-    if bucket is not None and isinstance(exc, (nerr.NoRespondersError, jserr.NoStreamResponseError)):
-        err_code = ERR_STREAM_NOT_FOUND  # nothing serves the bucket's stream (direct get, publish)
-    if isinstance(exc, jserr.BucketNotFoundError) or (bucket is not None and err_code == ERR_STREAM_NOT_FOUND):
-        return BucketNotFoundError(
-            f"{what}: key-value bucket {bucket!r} does not exist; create it with js.create_key_value({bucket!r})",
-            code=404,
-        )
-    if isinstance(exc, (jserr.KeyNotFoundError, jserr.KeyDeletedError, jserr.NoKeysError)):
-        return KeyNotFoundError(f"{what}: key {key!r} has no value in bucket {bucket!r}", code=404)
-    if isinstance(exc, jserr.KeyWrongLastSequenceError):
-        return WrongRevisionError(
-            f"{what}: key {key!r} in bucket {bucket!r} is not at the expected revision "
-            f"(server: {exc.description}); another writer came first: read it again and retry",
-            code=400,
-            err_code=ERR_WRONG_LAST_SEQ[0],
-            description=exc.description,
-        )
-    if isinstance(exc, jserr.ServiceUnavailableError) and exc.code is None:
-        return not_enabled(what)  # no responders on $JS.API: nothing serves JetStream here
-    if isinstance(exc, jserr.APIError):
-        return api_error(exc.code, err_code, exc.description, what, stream=stream, consumer=consumer)
-    if isinstance(exc, (nerr.TimeoutError, TimeoutError)):
-        return NATSTimeoutError(f"{what}: no answer from JetStream in time")
-    if isinstance(exc, nerr.Error):
-        translated = translate(exc, what)
-        return translated if isinstance(translated, NATSSyncError) else JetStreamError(f"{what}: {exc}")
-    return exc

@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._core.protocol import check_subject, check_timeout
+from .._natspy.errors import translate_js
 from .._natspy.jetstream import (
     DEFAULT_PREFIX,
     ConsumerConfig,
@@ -20,7 +21,6 @@ from .._natspy.jetstream import (
     StreamConfig,
     StreamInfo,
     stream_for_subject,
-    translate_js,
 )
 from .api import (
     check_bucket,

@@ -20,7 +20,8 @@ import attrs
 
 from .._core.dispatch import DispatchedWorker, Dispatcher
 from .._core.protocol import check_timeout, payload_bytes
-from .._natspy.jetstream import kv_keys, quietly, translate_js
+from .._natspy.errors import translate_js
+from .._natspy.jetstream import kv_keys, quietly
 from ..errors import KeyExistsError, NATSSyncError, NATSTimeoutError, WrongRevisionError
 from .api import JetStreamLike, check_key
 

@@ -21,7 +21,8 @@ import attrs
 from .._core.jserrors import api_error, not_enabled
 from .._core.protocol import check_timeout
 from .._core.requests import Reply, Waiter
-from .._natspy.jetstream import JetStreamManager, translate_js
+from .._natspy.errors import translate_js
+from .._natspy.jetstream import JetStreamManager
 from ..errors import JetStreamError, JetStreamNotEnabledError, NATSTimeoutError, StreamNotFoundError
 
 if TYPE_CHECKING:

@@ -11,8 +11,7 @@ import nats.js.errors as jserr
 import beluga_nats_sync as bns
 from beluga_nats_sync._core.jserrors import api_error
 from beluga_nats_sync._core.options import Options
-from beluga_nats_sync._natspy.errors import translate, translate_async_error, translate_connect_error
-from beluga_nats_sync._natspy.jetstream import translate_js
+from beluga_nats_sync._natspy.errors import translate, translate_async_error, translate_connect_error, translate_js
 from beluga_nats_sync._natspy.security import TLSNotOfferedError
 
 
