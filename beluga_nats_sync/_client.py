@@ -54,7 +54,7 @@ class Client:
         """
         if self._e is not None:
             raise RuntimeError("connect() was already called on this client; make a new Client to reconnect")
-        t = check_timeout(timeout, self._options.connect_timeout, "connect timeout")
+        t = check_timeout(timeout, self._options.connect_timeout, "connect timeout", wait=True)
         engine = Connection(self._options, create_transport)
         self._e = engine
         try:

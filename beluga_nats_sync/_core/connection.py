@@ -23,17 +23,15 @@ from ..errors import (
     DisconnectedError,
     NATSSyncError,
     NATSTimeoutError,
-    NoRespondersError,
-    RequestTimeoutError,
 )
-from .dispatch import EventWorker, Worker, stop_workers
+from .dispatch import EventWorker, Worker, in_dispatcher_thread, stop_workers
 from .inbox import unique_token
-from .msg import Msg, Publisher
+from .msg import Publisher
 from .options import Options
 from .outbox import Outbox
 from .portal import IOLoop, wait_future
 from .protocol import check_timeout
-from .requests import RequestRouter, Waiter
+from .requests import Requester, RequestRouter, Waiter
 from .stats import Stats
 from .subscription import MsgCallback, Subscription, check_subscribe
 from .transport import Transport, TransportEvents
@@ -70,11 +68,15 @@ class Connection:
         self._ever_connected = False
         self._background_connect = False
         self._wiring: asyncio.Task[None] | None = None
+        self._up = threading.Event()  # connected with our wiring in place, or closed: flush waits on it
+        self._ended = threading.Event()  # close() has finished: every thread is gone
         self._auth_refusals = 0  # in a row, while reconnecting
         self._deferred: list[Subscription] = []  # made before the first connection
         self.forked = False
         _CONNECTIONS.add(self)
         self.router = RequestRouter(f"{options.inbox_prefix}.{unique_token()}.")
+        self.requests = Requester(self.router, self.outbox, self.loop.guard, options.timeout)
+        self.request = self.requests.request  # the hot path, without a hop through this object
         self.subs: dict[int, Subscription] = {}
         # threads owned by add-ons (JetStream consumers, key-value watchers): stopped and
         # joined on close, like subscription dispatchers
@@ -158,6 +160,7 @@ class Connection:
             await transport.subscribe(self.router.prefix + "*", "", self.router.deliver)
             self.outbox.start_writer()
             self.outbox.set_connected(True)
+            self._up.set()
             deferred, self._deferred = self._deferred, []
             for sub in deferred:
                 if sub.is_active:
@@ -171,7 +174,12 @@ class Connection:
     def on_connect_failed(self, error: BaseException) -> None:
         if self.state is State.OPEN:
             self.report(error)
-            self.events.submit(self.close, 2.0)
+            self._close_soon()
+
+    def _close_soon(self) -> None:
+        """Close from a thread of its own: not on the I/O thread (close waits for it), and not
+        behind the user's event callbacks (one of them may block for a long time)."""
+        threading.Thread(target=self.close, args=(2.0,), name="nats-close", daemon=True).start()
 
     def on_error(self, error: BaseException) -> None:
         if isinstance(error, AuthorizationError) and not self.transport.is_connected:
@@ -181,12 +189,13 @@ class Connection:
             if self._auth_refusals >= 2 and self.state is State.OPEN:
                 self.report(error)
                 log.warning("the servers refused the credentials twice while reconnecting; closing")
-                self.events.submit(self.close, 2.0)
+                self._close_soon()
                 return
         self.report(error)
 
     def on_disconnected(self) -> None:
         self.outbox.set_connected(False)
+        self._up.clear()
         if self.state is not State.OPEN:
             return
         # Requests in flight fail now rather than at their timeout: their reply, if any, was
@@ -202,6 +211,7 @@ class Connection:
     def on_reconnected(self) -> None:
         self._auth_refusals = 0
         self.outbox.set_connected(True)
+        self._up.set()
         self._note_server()
         self.outbox.pump()
         if self.options.reconnected_cb is not None:
@@ -214,10 +224,11 @@ class Connection:
             # server (nats-py, like nats.go, closes on those). Say why, then finish the job.
             if error is not None:
                 self.report(error)
-            self.events.submit(self.close, 2.0)
+            self._close_soon()
 
     def _note_server(self) -> None:
         self.outbox.max_payload = self.transport.max_payload
+        self.outbox.max_control_line = self.transport.max_control_line
         addr = self.transport.connected_address
         if addr is not None:
             self.server_address = (addr[1], addr[2])
@@ -239,50 +250,15 @@ class Connection:
     def forget(self, sub: Subscription) -> None:
         self.subs.pop(sub.sid, None)
 
-    # -- request -------------------------------------------------------------------------------
     def start_request(
         self, subject: str, payload: Any, headers: Mapping[str, str] | None, waiter: Waiter, what: str = "request"
     ) -> str:
-        """Publish a request whose reply releases ``waiter`` (on the I/O thread); return its reply
-        subject, which :meth:`cancel_request` takes. The waiter stays registered until the reply
-        comes, the client closes or the request is cancelled."""
-        if self.state is not State.OPEN:
-            raise self.closed_error(what)
-        reply = self.router.register(waiter)
-        try:
-            self.outbox.publish(subject, payload, reply, headers)
-        except BaseException:
-            self.router.cancel(reply)
-            raise
-        return reply
+        """See :meth:`Requester.start`."""
+        return self.requests.start(subject, payload, headers, waiter, what)
 
     def cancel_request(self, reply: str) -> bool:
         """Forget a request started with :meth:`start_request`; False if its reply already came."""
         return self.router.cancel(reply)
-
-    def request(self, subject: str, payload: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Msg:
-        t = check_timeout(timeout, self.options.timeout)
-        if self.state is not State.OPEN:
-            raise self.closed_error("request")
-        self.loop.guard("request")
-        waiter = Waiter()
-        reply = self.start_request(subject, payload, headers, waiter)
-        try:
-            got = waiter.wait(t)
-        except BaseException:  # Ctrl-C: forget the request, the client stays usable
-            self.router.cancel(reply)
-            raise
-        if not got:
-            self.router.cancel(reply)
-            if not waiter.wait(0):  # else the reply raced the timeout: take it
-                raise RequestTimeoutError(f"no reply to the request on {subject!r} within {t:g} s")
-        if waiter.error is not None:
-            raise waiter.error
-        r = waiter.msg
-        assert r is not None
-        if r.no_responders:
-            raise NoRespondersError(subject)
-        return Msg(r.subject, r.data, r.reply, r.headers, self.outbox)
 
     # -- subscribe -----------------------------------------------------------------------------
     def subscribe(
@@ -295,7 +271,8 @@ class Connection:
         pending_bytes_limit: int | None,
     ) -> Subscription:
         limits = (pending_msgs_limit, pending_bytes_limit)
-        pm, pb = check_subscribe(subject, callback, queue, max_msgs, *limits, self.options)
+        line = self.outbox.max_control_line
+        pm, pb = check_subscribe(subject, callback, queue, max_msgs, *limits, self.options, line)
         if self.state is not State.OPEN:
             raise self.closed_error("subscribe")
         sub = Subscription(self, subject, queue, callback, max_msgs, pm, pb)
@@ -325,15 +302,26 @@ class Connection:
 
     # -- flush / drain / close -------------------------------------------------------------------
     def flush(self, timeout: float | None) -> None:
-        t = check_timeout(timeout, self.options.timeout)
+        t = check_timeout(timeout, self.options.timeout, wait=True)
         if self.state is not State.OPEN:
             raise self.closed_error("flush")
 
+        deadline = time.monotonic() + t
+        self.loop.guard("flush")
+        if not self._up.wait(t):
+            raise NATSTimeoutError(
+                f"flush: the client is disconnected and did not reconnect within {t:g} s; what was published "
+                "since the connection was lost has not reached a server (it is sent on reconnect)"
+            )
+        if self.state is not State.OPEN:
+            raise self.closed_error("flush")
+        left = max(0.001, deadline - time.monotonic())
+
         async def do_flush() -> None:
             self.outbox.pump(force=True)
-            await self.transport.ping(t)
+            await self.transport.ping(left)
 
-        self.run(do_flush, t + 0.5, "flush")
+        self.run(do_flush, left + 0.5, "flush")
 
     def drain(self, timeout: float | None) -> None:
         t = check_timeout(timeout, self.options.timeout)
@@ -360,10 +348,16 @@ class Connection:
             self._stop_workers(max(0.05, timeout / 2))
         with self._state_lock:
             if self.state in (State.CLOSING, State.CLOSED):
+                if not self._in_own_thread():  # another thread is closing: return when it is done
+                    self._ended.wait(max(0.0, deadline - time.monotonic()))
                 return
             was_open = self.state is State.OPEN
             self.state = State.CLOSING
             self.outbox.open = False
+        # Calls blocked on the server (flush, JetStream, requests) end now with ClosedError
+        # rather than at their own timeout: the server may never answer.
+        self.loop.fail_waiting(lambda what: ClosedError(f"{what}: the client was closed while waiting for the server"))
+        self.router.fail_all(ClosedError("request: the client was closed before a reply arrived"))
         if was_open and self.loop.thread.is_alive() and not self.loop.in_loop_thread():
 
             async def do_close() -> None:
@@ -402,6 +396,14 @@ class Connection:
         if closing and self.options.closed_cb is not None:
             self.events.submit(self.options.closed_cb)
         self.events.stop(max(0.05, deadline - time.monotonic()))
+        self._up.set()  # wakes a flush waiting for a reconnection: it sees the client closed
+        self._ended.set()
+
+    def _in_own_thread(self) -> bool:
+        """On a thread of this client's (its I/O thread, its event thread, a dispatcher): waiting
+        there for the close to finish would wait for itself."""
+        me = threading.current_thread()
+        return self.loop.in_loop_thread() or me is self.events.thread or in_dispatcher_thread()
 
     def _stop_workers(self, timeout: float) -> None:
         stop_workers(self.workers, timeout)

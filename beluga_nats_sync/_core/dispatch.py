@@ -21,7 +21,15 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["DispatchedWorker", "Dispatcher", "EventWorker", "Worker", "join_thread", "stop_workers"]
+__all__ = [
+    "DispatchedWorker",
+    "Dispatcher",
+    "EventWorker",
+    "Worker",
+    "in_dispatcher_thread",
+    "join_thread",
+    "stop_workers",
+]
 
 log = logging.getLogger("beluga_nats_sync")
 T = TypeVar("T")
@@ -60,6 +68,14 @@ def stop_workers(workers: set[Worker], timeout: float) -> None:
         w._shutdown()
     for w in stopping:
         w._join(max(0.0, deadline - time.monotonic()))
+
+
+_local = threading.local()
+
+
+def in_dispatcher_thread() -> bool:
+    """True on a thread that runs user code for a client (a :class:`Dispatcher`'s)."""
+    return bool(getattr(_local, "dispatching", False))
 
 
 def _no_room_signal() -> None:
@@ -134,6 +150,7 @@ class Dispatcher(Generic[T]):
 
     # -- the thread ----------------------------------------------------------------------------------
     def _run(self) -> None:
+        _local.dispatching = True
         get = self._q.get
         while True:
             item = get()

@@ -10,6 +10,7 @@ from typing import Any, Union
 
 import attrs
 
+from .protocol import MAX_TIMEOUT
 from .security import check_security
 
 __all__ = ["DEFAULT_URL", "Options", "parse_servers"]
@@ -70,10 +71,10 @@ def _positive(name: str, *, allow_zero: bool = False) -> Callable[[Any, Any, Any
     def check(_inst: Any, _attr: Any, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-        bad = math.isnan(value) or math.isinf(value) or value < 0 or (value == 0 and not allow_zero)
+        bad = math.isnan(value) or value < 0 or value > MAX_TIMEOUT or (value == 0 and not allow_zero)
         if bad:
-            accepted = "a finite number >= 0" if allow_zero else "a finite number > 0"
-            raise ValueError(f"{name} must be {accepted}, got {value!r}")
+            accepted = "a finite number of seconds " + (">= 0" if allow_zero else "> 0")
+            raise ValueError(f"{name} must be {accepted} and at most {MAX_TIMEOUT:.0e}, got {value!r}")
 
     return check
 

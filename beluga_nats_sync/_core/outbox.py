@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import ClosedError, OutboundBufferFullError, PayloadTooLargeError
 from .options import Options
 from .portal import IOLoop
-from .protocol import frame_pub, payload_bytes, pub_prefix
+from .protocol import DEFAULT_MAX_CONTROL_LINE, frame_pub, payload_bytes, pub_prefix
 from .transport import Transport
 
 __all__ = ["Outbox"]
@@ -42,11 +42,12 @@ class Outbox:
         self._options = options
         self._loop = loop
         self._transport = transport
-        self._closed_error = closed_error
+        self.closed_error = closed_error
         #: set by the connection: publishing is accepted only while open
         self.open = False
         #: set by the connection from the server's INFO
         self.max_payload = 1024 * 1024
+        self.max_control_line = DEFAULT_MAX_CONTROL_LINE
         #: our own view: connected, and the core's wiring (reply subscription) is in place
         self.connected = False
         self._lock = threading.Lock()
@@ -74,10 +75,10 @@ class Outbox:
     def publish(self, subject: str, payload: Any, reply: str | None, headers: Mapping[str, str] | None) -> None:
         """Frame and queue one message; see Client.publish."""
         if not self.open:
-            raise self._closed_error("publish")
+            raise self.closed_error("publish")
         prefix = self._pub_prefix.get(subject)
         if prefix is None:
-            prefix = pub_prefix(subject)
+            prefix = pub_prefix(subject, self.max_control_line)
             if len(self._pub_prefix) >= _SUBJECT_CACHE_MAX:
                 self._pub_prefix.clear()
             self._pub_prefix[subject] = prefix
@@ -89,7 +90,7 @@ class Outbox:
         if reply is None and headers is None:
             cmd = b"%b%d\r\n%b\r\n" % (prefix, n, payload)
         else:
-            cmd = frame_pub(subject, payload, reply, headers, self.max_payload)
+            cmd = frame_pub(subject, payload, reply, headers, self.max_payload, self.max_control_line)
         self.enqueue(cmd, n)
 
     def enqueue(self, cmd: bytes, payload_size: int) -> None:
@@ -128,10 +129,12 @@ class Outbox:
         self._space_waiters += 1
         try:
             while self._bytes > 0 and self._bytes + size > (limit := self._current_limit()):
+                if not self.open:  # closed while waiting: this message was never accepted
+                    raise self.closed_error("publish")
                 connected = self._transport.is_connected
                 allowed = self._options.timeout if connected else self._options.reconnect_buffer_timeout
                 remaining = start + allowed - time.monotonic()
-                if remaining <= 0 or not self.open:
+                if remaining <= 0:
                     if connected:
                         why = f"the socket did not take them within {allowed:g} s"
                     else:
@@ -141,6 +144,8 @@ class Outbox:
                         f"(limit {limit} bytes) and {why}; this message ({size} bytes) was not queued"
                     )
                 self._space.wait(min(remaining, 0.25))
+            if not self.open:  # woken by the close emptying the outbox
+                raise self.closed_error("publish")
         finally:
             self._space_waiters -= 1
 

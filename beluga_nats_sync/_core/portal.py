@@ -42,6 +42,8 @@ class IOLoop:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._waiting: dict[concurrent.futures.Future[Any], str] = {}
+        self._waiting_lock = threading.Lock()
         self._thread.start()
         self._ready.result(10.0)
 
@@ -81,7 +83,10 @@ class IOLoop:
         ctx = contextvars.copy_context()
 
         def start() -> None:
-            if not cfut.set_running_or_notify_cancel():
+            try:
+                if not cfut.set_running_or_notify_cancel():
+                    return
+            except RuntimeError:  # already failed from outside (the client closed): nothing to run
                 return
             try:
                 # A task copies the context current when it is created: creating it inside
@@ -105,8 +110,11 @@ class IOLoop:
             task.add_done_callback(done)
 
             def cancel_task(f: concurrent.futures.Future[T]) -> None:
-                if f.cancelled() and not task.done():
-                    self.loop.call_soon_threadsafe(task.cancel)
+                # cancelled or failed from outside (a timeout, Ctrl-C, the client closing): the
+                # work is abandoned, so stop it
+                if not task.done():
+                    with contextlib.suppress(RuntimeError):  # the loop is gone
+                        self.loop.call_soon_threadsafe(task.cancel)
 
             cfut.add_done_callback(cancel_task)
 
@@ -114,9 +122,26 @@ class IOLoop:
         return cfut
 
     def run(self, coro_fn: Callable[[], Coroutine[Any, Any, T]], timeout: float, what: str) -> T:
-        """Run ``coro_fn()`` on the loop and block at most ``timeout`` seconds for its result."""
+        """Run ``coro_fn()`` on the loop and block at most ``timeout`` seconds for its result;
+        :meth:`fail_waiting` ends the wait early."""
         self.guard(what)
-        return wait_future(self.submit(coro_fn), timeout)
+        fut = self.submit(coro_fn)
+        with self._waiting_lock:
+            self._waiting[fut] = what
+        try:
+            return wait_future(fut, timeout)
+        finally:
+            with self._waiting_lock:
+                self._waiting.pop(fut, None)
+
+    def fail_waiting(self, error: Callable[[str], BaseException]) -> None:
+        """End every :meth:`run` still waiting with ``error(what)`` and cancel its work (the client
+        is closing: nobody should wait for a server that may never answer)."""
+        with self._waiting_lock:
+            waiting = list(self._waiting.items())
+        for fut, what in waiting:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                fut.set_exception(error(what))
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         self.loop.call_soon_threadsafe(fn, *args)

@@ -7,6 +7,7 @@ I/O thread unless it is well-formed, so a bad call never harms the connection.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,9 @@ from ..errors import InvalidSubjectError, PayloadTooLargeError
 __all__ = [
     "check_queue",
     "check_subject",
+    "DEFAULT_MAX_CONTROL_LINE",
+    "MAX_TIMEOUT",
+    "check_control_line",
     "check_timeout",
     "encode_headers",
     "frame_pub",
@@ -81,14 +85,24 @@ def payload_bytes(payload: Any) -> bytes:
         ) from None
 
 
-def check_timeout(timeout: Any, default: float, what: str = "timeout") -> float:
-    """Resolve ``timeout``: ``None`` means ``default``; otherwise a finite number >= 0."""
+#: the longest wait accepted, in seconds: far below what the platform's lock and clock can take
+#: (threading.TIMEOUT_MAX), so that adding a margin to it never overflows
+MAX_TIMEOUT = min(threading.TIMEOUT_MAX / 4, 1e9)
+
+
+def check_timeout(timeout: Any, default: float, what: str = "timeout", *, wait: bool = False) -> float:
+    """Resolve ``timeout``: ``None`` means ``default``; otherwise a finite number of seconds from 0
+    to :data:`MAX_TIMEOUT`, and above 0 when ``wait`` (a call that must wait for an answer)."""
     if timeout is None:
         return default
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"{what} must be a number of seconds or None, got {type(timeout).__name__}")
-    if math.isnan(timeout) or timeout < 0:
-        raise ValueError(f"{what} must be a number of seconds >= 0 or None (the default), got {timeout!r}")
+    low = "> 0" if wait else ">= 0"
+    if math.isnan(timeout) or timeout < 0 or timeout > MAX_TIMEOUT or (wait and timeout == 0):
+        raise ValueError(
+            f"{what} must be a finite number of seconds {low} and at most {MAX_TIMEOUT:.0e}, or None for the "
+            f"default, got {timeout!r}"
+        )
     return float(timeout)
 
 
@@ -114,14 +128,36 @@ def encode_headers(headers: Any) -> bytes:
     return b"".join(parts)
 
 
-def pub_prefix(subject: str) -> bytes:
+#: the server's limit on a protocol line (PUB/SUB and their arguments) unless configured otherwise
+DEFAULT_MAX_CONTROL_LINE = 4096
+_LINE_OVERHEAD = 40  # the command, spaces, sizes or sid, CRLF
+
+
+def check_control_line(max_line: int, what: str, *parts: str) -> None:
+    """Refuse a command whose subject, reply or queue would make its line longer than the server
+    accepts: the server answers such a line with a fatal -ERR that closes the connection."""
+    n = sum(len(p.encode()) for p in parts) + _LINE_OVERHEAD
+    if n > max_line:
+        raise InvalidSubjectError(
+            f"{what} is too long: with its arguments the command line would be about {n} bytes, over the "
+            f"server's limit of {max_line} bytes (max_control_line); use shorter subjects and queue names"
+        )
+
+
+def pub_prefix(subject: str, max_line: int = DEFAULT_MAX_CONTROL_LINE) -> bytes:
     """``PUB <subject> `` for a checked subject: the part of a plain PUB that a cache can keep."""
     check_subject(subject)
+    check_control_line(max_line, "subject", subject)
     return b"PUB " + subject.encode() + b" "
 
 
 def frame_pub(
-    subject: str, payload: bytes, reply: str | None, headers: Mapping[str, str] | None, max_payload: int
+    subject: str,
+    payload: bytes,
+    reply: str | None,
+    headers: Mapping[str, str] | None,
+    max_payload: int,
+    max_line: int = DEFAULT_MAX_CONTROL_LINE,
 ) -> bytes:
     """A PUB (or, with headers, HPUB) command for a checked subject and a bytes payload.
 
@@ -131,6 +167,7 @@ def frame_pub(
     r = b""
     if reply:
         check_subject(reply, what="reply")
+        check_control_line(max_line, "reply subject", subject, reply)
         r = reply.encode() + b" "
     elif reply is not None and reply != "":
         raise TypeError(f"reply must be a str subject or None, got {type(reply).__name__}")

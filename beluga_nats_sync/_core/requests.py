@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["NO_RESPONDERS", "Reply", "RequestRouter", "Waiter"]
+from ..errors import NoRespondersError, RequestTimeoutError
+from .msg import Msg
+from .outbox import Outbox
+from .protocol import check_timeout
+
+__all__ = ["NO_RESPONDERS", "Reply", "RequestRouter", "Requester", "Waiter"]
 
 #: the status the server puts on the reply when a request has no responders
 NO_RESPONDERS = "503"
@@ -88,3 +94,54 @@ class RequestRouter:
 
     def __len__(self) -> int:
         return len(self._waiters)
+
+
+class Requester:
+    """``request()``: register a waiter, publish with its reply subject, wait for the reply."""
+
+    def __init__(self, router: RequestRouter, outbox: Outbox, guard: Callable[[str], None], timeout: float) -> None:
+        self._router = router
+        self._outbox = outbox
+        self._guard = guard
+        self._timeout = timeout
+
+    def start(
+        self, subject: str, payload: Any, headers: Mapping[str, str] | None, waiter: Waiter, what: str = "request"
+    ) -> str:
+        """Publish a request whose reply releases ``waiter`` (on the I/O thread); return its reply
+        subject, which :meth:`RequestRouter.cancel` takes. The waiter stays registered until the
+        reply comes, the client closes or the request is cancelled."""
+        outbox = self._outbox
+        if not outbox.open:
+            raise outbox.closed_error(what)
+        reply = self._router.register(waiter)
+        try:
+            outbox.publish(subject, payload, reply, headers)
+        except BaseException:
+            self._router.cancel(reply)
+            raise
+        return reply
+
+    def request(self, subject: str, payload: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Msg:
+        t = check_timeout(timeout, self._timeout, wait=True)
+        if not self._outbox.open:
+            raise self._outbox.closed_error("request")
+        self._guard("request")
+        waiter = Waiter()
+        reply = self.start(subject, payload, headers, waiter)
+        try:
+            got = waiter.wait(t)
+        except BaseException:  # Ctrl-C: forget the request, the client stays usable
+            self._router.cancel(reply)
+            raise
+        if not got:
+            self._router.cancel(reply)
+            if not waiter.wait(0):  # else the reply raced the timeout: take it
+                raise RequestTimeoutError(f"no reply to the request on {subject!r} within {t:g} s")
+        if waiter.error is not None:
+            raise waiter.error
+        r = waiter.msg
+        assert r is not None
+        if r.no_responders:
+            raise NoRespondersError(subject)
+        return Msg(r.subject, r.data, r.reply, r.headers, self._outbox)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import ClosedError, NATSTimeoutError, SlowConsumerError
 from .dispatch import Dispatcher
 from .msg import Msg, Publisher
-from .protocol import check_queue, check_subject, check_timeout
+from .protocol import DEFAULT_MAX_CONTROL_LINE, check_control_line, check_queue, check_subject, check_timeout
 
 if TYPE_CHECKING:
     from .options import Options
@@ -40,10 +40,12 @@ def check_subscribe(
     pending_msgs_limit: int | None,
     pending_bytes_limit: int | None,
     options: Options,
+    max_line: int = DEFAULT_MAX_CONTROL_LINE,
 ) -> tuple[int, int]:
     """Check subscribe()'s arguments in the caller's thread; return the pending limits to use."""
     check_subject(subject, wildcards=True)
     check_queue(queue)
+    check_control_line(max_line, "subject" if len(subject) >= len(queue) else "queue group", subject, queue)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable (it receives a Msg) or None, got {type(callback).__name__}")
     if callback is not None and inspect.iscoroutinefunction(callback):

@@ -62,6 +62,10 @@ class Transport(Protocol):
         """The largest payload the current server accepts."""
 
     @property
+    def max_control_line(self) -> int:
+        """The longest protocol line the current server accepts."""
+
+    @property
     def connected_address(self) -> tuple[str, str, int] | None:
         """``(scheme, host, port)`` of the server in use, or None (any thread)."""
 

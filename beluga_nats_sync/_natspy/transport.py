@@ -28,6 +28,7 @@ from nats import errors as nerr
 from nats.aio.client import Client as _NatsClient
 
 from .._core.options import Options
+from .._core.protocol import DEFAULT_MAX_CONTROL_LINE
 from .._core.transport import Deliver, TransportEvents
 from ..errors import NATSTimeoutError
 from .errors import translate, translate_async_error, translate_connect_error
@@ -218,6 +219,13 @@ class NatsPyTransport:
     @property
     def max_payload(self) -> int:
         return int(self.nc.max_payload)
+
+    @property
+    def max_control_line(self) -> int:
+        # nats-server does not announce it (as of 2.15); a server configured with another value
+        # than its default would say so here if it did
+        value = (self.nc._server_info or {}).get("max_control_line")
+        return int(value) if isinstance(value, int) and value > 0 else DEFAULT_MAX_CONTROL_LINE
 
     @property
     def connected_address(self) -> tuple[str, str, int] | None:

@@ -166,7 +166,7 @@ class NATSMessageBus:
         when the reply is not a Message.
         """
         data = check_message(message).to_json()
-        t = check_timeout(timeout, self._client.options.timeout)
+        t = check_timeout(timeout, self._client.options.timeout, wait=True)
         if _tracing.telemetry_off():
             return Message.from_json(self._client.request(subject, data, timeout=t).data)
         attributes = _tracing.attributes(

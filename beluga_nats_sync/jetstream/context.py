@@ -60,7 +60,7 @@ class JetStream(Publishing):
         api_prefix: str | None = None,
         publish_async_max_pending: int = 4000,
     ) -> None:
-        self.timeout = check_timeout(timeout, engine.options.timeout)
+        self.timeout = check_timeout(timeout, engine.options.timeout, wait=True)
         if domain is not None and api_prefix is not None:
             raise ValueError("give either domain or api_prefix, not both")
         if domain is not None:

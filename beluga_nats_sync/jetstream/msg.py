@@ -117,7 +117,7 @@ class JetStreamMsg(Msg):
         Use it when the work must not be redone even if this process stops right after.
         """
         engine = self._sender("ack_sync")
-        t = check_timeout(timeout, engine.options.timeout)
+        t = check_timeout(timeout, engine.options.timeout, "ack_sync timeout", wait=True)
         with _settle_lock:
             if self._state.answer:
                 raise self._already("ack_sync")

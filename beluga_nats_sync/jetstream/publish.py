@@ -149,7 +149,7 @@ class Publishing:
         raise NotImplementedError
 
     def _t(self, timeout: float | None) -> float:
-        return check_timeout(timeout, self.timeout)
+        return check_timeout(timeout, self.timeout, wait=True)
 
     def publish(
         self,

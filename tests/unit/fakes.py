@@ -71,6 +71,10 @@ class FakeTransport:
         return 1024
 
     @property
+    def max_control_line(self) -> int:
+        return 256
+
+    @property
     def connected_address(self) -> tuple[str, str, int] | None:
         return ("nats", "127.0.0.1", 4222) if self.connected else None
 

@@ -8,6 +8,7 @@ import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync._core.protocol import (
+    MAX_TIMEOUT,
     check_subject,
     check_timeout,
     encode_headers,
@@ -78,8 +79,19 @@ def test_payload_types() -> None:
 def test_timeouts() -> None:
     assert check_timeout(None, 7.0) == 7.0
     assert check_timeout(2, 7.0) == 2.0
-    for bad in (-1, math.nan):
-        with pytest.raises(ValueError, match="seconds"):
+    assert check_timeout(0, 7.0) == 0.0  # next_msg(0): do not wait
+    for bad in (-1, math.nan, math.inf, 1e10, MAX_TIMEOUT * 2):
+        with pytest.raises(ValueError, match="finite number of seconds"):
             check_timeout(bad, 1.0)
+    with pytest.raises(ValueError, match="> 0"):
+        check_timeout(0, 1.0, wait=True)  # a call that must wait for an answer cannot wait 0
     with pytest.raises(TypeError):
         check_timeout("1", 1.0)
+    assert check_timeout(MAX_TIMEOUT, 1.0) == MAX_TIMEOUT
+
+
+def test_option_times_have_the_same_bound() -> None:
+    with pytest.raises(ValueError, match="at most"):
+        bns.Options(timeout=1e10)
+    with pytest.raises(ValueError, match="finite"):
+        bns.Options(reconnect_wait=math.inf)
