@@ -19,6 +19,8 @@ import pytest
 import beluga_nats_sync as bns
 from beluga_nats_sync.server import EmbeddedServer
 
+from helpers import pause_process
+
 _POLL = 0.005
 
 
@@ -94,7 +96,7 @@ def test_interrupting_flush_against_a_paused_server(fresh_server: EmbeddedServer
         nc.subscribe("intr.rpc", lambda m: m.respond(b"ok"))
         nc.flush(5.0)
         assert fresh_server.pid is not None
-        os.kill(fresh_server.pid, signal.SIGSTOP)  # the server stops answering: flush waits
+        pause_process(fresh_server.pid)  # the server stops answering: flush waits
         try:
             took = interrupted(lambda: nc.flush(timeout=60.0), "flush")
         finally:
@@ -114,7 +116,7 @@ def test_a_flush_that_times_out_leaves_the_client_usable(fresh_server: EmbeddedS
         nc.subscribe("late.rpc", lambda m: m.respond(b"ok"))
         nc.flush(5.0)
         assert fresh_server.pid is not None
-        os.kill(fresh_server.pid, signal.SIGSTOP)
+        pause_process(fresh_server.pid)
         try:
             with pytest.raises(bns.NATSTimeoutError):
                 nc.flush(timeout=0.3)

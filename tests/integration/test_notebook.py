@@ -19,7 +19,7 @@ import pytest
 
 from beluga_nats_sync.server import EmbeddedServer
 
-from helpers import ROOT
+from helpers import ROOT, pause_process
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -199,7 +199,7 @@ def test_interrupting_blocking_calls_in_a_kernel(kernel: Kernel, fresh_server: E
     assert kernel.ok("nc.publish('nb.pull', b'after'); print(pull.next_msg(timeout=5).data)") == "b'after'\n"
 
     assert fresh_server.pid is not None
-    os.kill(fresh_server.pid, signal.SIGSTOP)  # the server stops answering: flush waits
+    pause_process(fresh_server.pid)  # the server stops answering: flush waits
     try:
         interrupt(kernel, "flush", "nc.flush(timeout=60)")
     finally:

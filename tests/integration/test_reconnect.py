@@ -13,7 +13,7 @@ import pytest
 import beluga_nats_sync as bns
 from beluga_nats_sync.server import EmbeddedServer
 
-from helpers import free_port, thread_names, wait_for
+from helpers import free_port, pause_process, thread_names, wait_for
 
 
 class Events:
@@ -220,7 +220,7 @@ def test_paused_server_is_detected_by_pings_and_recovered(fresh_server: Embedded
         **events.options(),  # type: ignore[arg-type]
     ) as nc:
         assert fresh_server.pid is not None
-        os.kill(fresh_server.pid, signal.SIGSTOP)
+        pause_process(fresh_server.pid)
         try:
             assert events.disconnected.wait(5.0), "stale connection not detected"
         finally:

@@ -1,0 +1,1 @@
+"""The core: plain synchronous machinery that never imports nats-py (see docs/architecture.md)."""
