@@ -47,6 +47,7 @@ from .errors import (
 )
 from .jetstream import JetStream, JetStreamMsg, KeyValue, KeyValueEntry, PubAck
 from .message import Message
+from .services import Service, ServiceGroup, ServiceRequest
 
 __version__ = "0.1.0"
 
@@ -83,6 +84,9 @@ __all__ = [
     "PermissionsError",
     "PubAck",
     "RequestTimeoutError",
+    "Service",
+    "ServiceGroup",
+    "ServiceRequest",
     "SlowConsumerError",
     "Stats",
     "StreamNotFoundError",

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Union
 
@@ -33,6 +33,7 @@ from .message import Message
 
 if TYPE_CHECKING:
     from ._bus_jetstream import BusJetStream
+    from .services import BusService
 
 __all__ = ["BusStats", "MessageHandler", "NATSMessageBus", "RequestHandler"]
 
@@ -347,6 +348,21 @@ class NATSMessageBus:
         from ._bus_jetstream import BusJetStream
 
         return BusJetStream(self, self._client.jetstream(**kwargs))
+
+    def add_service(
+        self,
+        name: str,
+        version: str,
+        *,
+        description: str = "",
+        metadata: Mapping[str, str] | None = None,
+        queue_group: str | None = None,
+    ) -> BusService:
+        """Make this agent a discoverable NATS service whose endpoints take Message handlers
+        (``handler(Message) -> Message``), each request traced in a ``nats.process`` span."""
+        from .services._bus import add_bus_service
+
+        return add_bus_service(self, name, version, description=description, metadata=metadata, queue_group=queue_group)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def close(self, timeout: float | None = None) -> None:
