@@ -627,3 +627,19 @@ def test_cli_service_ls_info_stats(nats_server: EmbeddedServer, make_client: Mak
     assert r.returncode == 1 and "no service named" in r.stderr
     r = run_cli("service", "ls", "bad name", "--url", nats_server.url)
     assert r.returncode == 1 and "service name 'bad name'" in r.stderr
+
+
+def test_service_overhead_benchmark_runs() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NATS_URL"}
+    env["PYTHONPATH"] = str(ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "benchmarks.service_overhead", "--count", "50", "--reps", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "plain subscribe responder:" in r.stdout and "service endpoint:" in r.stdout
+    assert "service overhead:" in r.stdout and "Traceback" not in r.stderr
