@@ -549,14 +549,14 @@ def _service_info_text(doc: dict[str, Any]) -> list[str]:
 def _cmd_service(args: argparse.Namespace) -> int:
     from .services import discover
     from .services._display import table
-    from .services._protocol import check_service_name, check_subject
+    from .services._protocol import check_service_id, check_service_name
 
     if args.name is not None:
         check_service_name(args.name)
     if args.id is not None:
         if args.name is None:
             raise CLIError("--id needs the service NAME too: beluga-nats service info NAME --id ID")
-        check_subject(args.id, "service id", wildcards=False)
+        check_service_id(args.id)
     verb = _SERVICE_VERB[args.action]
     nc = _connect(args, f"beluga-nats-service-{args.action}")
     try:

@@ -627,6 +627,10 @@ def test_cli_service_ls_info_stats(nats_server: EmbeddedServer, make_client: Mak
     assert r.returncode == 1 and "no service named" in r.stderr
     r = run_cli("service", "ls", "bad name", "--url", nats_server.url)
     assert r.returncode == 1 and "service name 'bad name'" in r.stderr
+    r = run_cli("service", "--help")
+    assert r.returncode == 0 and r.stdout.startswith("usage: beluga-nats service") and "--json" in r.stdout
+    r = run_cli("service", "ls", "calc", "--id", "a.b", "--url", nats_server.url)
+    assert r.returncode == 1 and "service id 'a.b' is not accepted" in r.stderr
 
 
 def test_service_overhead_benchmark_runs() -> None:
@@ -643,3 +647,22 @@ def test_service_overhead_benchmark_runs() -> None:
     assert r.returncode == 0, r.stderr
     assert "plain subscribe responder:" in r.stdout and "service endpoint:" in r.stdout
     assert "service overhead:" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_the_coordinator_example_of_the_docs_runs() -> None:
+    text = (ROOT / "docs" / "services.md").read_text()
+    section = text[text.index("### A coordinator gathering bids") :]
+    code = section[section.index("```python\n") + len("```python\n") :]
+    code = code[: code.index("```\n")]
+    env = {k: v for k, v in os.environ.items() if k != "NATS_URL"}
+    env["PYTHONPATH"] = str(ROOT)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "3 workers: ['cheap', 'fast', 'slow']"
+    assert lines[1].endswith("-> winner fast") and lines[2] == "done: {'agent': 'fast', 'task': 'summarise'}"
+    assert sorted(lines[3:]) == [
+        "cheap {'bid': 1, 'work': 0}",
+        "fast {'bid': 1, 'work': 1}",
+        "slow {'bid': 1, 'work': 0}",
+    ]

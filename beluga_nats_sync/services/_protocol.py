@@ -30,6 +30,7 @@ __all__ = [
     "check_metadata",
     "check_prefix",
     "check_queue_group",
+    "check_service_id",
     "check_service_name",
     "check_subject",
     "check_version",
@@ -93,6 +94,14 @@ def check_endpoint_name(name: object) -> str:
             "give a dotted subject with subject=..."
         )
     return name
+
+
+def check_service_id(service_id: object) -> str:
+    """A service instance id: one subject token of letters, digits, ``-`` and ``_``."""
+    text = _check_str(service_id, "service id", "MvVucFERWe2f2NPGuhFkZl")
+    if not _NAME.match(text):
+        raise ValueError(f"service id {text!r} is not accepted: it is one token of letters, digits, '-' and '_'")
+    return text
 
 
 def check_subject(subject: object, what: str = "endpoint subject", *, wildcards: bool = True) -> str:
@@ -172,7 +181,7 @@ def control_subject(verb: str, name: str | None = None, service_id: str | None =
     if name:
         parts.append(check_service_name(name))
         if service_id:
-            parts.append(check_subject(service_id, "service id", wildcards=False))
+            parts.append(check_service_id(service_id))
     return ".".join(parts)
 
 
