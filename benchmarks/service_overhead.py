@@ -7,6 +7,9 @@ handler answers through ``svc.add_endpoint`` (a queue subscription that wraps ea
 ServiceRequest and counts requests, errors and processing time) and through a plain
 ``nc.subscribe(subject, callback, queue="q")``; runs alternate, and the medians of the runs are
 printed: requests/s of a sequential request loop and the p50 of one request's round trip.
+On a shared machine the round trip's noise can exceed the difference, so the bookkeeping is also
+timed alone: the endpoint's per-message path around a handler that does nothing, against
+calling that handler directly.
 """
 
 from __future__ import annotations
@@ -32,6 +35,23 @@ def run(nc: bns.Client, subject: str, payload: bytes, count: int) -> tuple[float
     return count / elapsed, statistics.median(lat) / 1e3
 
 
+def bookkeeping(svc: bns.Service, count: int) -> tuple[float, float]:
+    """Nanoseconds per message: the endpoint's path around a no-op handler, and the handler alone."""
+    endpoint = svc._endpoints[-1]  # the no-op endpoint added last
+    msg = bns.Msg("bench.noop", b"x")
+    handler = endpoint.handler
+    t0 = time.perf_counter_ns()
+    for _ in range(count):
+        endpoint.on_msg(msg)
+    wrapped = (time.perf_counter_ns() - t0) / count
+    req = bns.ServiceRequest(msg)
+    t0 = time.perf_counter_ns()
+    for _ in range(count):
+        handler(req)
+    bare = (time.perf_counter_ns() - t0) / count
+    return wrapped, bare
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=5_000, help="requests per run (default 5000)")
@@ -42,6 +62,7 @@ def main() -> None:
     with EmbeddedServer(jetstream=False) as srv, bns.connect(srv.url) as server_side, bns.connect(srv.url) as nc:
         svc = server_side.add_service("bench", "1.0.0")
         svc.add_endpoint("echo", lambda req: req.respond(req.data), subject="bench.service")
+        svc.add_endpoint("noop", lambda req: None, subject="bench.noop")
         server_side.subscribe("bench.plain", lambda msg: msg.respond(msg.data), queue="q")
         server_side.flush(10.0)
         kinds: dict[str, Callable[[], tuple[float, float]]] = {
@@ -54,7 +75,10 @@ def main() -> None:
         for _ in range(args.reps):
             for kind, measure in kinds.items():
                 results[kind].append(measure())
+        books = [bookkeeping(svc, 100_000) for _ in range(args.reps)]
         svc.stop()
+    wrapped = statistics.median(w for w, _ in books)
+    bare = statistics.median(b for _, b in books)
     rate = {k: statistics.median(r for r, _ in v) for k, v in results.items()}
     p50 = {k: statistics.median(p for _, p in v) for k, v in results.items()}
     print(f"{args.count} sequential requests x {args.reps} runs, {args.size} B payload")
@@ -64,6 +88,8 @@ def main() -> None:
         f"service overhead: {(rate['plain'] / rate['service'] - 1) * 100:+.1f} % time per request, "
         f"{p50['service'] - p50['plain']:+.1f} us at p50"
     )
+    extra_us = (wrapped - bare) / 1e3
+    print(f"bookkeeping alone (no network): {extra_us:.2f} us per request ({wrapped:.0f} ns vs {bare:.0f} ns)")
 
 
 if __name__ == "__main__":
