@@ -72,9 +72,10 @@ def main() -> None:
         for measure in kinds.values():  # warm-up
             measure()
         results: dict[str, list[tuple[float, float]]] = {k: [] for k in kinds}
-        for _ in range(args.reps):
-            for kind, measure in kinds.items():
-                results[kind].append(measure())
+        for rep in range(args.reps):
+            order = list(kinds) if rep % 2 == 0 else list(reversed(kinds))  # neither always runs first
+            for kind in order:
+                results[kind].append(kinds[kind]())
         books = [bookkeeping(svc, 100_000) for _ in range(args.reps)]
         svc.stop()
     wrapped = statistics.median(w for w, _ in books)
