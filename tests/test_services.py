@@ -405,6 +405,10 @@ def test_respond_error_needs_a_code_and_a_description(client: bns.Client, servic
     assert rep.headers is not None and rep.headers["Nats-Service-Error-Code"] == "404"
     assert len(problems) == 3 and "code must be a non-empty str" in problems[0]
     assert "description must be a non-empty str" in problems[1]
+    with pytest.raises(ValueError, match="description must be a non-empty str"):
+        ServiceError("400", " ")
+    with pytest.raises(ValueError, match="code must be a non-empty str"):
+        ServiceError("", "x")
 
 
 # -- request_many ----------------------------------------------------------------------------------------

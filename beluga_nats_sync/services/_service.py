@@ -58,6 +58,10 @@ class ServiceError(Exception):
     """
 
     def __init__(self, code: str | int, description: str, data: bytes = b"") -> None:
+        if isinstance(code, bool) or not isinstance(code, (str, int)) or not str(code).strip():
+            raise ValueError(f"ServiceError: code must be a non-empty str such as '400', got {code!r}")
+        if not isinstance(description, str) or not description.strip():
+            raise ValueError(f"ServiceError: description must be a non-empty str, got {description!r}")
         super().__init__(f"{code}:{description}")
         self.code = str(code)
         self.description = description
