@@ -32,8 +32,9 @@ from .errors import MessageDecodeError
 from .message import Message
 
 if TYPE_CHECKING:
+    from beluga_nats_sync.services import BusService
+
     from ._bus_jetstream import BusJetStream
-    from .services import BusService
 
 __all__ = ["BusStats", "MessageHandler", "NATSMessageBus", "RequestHandler"]
 
@@ -360,9 +361,11 @@ class NATSMessageBus:
     ) -> BusService:
         """Make this agent a discoverable NATS service whose endpoints take Message handlers
         (``handler(Message) -> Message``), each request traced in a ``nats.process`` span."""
-        from .services._bus import add_bus_service
+        from beluga_nats_sync.services._bus import add_bus_service
 
-        return add_bus_service(self, name, version, description=description, metadata=metadata, queue_group=queue_group)
+        return add_bus_service(
+            self, _tracing, name, version, description=description, metadata=metadata, queue_group=queue_group
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def close(self, timeout: float | None = None) -> None:

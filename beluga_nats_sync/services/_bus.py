@@ -13,16 +13,17 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .. import _tracing
 from ..errors import MessageDecodeError
 from ..message import Message
 from ._protocol import check_handler, check_prefix, check_queue_group, header_text
 from ._service import Service, ServiceError, ServiceRequest, resolve_queue_group
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from opentelemetry.trace import Span
 
-    from ..bus import NATSMessageBus
+    from .. import NATSMessageBus
 
 __all__ = ["BusService", "BusServiceGroup", "MessageServiceHandler"]
 
@@ -32,14 +33,16 @@ MessageServiceHandler = Callable[[Message], Message]
 class _MessageEndpoint:
     """Turns a ServiceRequest into a Message for the handler and its returned Message into the answer."""
 
-    __slots__ = ("bus", "handler", "queue")
+    __slots__ = ("bus", "handler", "queue", "tracing")
 
-    def __init__(self, bus: NATSMessageBus, handler: MessageServiceHandler, queue: str) -> None:
+    def __init__(self, bus: NATSMessageBus, tracing: ModuleType, handler: MessageServiceHandler, queue: str) -> None:
         self.bus = bus
+        self.tracing = tracing  # the bus's own tracing module: spans and metrics as serve() makes them
         self.handler = handler
         self.queue = queue
 
     def __call__(self, req: ServiceRequest) -> None:
+        _tracing = self.tracing
         if _tracing.telemetry_off():
             self._answer(req, None)
             return
@@ -85,13 +88,14 @@ class _MessageEndpoint:
         if req.reply:
             headers: dict[str, str] = {}
             if span is not None:
-                _tracing.inject(headers)
+                self.tracing.inject(headers)
             req.respond(result.to_json(), headers or None)
         self.bus._count("handled")
 
 
 class _BusAdder:
     _bus: NATSMessageBus
+    _tracing: ModuleType
     _service: Service
     _prefix: str
     _queue_group: str | None
@@ -109,7 +113,7 @@ class _BusAdder:
         returns the reply :class:`Message`; as :meth:`Service.add_endpoint` otherwise."""
         check_handler(handler, "a Message and returns the reply Message")
         queue = resolve_queue_group(queue_group, self._queue_group)
-        wrapped = _MessageEndpoint(self._bus, handler, queue)
+        wrapped = _MessageEndpoint(self._bus, self._tracing, handler, queue)
         self._service._add(self._prefix, name, wrapped, subject, queue, None, metadata)
 
     def add_group(self, name: str, *, queue_group: str | None = None) -> BusServiceGroup:
@@ -117,14 +121,18 @@ class _BusAdder:
         check_prefix(name)
         qg = check_queue_group(queue_group)
         prefix = f"{self._prefix}.{name}" if self._prefix else name
-        return BusServiceGroup(self._bus, self._service, prefix, qg if qg is not None else self._queue_group)
+        qg = qg if qg is not None else self._queue_group
+        return BusServiceGroup(self._bus, self._tracing, self._service, prefix, qg)
 
 
 class BusServiceGroup(_BusAdder):
     """Message endpoints under a common subject prefix. Made by :meth:`BusService.add_group`."""
 
-    def __init__(self, bus: NATSMessageBus, service: Service, prefix: str, queue_group: str | None) -> None:
+    def __init__(
+        self, bus: NATSMessageBus, tracing: ModuleType, service: Service, prefix: str, queue_group: str | None
+    ) -> None:
         self._bus = bus
+        self._tracing = tracing
         self._service = service
         self._prefix = prefix
         self._queue_group = queue_group
@@ -139,8 +147,9 @@ class BusService(_BusAdder):
     Made by :meth:`NATSMessageBus.add_service`; a context manager that stops it on exit.
     """
 
-    def __init__(self, bus: NATSMessageBus, service: Service) -> None:
+    def __init__(self, bus: NATSMessageBus, tracing: ModuleType, service: Service) -> None:
         self._bus = bus
+        self._tracing = tracing
         self._service = service
         self._prefix = ""
         self._queue_group = service._queue_group
@@ -194,6 +203,7 @@ class BusService(_BusAdder):
 
 def add_bus_service(
     bus: NATSMessageBus,
+    tracing: ModuleType,
     name: str,
     version: str,
     *,
@@ -201,6 +211,7 @@ def add_bus_service(
     metadata: Mapping[str, str] | None = None,
     queue_group: str | None = None,
 ) -> BusService:
-    """Start a service on the bus's client whose endpoints speak Message."""
+    """Start a service on the bus's client whose endpoints speak Message, traced with ``tracing``
+    (the bus's tracing module, so that its spans and metrics are the ones ``serve()`` makes)."""
     svc = Service(bus.client, name, version, description=description, metadata=metadata, queue_group=queue_group)
-    return BusService(bus, svc)
+    return BusService(bus, tracing, svc)

@@ -11,7 +11,7 @@ from ._protocol import VERBS, control_subject
 from ._request_many import request_many
 
 if TYPE_CHECKING:
-    from .._client import Client
+    from .. import Client
 
 __all__ = ["ServiceList", "discover"]
 

@@ -11,8 +11,7 @@ from ..errors import ClosedError, NATSTimeoutError
 from ._protocol import check_subject
 
 if TYPE_CHECKING:
-    from .._client import Client
-    from .._msg import Msg
+    from .. import Client, Msg
 
 __all__ = ["request_many"]
 

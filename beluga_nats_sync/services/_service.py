@@ -42,9 +42,7 @@ from ._protocol import (
 )
 
 if TYPE_CHECKING:
-    from .._client import Client
-    from .._msg import Msg
-    from .._subscription import Subscription
+    from .. import Client, Msg, Subscription
 
 __all__ = ["RequestHandler", "Service", "ServiceError", "ServiceGroup", "ServiceRequest", "resolve_queue_group"]
 
