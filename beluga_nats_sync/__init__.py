@@ -49,6 +49,7 @@ from .errors import (
 )
 from .jetstream import JetStream, JetStreamMsg, KeyValue, KeyValueEntry, PubAck
 from .message import Message
+from .services import Service, ServiceGroup, ServiceRequest
 
 if TYPE_CHECKING:
     from ._notebook.tail import TailResult
@@ -88,6 +89,9 @@ __all__ = [
     "PermissionsError",
     "PubAck",
     "RequestTimeoutError",
+    "Service",
+    "ServiceGroup",
+    "ServiceRequest",
     "SlowConsumerError",
     "Stats",
     "StreamNotFoundError",

@@ -24,6 +24,7 @@ from .errors import ClosedError, ConnectError
 if TYPE_CHECKING:
     from ._notebook.tail import TailResult
     from .jetstream import JetStream
+    from .services import Service
 
 __all__ = ["Client", "Stats", "connect"]
 
@@ -252,6 +253,46 @@ class Client:
         from ._notebook.display import client_html
 
         return client_html(self)
+
+    # -- services (on the public surface above; see beluga_nats_sync.services) --------------------
+    def request_many(
+        self,
+        subject: str,
+        data: bytes | bytearray | memoryview = b"",
+        *,
+        timeout: float | None = 1.0,
+        max_messages: int | None = None,
+        stall: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[Msg]:
+        """Send one request and collect every reply (scatter-gather), in arrival order.
+
+        Stops at the first of: ``timeout`` seconds since the start, ``max_messages`` replies,
+        ``stall`` seconds without a reply after the first one. No responders: an empty list, at once.
+        """
+        from .services import request_many
+
+        return request_many(
+            self, subject, data, timeout=timeout, max_messages=max_messages, stall=stall, headers=headers
+        )
+
+    def add_service(
+        self,
+        name: str,
+        version: str,
+        *,
+        description: str = "",
+        metadata: Mapping[str, str] | None = None,
+        queue_group: str | None = None,
+    ) -> Service:
+        """Start a NATS service (protocol v1) named ``name`` at ``version`` (semver): it answers
+        ``$SRV.PING``/``INFO``/``STATS`` at once; add endpoints with ``svc.add_endpoint``.
+
+        ``queue_group`` is the default of its endpoints (else ``"q"``; ``""`` for none).
+        """
+        from .services import Service
+
+        return Service(self, name, version, description=description, metadata=metadata, queue_group=queue_group)
 
 
 def connect(servers: ServersArg = None, *, timeout: float | None = None, **options: Any) -> Client:

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Union
 
@@ -32,6 +32,7 @@ from ..message import Message, check_message
 from . import tracing as _tracing
 
 if TYPE_CHECKING:
+    from ..services import BusService
     from .jetstream import BusJetStream
 
 __all__ = ["BusStats", "MessageHandler", "NATSMessageBus", "RequestHandler"]
@@ -339,6 +340,23 @@ class NATSMessageBus:
         from .jetstream import BusJetStream
 
         return BusJetStream(self._server, self._client.jetstream(**kwargs))
+
+    def add_service(
+        self,
+        name: str,
+        version: str,
+        *,
+        description: str = "",
+        metadata: Mapping[str, str] | None = None,
+        queue_group: str | None = None,
+    ) -> BusService:
+        """Make this agent a discoverable NATS service whose endpoints take Message handlers
+        (``handler(Message) -> Message``), each request traced in a ``nats.process`` span."""
+        from beluga_nats_sync.services._bus import add_bus_service
+
+        return add_bus_service(
+            self, _tracing, name, version, description=description, metadata=metadata, queue_group=queue_group
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def close(self, timeout: float | None = None) -> None:

@@ -87,6 +87,8 @@ def test_no_import_circles() -> None:
         targets = set()
         for t in module_level_imports(name, path):
             # importing a.b.c runs the __init__ of a.b too (the top package aside: it imports all)
+            if t == "beluga_nats_sync" and name != t:  # `from .. import X`: the top package, which imports all
+                targets.add(t)
             parts = t.split(".")
             for i in range(2, len(parts) + 1):
                 prefix = ".".join(parts[:i])
