@@ -7,6 +7,7 @@ import os
 import ssl
 from collections.abc import Callable, Sequence
 from typing import Any, Union
+from urllib.parse import urlparse
 
 import attrs
 
@@ -44,13 +45,48 @@ def parse_servers(servers: ServersArg) -> tuple[str, ...]:
     if not urls:
         raise ValueError("servers: no server URL given; expected e.g. 'nats://localhost:4222'")
     for u in urls:
-        if any(c.isspace() for c in u):
-            raise ValueError(f"servers: {redact_url(u)!r} contains whitespace")
-        if "://" in u and u.split("://", 1)[0] not in ("nats", "tls", "ws", "wss"):
-            raise ValueError(
-                f"servers: unsupported scheme in {redact_url(u)!r}; accepted: nats://, tls://, ws://, wss://"
-            )
+        _check_url(u)
+    websocket = {urlparse(_with_scheme(u)).scheme in ("ws", "wss") for u in urls}
+    if len(websocket) > 1:
+        shown = ", ".join(repr(redact_url(u)) for u in urls)
+        raise ValueError(
+            f"servers: {shown} mix websocket (ws://, wss://) and NATS (nats://, tls://) URLs; use one kind"
+        )
     return urls
+
+
+#: The schemes nats-py connects with; a URL without a scheme (``host:port``) means ``nats://``.
+SCHEMES = ("nats", "tls", "ws", "wss")
+_ACCEPTED = "accepted: nats://host:port, tls://host:port, ws://host:port, wss://host:port, or host:port"
+
+
+def _with_scheme(url: str) -> str:
+    return url if "://" in url else f"nats://{url}"
+
+
+def _check_url(url: str) -> None:
+    """Refuse, before any connection, a server URL that nats-py would misread or try in vain."""
+    shown = redact_url(url)
+    if any(c.isspace() for c in url):
+        raise ValueError(f"servers: {shown!r} contains whitespace")
+    scheme, sep, _rest = url.partition("://")
+    if sep and scheme not in SCHEMES:
+        raise ValueError(f"servers: unsupported scheme in {shown!r}; {_ACCEPTED}")
+    if not sep and "/" in url:
+        # "htp:/x" or "nats:/x": a mistyped scheme, which nats-py would take for a host name
+        raise ValueError(f"servers: {shown!r} is not a server URL (a scheme ends with '://'); {_ACCEPTED}")
+    try:
+        parsed = urlparse(_with_scheme(url))
+        parsed.port  # noqa: B018 - raises ValueError on a port that is not a number in 0-65535
+    except ValueError as exc:
+        raise ValueError(f"servers: {shown!r} is not a valid URL ({exc}); {_ACCEPTED}") from None
+    if not parsed.hostname:
+        raise ValueError(f"servers: {shown!r} names no host; {_ACCEPTED}")
+    if parsed.scheme in ("nats", "tls") and (parsed.path not in ("", "/") or parsed.query or parsed.fragment):
+        raise ValueError(
+            f"servers: {shown!r} has a path or query, which NATS does not use; {_ACCEPTED} "
+            "(pynats2's path prefix is in beluga_nats_sync.compat.pynats2)"
+        )
 
 
 def redact_url(url: str) -> str:
