@@ -11,8 +11,6 @@ in order on their own threads, and every blocking call is bounded by a timeout::
         print(sub.next_msg(timeout=1.0).data)
 """
 
-from __future__ import annotations
-
 from ._client import Client, Stats, connect
 from ._msg import Msg
 from ._options import Options

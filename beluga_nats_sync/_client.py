@@ -229,7 +229,8 @@ class Client:
         state = "new" if e is None else ("connected" if self.is_connected else e.state)
         where = self.connected_url or ", ".join(self._options.redacted_servers)
         subs = len(e.subs) if e is not None else 0
-        return f"<beluga_nats_sync.Client {state} {where} subscriptions={subs}>"
+        name = f" {self._options.name!r}" if self._options.name is not None else ""
+        return f"<beluga_nats_sync.Client{name} {state} {where} subscriptions={subs}>"
 
     def _repr_html_(self) -> str:
         from ._display import client_html

@@ -13,6 +13,7 @@ a dead-letter subject so that no message is dropped without a trace::
 from __future__ import annotations
 
 import contextlib
+import difflib
 import logging
 import threading
 import time
@@ -75,6 +76,21 @@ def _header_text(text: str, limit: int = 512) -> str:
     return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
 
 
+_BUS_KEYWORDS = ("max_retries", "retry_backoff", "retry_backoff_max", "dead_letter_subject")
+
+
+def _check_keywords(options: dict[str, Any]) -> None:
+    """A mistyped keyword is named here, not as an ``Options.__init__`` argument."""
+    known = [*_BUS_KEYWORDS, *attrs.fields_dict(Options)]
+    for name in sorted(set(options) - set(known)):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise TypeError(
+            f"NATSMessageBus() got an unknown keyword argument {name!r}; {hint}it takes "
+            f"{', '.join(_BUS_KEYWORDS)} and the fields of beluga_nats_sync.Options (name, timeout, ...)"
+        )
+
+
 class NATSMessageBus:
     """Publish/subscribe and request/reply of Beluga :class:`Message` envelopes, traced.
 
@@ -112,6 +128,7 @@ class NATSMessageBus:
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(attrs.fields_dict(BusStats), 0)
+        _check_keywords(options)
         if isinstance(servers_or_options, Client):
             if options:
                 raise TypeError("options cannot be given with a Client; configure the Client instead")
