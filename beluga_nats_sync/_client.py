@@ -190,15 +190,18 @@ class Client:
     # -- observing -------------------------------------------------------------------------------
     @property
     def options(self) -> Options:
+        """The client's settings (frozen)."""
         return self._options
 
     @property
     def is_connected(self) -> bool:
+        """True while connected to a server (False before connect, while reconnecting, once closed)."""
         e = self._e
         return e is not None and e.state is _OPEN and e.connected
 
     @property
     def is_closed(self) -> bool:
+        """True once ``close()`` began, or the client closed itself (reconnects exhausted)."""
         e = self._e
         return e is not None and e.state in (_CLOSING, _CLOSED)
 
@@ -221,6 +224,7 @@ class Client:
 
     @property
     def stats(self) -> Stats:
+        """Counters of messages and bytes in and out, reconnects and errors, as a frozen snapshot."""
         e = self._e
         return e.stats() if e is not None else Stats()
 

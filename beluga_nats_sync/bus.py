@@ -40,7 +40,9 @@ __all__ = ["BusStats", "MessageHandler", "NATSMessageBus", "RequestHandler"]
 log = logging.getLogger("beluga_nats_sync.bus")
 
 MessageHandler = Callable[[Message], Any]
+"""A ``subscribe()`` handler: called with each Message; what it returns is ignored, what it raises is retried."""
 RequestHandler = Callable[[Message], Message]
+"""A ``serve()`` handler: called with each request Message, returns the reply Message."""
 DeadLetter = Union[str, Callable[[str], str], None]  # noqa: UP007 - a runtime alias
 
 #: Headers of a dead-lettered message (the body is the original bytes).
@@ -65,10 +67,15 @@ class BusStats:
     """Counters of a bus's handlers (what was sent is in ``bus.client.stats``)."""
 
     handled: int = 0
+    """Messages a handler returned from (after retries or not)."""
     retried: int = 0
+    """Handler calls that raised and were tried again."""
     failed: int = 0
+    """Messages whose handler still raised after the last retry."""
     decode_errors: int = 0
+    """Messages that were not a valid Message envelope."""
     dead_lettered: int = 0
+    """Messages published to their dead-letter subject."""
 
 
 def _header_text(text: str, limit: int = 512) -> str:
@@ -149,6 +156,7 @@ class NATSMessageBus:
 
     @property
     def stats(self) -> BusStats:
+        """The handlers' counters, as a frozen snapshot."""
         with self._lock:
             return BusStats(**self._counts)
 
