@@ -129,9 +129,13 @@ class NATSMessageBus:
         ):
             raise TypeError("dead_letter_subject must be a str template with {subject}, a function, or None")
         self.max_retries = max_retries
+        """Retries of a failing handler before its message is dead-lettered (0: none)."""
         self.retry_backoff = float(retry_backoff)
+        """Seconds before the first retry; each next one waits twice as long."""
         self.retry_backoff_max = float(retry_backoff_max)
+        """The longest wait between two retries, in seconds."""
         self.dead_letter_subject = dead_letter_subject
+        """Where failed messages go: a template with ``{subject}``, a function of the subject, or None."""
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(attrs.fields_dict(BusStats), 0)

@@ -252,8 +252,13 @@ def _listen(
     args: argparse.Namespace,
     label: str,
     answer: Callable[[int, Msg, Any], None] | None = None,
+    notice: str = "",
 ) -> _Tally:
-    """Print what arrives on ``sub`` until --count, --timeout, Ctrl-C or SIGTERM; return the totals."""
+    """Print what arrives on ``sub`` until --count, --timeout, Ctrl-C or SIGTERM; return the totals.
+
+    ``notice`` (the "listening" line) is printed once SIGTERM is handled, so that a process
+    manager which waits for it can stop the listener cleanly at once.
+    """
     message_cls = _message_class() if args.message else None
     progress = Progress(label, args.count, sys.stderr, enabled=_progress_enabled(args))
     tally = _Tally()
@@ -263,6 +268,8 @@ def _listen(
 
     previous = _stop_on_signals()
     try:
+        if notice:
+            _say(notice)
         while args.count is None or tally.count < args.count:
             wait = _TICK
             if deadline is not None:
@@ -392,9 +399,9 @@ def _cmd_pub(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if interrupted else 0
 
 
-def _listening(nc: Client, args: argparse.Namespace, what: str) -> None:
+def _listening(nc: Client, args: argparse.Namespace, what: str) -> str:
     group = f" in queue group {args.queue!r}" if args.queue else ""
-    _say(f"{what} on {args.subject!r}{group} at {nc.connected_url} (Ctrl-C to stop)")
+    return f"{what} on {args.subject!r}{group} at {nc.connected_url} (Ctrl-C to stop)"
 
 
 def _cmd_sub(args: argparse.Namespace) -> int:
@@ -408,8 +415,7 @@ def _cmd_sub(args: argparse.Namespace) -> int:
     try:
         sub = nc.subscribe(args.subject, queue=args.queue)
         nc.flush(args.connect_timeout)  # the server knows the subscription before we say we listen
-        _listening(nc, args, "listening")
-        tally = _listen(sub, args, f"sub {args.subject}")
+        tally = _listen(sub, args, f"sub {args.subject}", notice=_listening(nc, args, "listening"))
         _say(_listen_summary("received", tally, sub, args.subject))
         return _check_listen_end(args, tally, nc, "received")
     finally:
@@ -437,8 +443,7 @@ def _cmd_reply(args: argparse.Namespace) -> int:
     try:
         sub = nc.subscribe(args.subject, queue=args.queue)
         nc.flush(args.connect_timeout)
-        _listening(nc, args, "answering requests")
-        tally = _listen(sub, args, f"reply {args.subject}", answer)
+        tally = _listen(sub, args, f"reply {args.subject}", answer, _listening(nc, args, "answering requests"))
         nc.flush(5.0)  # the last answers are sent before we leave
         _say(_listen_summary("received", tally, sub, args.subject) + f"; answered {answered:,}")
         return _check_listen_end(args, tally, nc, "received")

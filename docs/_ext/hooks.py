@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import html
 import inspect
+import posixpath
 import re
 import textwrap
 import typing
@@ -41,12 +42,13 @@ def readme_page() -> str:
     return _LINK.sub(fix, README.read_text(encoding="utf-8"))
 
 
-def outside_links(markdown: str) -> str:
-    """Links from a guide to files outside docs/ (``../examples/x``) become their names in code."""
+def outside_links(markdown: str, src_uri: str) -> str:
+    """Links from a page to files outside docs/ (``../examples/x``) become their names in code."""
+    here = posixpath.dirname(src_uri)
 
     def fix(m: re.Match[str]) -> str:
         bang, text, target = m.groups()
-        if bang or not target.startswith("../"):
+        if bang or "://" in target or not posixpath.normpath(posixpath.join(here, target)).startswith("../"):
             return m.group(0)
         return text if text.startswith("`") else f"`{text}`"
 
@@ -68,7 +70,7 @@ def on_serve(server: Any, config: Any, builder: Any) -> Any:
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if OPTIONS_MARKER in markdown:
         markdown = markdown.replace(OPTIONS_MARKER, options_table())
-    return outside_links(markdown)
+    return outside_links(markdown, page.file.src_uri)
 
 
 # -- the Options table -----------------------------------------------------------------------------
