@@ -40,11 +40,21 @@ def documented() -> dict[str, Any]:
     found: dict[str, Any] = {}
     for page in sorted(REFERENCE.glob("*.md")):
         for ident in _DIRECTIVE.findall(page.read_text(encoding="utf-8")):
+            if _is_module(ident):
+                found[ident] = importlib.import_module(ident)  # a module's docstring, as an introduction
+                continue
             module_name, _, name = ident.rpartition(".")
             module = importlib.import_module(module_name)
             assert hasattr(module, name), f"{page.name}: ::: {ident} names nothing"
             found[ident] = getattr(module, name)
     return found
+
+
+def _is_module(ident: str) -> bool:
+    try:
+        return importlib.util.find_spec(ident) is not None
+    except ModuleNotFoundError:  # a parent is a module, this is a name in it
+        return False
 
 
 def test_every_public_name_has_a_reference_entry() -> None:

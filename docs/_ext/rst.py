@@ -3,11 +3,12 @@
 The docstrings are written for ``help()`` and the terminal, with Sphinx roles
 (``:class:`~beluga_nats_sync.Client```) and ``::`` literal blocks. For the site, a role whose
 target is a dotted name becomes a cross-reference (checked by ``mkdocs build --strict``), other
-roles become code, and a literal block becomes a Python code block.
+roles become code, and a literal block becomes a code block (Python when it parses as Python).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
 
@@ -22,6 +23,15 @@ def _role(m: re.Match[str]) -> str:
     if "." in target and target.startswith("beluga_nats_sync"):
         return f"[`{shown}`][{target}]"
     return f"`{shown}`"
+
+
+def _language(code: list[str]) -> str:
+    """``python`` for a block that parses as Python, ``text`` for anything else (a tree, a usage line)."""
+    try:
+        ast.parse("\n".join(code))
+    except SyntaxError:
+        return "text"
+    return "python"
 
 
 def _literal_blocks(text: str) -> str:
@@ -48,7 +58,8 @@ def _literal_blocks(text: str) -> str:
                     out.append(head + ":")
                 indent = min(len(b) - len(b.lstrip()) for b in block if b.strip())
                 pad = " " * base
-                out.extend(["", pad + "```python", *(pad + b[indent:] for b in block), pad + "```", ""])
+                code = [b[indent:] for b in block]
+                out.extend(["", f"{pad}```{_language(code)}", *(pad + c for c in code), pad + "```", ""])
                 i = j
                 continue
         out.append(line)
