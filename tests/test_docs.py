@@ -123,6 +123,8 @@ def test_an_option_without_a_docstring_fails_the_table() -> None:
     [
         (":class:`~beluga_nats_sync.Client` it", "[`Client`][beluga_nats_sync.Client] it"),
         (":meth:`connect`", "`connect`"),
+        (":class:`Client`", "[`Client`][beluga_nats_sync.Client]"),
+        (":class:`Unknown`", "`Unknown`"),
         (":func:`beluga_nats_sync.connect`", "[`beluga_nats_sync.connect`][beluga_nats_sync.connect]"),
         ("Example::\n\n    x = 1\n\nAfter.", "Example:\n\n```python\nx = 1\n```\n\nAfter."),
     ],

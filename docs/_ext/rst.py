@@ -18,11 +18,19 @@ _ROLE = re.compile(r":(?:py:)?(class|func|meth|attr|exc|mod|data|obj):`(~?)([\w.
 
 
 def _role(m: re.Match[str]) -> str:
-    _kind, tilde, target, call = m.groups()
+    kind, tilde, target, call = m.groups()
     shown = (target.rsplit(".", 1)[-1] if tilde else target) + (call or "")
+    if "." not in target and kind in ("class", "exc", "func") and target in _top_level():
+        target = f"beluga_nats_sync.{target}"  # :class:`Client` in the package means the public one
     if "." in target and target.startswith("beluga_nats_sync"):
         return f"[`{shown}`][{target}]"
     return f"`{shown}`"
+
+
+def _top_level() -> frozenset[str]:
+    import beluga_nats_sync
+
+    return frozenset(beluga_nats_sync.__all__)
 
 
 def _language(code: list[str]) -> str:
