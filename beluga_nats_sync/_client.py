@@ -1,4 +1,5 @@
-"""Client: the blocking NATS client; its work is done by the engine in ``_engine.py``."""
+"""Client: the blocking NATS client, and the one place where the parts are wired together: the
+core's :class:`~beluga_nats_sync._core.connection.Connection` and the seam's transport."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import nats
 
-from ._engine import _CLOSED, _CLOSING, _OPEN, Stats, _Engine, finalize_engine
-from ._msg import Msg
-from ._options import Options, ServersArg, redact_url
-from ._protocol import check_timeout
-from ._subscription import MsgCallback, Subscription
-from ._tail import TailResult, tail
+from ._core.connection import Connection, State, finalize_connection
+from ._core.inbox import new_inbox
+from ._core.msg import Msg
+from ._core.options import Options, ServersArg, redact_url
+from ._core.protocol import check_timeout
+from ._core.stats import Stats
+from ._core.subscription import MsgCallback, Subscription
+from ._natspy import create_transport
 from .errors import ClosedError, ConnectError
 
 if TYPE_CHECKING:
+    from ._notebook.tail import TailResult
     from .jetstream import JetStream
 
 __all__ = ["Client", "Stats", "connect"]
@@ -41,7 +44,7 @@ class Client:
             extra["servers"] = servers
         options = Options(**extra) if options is None else attrs.evolve(options, **extra)
         self._options = options
-        self._e: _Engine | None = None
+        self._e: Connection | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def connect(self, timeout: float | None = None) -> Client:
@@ -52,19 +55,19 @@ class Client:
         if self._e is not None:
             raise RuntimeError("connect() was already called on this client; make a new Client to reconnect")
         t = check_timeout(timeout, self._options.connect_timeout, "connect timeout")
-        engine = _Engine(self._options)
+        engine = Connection(self._options, create_transport)
         self._e = engine
         try:
             engine.connect(t)
         except ConnectError as exc:
             log.debug("connect failed: %s", exc)  # the message is already free of secrets
             raise
-        self._finalizer = weakref.finalize(self, finalize_engine, engine)
+        self._finalizer = weakref.finalize(self, finalize_connection, engine)
         log.debug("connected to %s", self.connected_url)
         return self
 
     @property
-    def _engine(self) -> _Engine:
+    def _engine(self) -> Connection:
         e = self._e
         if e is None:
             raise ClosedError("the client is not connected; call connect() first")
@@ -180,12 +183,13 @@ class Client:
         json) that shows as a table in a notebook and has ``to_dataframe()`` when pandas is installed.
         Never raises a timeout: it returns what arrived.
         """
+        from ._notebook.tail import tail
+
         return tail(self, subject, n, timeout)
 
     def new_inbox(self) -> str:
         """A unique subject for replies."""
-        e = self._engine
-        return f"{e.nc._inbox_prefix.decode()}.{e.nc._nuid.next().decode()}"
+        return new_inbox(self._options.inbox_prefix)
 
     # -- observing -------------------------------------------------------------------------------
     @property
@@ -197,25 +201,32 @@ class Client:
     def is_connected(self) -> bool:
         """True while connected to a server (False before connect, while reconnecting, once closed)."""
         e = self._e
-        return e is not None and e.state is _OPEN and e.connected
+        return e is not None and e.state is State.OPEN and e.connected
 
     @property
     def is_closed(self) -> bool:
         """True once ``close()`` began, or the client closed itself (reconnects exhausted)."""
         e = self._e
-        return e is not None and e.state in (_CLOSING, _CLOSED)
+        return e is not None and e.state in (State.CLOSING, State.CLOSED)
 
     @property
     def connected_url(self) -> str | None:
         """The URL of the server in use (without credentials), or None."""
         e = self._e
-        if e is None or not self.is_connected or e.nc.connected_url is None:
+        addr = e.transport.connected_address if e is not None and self.is_connected else None
+        if addr is None:
             return None
-        u = e.nc.connected_url
-        host = u.hostname or ""
+        scheme, host, port = addr
         if ":" in host:
             host = f"[{host}]"
-        return redact_url(f"{u.scheme}://{host}:{u.port}")
+        return redact_url(f"{scheme}://{host}:{port}")
+
+    @property
+    def server_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the server in use, or last used (as telemetry reports it); None before
+        the first connection."""
+        e = self._e
+        return e.server_address if e is not None else None
 
     @property
     def max_payload(self) -> int:
@@ -230,14 +241,20 @@ class Client:
 
     def __repr__(self) -> str:
         e = self._e
-        state = "new" if e is None else ("connected" if self.is_connected else e.state)
+        state = "new" if e is None else ("connected" if self.is_connected else e.state.value)
         where = self.connected_url or ", ".join(self._options.redacted_servers)
         subs = len(e.subs) if e is not None else 0
         name = f" {self._options.name!r}" if self._options.name is not None else ""
         return f"<beluga_nats_sync.Client{name} {state} {where} subscriptions={subs}>"
 
+    def _display_state(self) -> tuple[bool, int | None, list[Subscription]]:
+        e = self._e
+        if e is None:
+            return False, None, []
+        return True, (None if self.is_closed else e.max_payload), list(e.subs.values())
+
     def _repr_html_(self) -> str:
-        from ._display import client_html
+        from ._notebook.display import client_html
 
         return client_html(self)
 
@@ -250,5 +267,3 @@ def connect(servers: ServersArg = None, *, timeout: float | None = None, **optio
     """
     return Client(servers, **options).connect(timeout)
 
-
-_ = nats  # nats-py is the engine; imported here so a missing install fails at import time

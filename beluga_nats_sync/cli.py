@@ -28,13 +28,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._display import escape_controls, format_size
+from ._notebook.display import escape_controls, format_size
 from ._progress import Progress, summary_line
 
 if TYPE_CHECKING:
     from ._client import Client
-    from ._msg import Msg
-    from ._subscription import Subscription
+    from ._core.msg import Msg
+    from ._core.subscription import Subscription
 
 __all__ = ["CLIError", "build_parser", "main"]
 
@@ -94,7 +94,7 @@ def _data(text: str) -> bytes:
 def _headers(items: list[str] | None) -> dict[str, str] | None:
     if not items:
         return None
-    from ._protocol import encode_headers
+    from ._core.protocol import encode_headers
 
     headers: dict[str, str] = {}
     for item in items:
@@ -354,7 +354,7 @@ def _check_listen_end(args: argparse.Namespace, tally: _Tally, nc: Client, what:
 
 
 def _cmd_pub(args: argparse.Namespace) -> int:
-    from ._protocol import check_subject
+    from ._core.protocol import check_subject
 
     check_subject(args.subject)
     if args.reply:
@@ -405,7 +405,7 @@ def _listening(nc: Client, args: argparse.Namespace, what: str) -> str:
 
 
 def _cmd_sub(args: argparse.Namespace) -> int:
-    from ._protocol import check_queue, check_subject
+    from ._core.protocol import check_queue, check_subject
 
     check_subject(args.subject, wildcards=True)
     check_queue(args.queue)
@@ -423,7 +423,7 @@ def _cmd_sub(args: argparse.Namespace) -> int:
 
 
 def _cmd_reply(args: argparse.Namespace) -> int:
-    from ._protocol import check_queue, check_subject
+    from ._core.protocol import check_queue, check_subject
 
     check_subject(args.subject, wildcards=True)
     check_queue(args.queue)
@@ -452,7 +452,7 @@ def _cmd_reply(args: argparse.Namespace) -> int:
 
 
 def _cmd_request(args: argparse.Namespace) -> int:
-    from ._protocol import check_subject
+    from ._core.protocol import check_subject
 
     check_subject(args.subject)
     headers = _headers(args.header)

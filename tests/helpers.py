@@ -28,3 +28,7 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+#: the repository's root (examples/, benchmarks/, the README)
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
