@@ -99,7 +99,7 @@ def _type_text(annotation: Any, namespace: dict[str, Any]) -> str:
 
     def expand(m: re.Match[str]) -> str:
         value = namespace.get(m.group(0))
-        if value is None or isinstance(value, type) or typing.get_origin(value) is None:
+        if value is None or typing.get_origin(value) is None:  # a class, or not a type alias
             return m.group(0)
         return re.sub(r"\b(typing|collections\.abc)\.", "", repr(value))
 
