@@ -11,9 +11,7 @@ in order on their own threads, and every blocking call is bounded by a timeout::
         print(sub.next_msg(timeout=1.0).data)
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import typing as _typing  # no `from __future__ import annotations`: it would show in dir()
 
 from ._client import Client, connect
 from ._core.msg import Msg
@@ -51,7 +49,7 @@ from .jetstream import JetStream, JetStreamMsg, KeyValue, KeyValueEntry, PubAck
 from .message import Message
 from .services import Service, ServiceGroup, ServiceRequest
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ._notebook.tail import TailResult
 
 __version__ = "0.1.0"
@@ -103,7 +101,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     # TailResult lives with the notebook display, which a client that never shows itself in a
     # notebook does not load
     if name == "TailResult":

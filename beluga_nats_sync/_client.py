@@ -195,15 +195,18 @@ class Client:
     # -- observing -------------------------------------------------------------------------------
     @property
     def options(self) -> Options:
+        """The client's settings (frozen)."""
         return self._options
 
     @property
     def is_connected(self) -> bool:
+        """True while connected to a server (False before connect, while reconnecting, once closed)."""
         e = self._e
         return e is not None and e.state is State.OPEN and e.connected
 
     @property
     def is_closed(self) -> bool:
+        """True once ``close()`` began, or the client closed itself (reconnects exhausted)."""
         e = self._e
         return e is not None and e.state in (State.CLOSING, State.CLOSED)
 
@@ -233,6 +236,7 @@ class Client:
 
     @property
     def stats(self) -> Stats:
+        """Counters of messages and bytes in and out, reconnects and errors, as a frozen snapshot."""
         e = self._e
         return e.stats() if e is not None else Stats()
 
@@ -241,7 +245,8 @@ class Client:
         state = "new" if e is None else ("connected" if self.is_connected else e.state.value)
         where = self.connected_url or ", ".join(self._options.redacted_servers)
         subs = len(e.subs) if e is not None else 0
-        return f"<beluga_nats_sync.Client {state} {where} subscriptions={subs}>"
+        name = f" {self._options.name!r}" if self._options.name is not None else ""
+        return f"<beluga_nats_sync.Client{name} {state} {where} subscriptions={subs}>"
 
     def _display_state(self) -> tuple[bool, int | None, list[Subscription]]:
         e = self._e

@@ -1,1 +1,1 @@
-"""The core: plain synchronous machinery that never imports nats-py (see docs/architecture.md)."""
+"""The client's core: everything that does not import nats-py (see docs/architecture.md)."""

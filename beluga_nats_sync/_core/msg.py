@@ -28,9 +28,13 @@ class Msg:
     """
 
     subject: str
+    """The subject the message was published to."""
     data: bytes = b""
+    """The payload."""
     reply: str = ""
+    """The subject to answer on (``''`` when the message was published, not requested)."""
     headers: Mapping[str, str] | None = None
+    """The headers, or None when it carried none."""
     _publisher: Publisher | None = attrs.field(default=None, eq=False, alias="publisher")
 
     def respond(self, data: bytes = b"", headers: Mapping[str, str] | None = None) -> None:

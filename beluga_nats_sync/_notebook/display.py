@@ -81,6 +81,19 @@ def format_size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+_CONTROLS: dict[int, str] = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_CONTROLS.update({ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"})
+
+
+def escape_controls(text: str) -> str:
+    """Write control characters (C0, DEL, C1) as escapes such as ``\\x1b`` and ``\\n``.
+
+    What a terminal prints then cannot move the cursor, clear the screen or change colours, and
+    one message stays on one line.
+    """
+    return text.translate(_CONTROLS)
+
+
 def _cut(text: str, total_bytes: int) -> tuple[str, str]:
     """Cut ``text`` to MAX_LINES/MAX_CHARS; return it and a note saying what was left out ('' if nothing)."""
     lines = text.splitlines()

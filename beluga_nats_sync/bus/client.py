@@ -13,6 +13,7 @@ a dead-letter subject so that no message is dropped without a trace::
 from __future__ import annotations
 
 import contextlib
+import difflib
 import logging
 import threading
 import time
@@ -40,15 +41,22 @@ __all__ = ["BusStats", "MessageHandler", "NATSMessageBus", "RequestHandler"]
 log = logging.getLogger("beluga_nats_sync.bus")
 
 MessageHandler = Callable[[Message], Any]
+"""A ``subscribe()`` handler: called with each Message; what it returns is ignored, what it raises is retried."""
 RequestHandler = Callable[[Message], Message]
+"""A ``serve()`` handler: called with each request Message, returns the reply Message."""
 DeadLetter = Union[str, Callable[[str], str], None]  # noqa: UP007 - a runtime alias
 
 #: Headers of a dead-lettered message (the body is the original bytes).
 ERROR_HEADER = "Beluga-Error"
+"""Dead-letter header: the handler's error, on one line."""
 ERROR_TYPE_HEADER = "Beluga-Error-Type"
+"""Dead-letter header: the error's class name."""
 SUBJECT_HEADER = "Beluga-Original-Subject"
+"""Dead-letter header: the subject the message was received on."""
 ATTEMPTS_HEADER = "Beluga-Attempts"
+"""Dead-letter header: how many times the handler was called."""
 MESSAGE_ID_HEADER = "Beluga-Message-Id"
+"""Dead-letter header: the envelope's ``message_id`` (absent when it could not be decoded)."""
 
 _DEFAULT_DLQ = "{subject}.dlq"
 
@@ -58,15 +66,35 @@ class BusStats:
     """Counters of a bus's handlers (what was sent is in ``bus.client.stats``)."""
 
     handled: int = 0
+    """Messages a handler returned from (after retries or not)."""
     retried: int = 0
+    """Handler calls that raised and were tried again."""
     failed: int = 0
+    """Messages whose handler still raised after the last retry."""
     decode_errors: int = 0
+    """Messages that were not a valid Message envelope."""
     dead_lettered: int = 0
+    """Messages published to their dead-letter subject."""
 
 
 def _header_text(text: str, limit: int = 512) -> str:
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
+
+
+_BUS_KEYWORDS = ("max_retries", "retry_backoff", "retry_backoff_max", "dead_letter_subject")
+
+
+def _check_keywords(options: dict[str, Any]) -> None:
+    """A mistyped keyword is named here, not as an ``Options.__init__`` argument."""
+    known = [*_BUS_KEYWORDS, *attrs.fields_dict(Options)]
+    for name in sorted(set(options) - set(known)):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise TypeError(
+            f"NATSMessageBus() got an unknown keyword argument {name!r}; {hint}it takes "
+            f"{', '.join(_BUS_KEYWORDS)} and the fields of beluga_nats_sync.Options (name, timeout, ...)"
+        )
 
 
 class NATSMessageBus:
@@ -100,12 +128,17 @@ class NATSMessageBus:
         ):
             raise TypeError("dead_letter_subject must be a str template with {subject}, a function, or None")
         self.max_retries = max_retries
+        """Retries of a failing handler before its message is dead-lettered (0: none)."""
         self.retry_backoff = float(retry_backoff)
+        """Seconds before the first retry; each next one waits twice as long."""
         self.retry_backoff_max = float(retry_backoff_max)
+        """The longest wait between two retries, in seconds."""
         self.dead_letter_subject = dead_letter_subject
+        """Where failed messages go: a template with ``{subject}``, a function of the subject, or None."""
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(attrs.fields_dict(BusStats), 0)
+        _check_keywords(options)
         if isinstance(servers_or_options, Client):
             if options:
                 raise TypeError("options cannot be given with a Client; configure the Client instead")
@@ -126,6 +159,7 @@ class NATSMessageBus:
 
     @property
     def stats(self) -> BusStats:
+        """The handlers' counters, as a frozen snapshot."""
         with self._lock:
             return BusStats(**self._counts)
 

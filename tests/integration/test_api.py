@@ -12,6 +12,15 @@ def test_all_is_sorted_and_resolves() -> None:
         assert hasattr(bns, name), name
 
 
+def test_dir_shows_the_public_names_and_modules_only() -> None:
+    import types
+
+    shown = [n for n in dir(bns) if not n.startswith("_")]
+    assert "annotations" not in shown
+    extra = [n for n in shown if n not in bns.__all__ and not isinstance(getattr(bns, n), types.ModuleType)]
+    assert extra == []
+
+
 def test_every_error_is_exported_at_top_level() -> None:
     for name in errors.__all__:
         assert getattr(bns, name) is getattr(errors, name)

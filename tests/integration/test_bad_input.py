@@ -119,6 +119,12 @@ def test_use_before_connect() -> None:
         ({"pending_msgs_limit": 0}, "pending_msgs_limit"),
         ({"servers": ""}, "servers"),
         ({"servers": "http://x:1"}, "scheme"),
+        ({"servers": "htp:/nope"}, "'htp:/nope' is not a server URL"),
+        ({"servers": "nats:/localhost:4222"}, "a scheme ends with '://'"),
+        ({"servers": "nats://:4222"}, "names no host"),
+        ({"servers": "nats://host:99999"}, "not a valid URL"),
+        ({"servers": "nats://host:4222/tenant"}, "has a path"),
+        ({"servers": "nats://a:1,ws://b:2"}, "mix websocket"),
         ({"name": 5}, "name"),
         ({"error_cb": "nope"}, "error_cb"),
         ({"allow_reconnect": "yes"}, "allow_reconnect"),
@@ -132,6 +138,21 @@ def test_bad_options_name_the_option(kwargs: dict[str, Any], words: str) -> None
 
 def test_servers_forms() -> None:
     assert bns.Options(servers="nats://a:1, nats://b:2").servers == ("nats://a:1", "nats://b:2")
+    for url in ("localhost", "127.0.0.1:4222", "[::1]:4222", "tls://h:1", "ws://h:8080/nats", "wss://h", "nats://h/"):
+        assert bns.Options(servers=url).servers == (url,)
+
+
+def test_a_mistyped_bus_keyword_is_named_before_connecting() -> None:
+    with pytest.raises(TypeError, match=r"unknown keyword argument 'max_retrys'; did you mean 'max_retries'\?"):
+        bns.NATSMessageBus("nats://127.0.0.1:1", max_retrys=2)
+    with pytest.raises(TypeError, match="'nmae'; did you mean 'name'") as info:
+        bns.NATSMessageBus("nats://127.0.0.1:1", nmae="planner")
+    assert "Options.__init__" not in str(info.value)
+
+
+def test_repr_names_the_client() -> None:
+    assert repr(bns.Client("nats://127.0.0.1:1", name="agent-1")).startswith("<beluga_nats_sync.Client 'agent-1' new ")
+    assert repr(bns.Client("nats://127.0.0.1:1")).startswith("<beluga_nats_sync.Client new ")
     assert bns.Options(servers=["nats://a:1", "nats://b:2"]).servers == ("nats://a:1", "nats://b:2")
 
 

@@ -149,7 +149,8 @@ def test_pub_sends_count_messages_with_headers(nats_server: EmbeddedServer, clie
     assert [m.data for m in msgs] == [b"hello"] * 3
     assert all(dict(m.headers or {}) == {"k": "v", "a": "b"} for m in msgs)
     assert r.stdout == ""
-    assert "published 3 messages (15 B) to 'cli.pub'" in r.stderr and "msgs/s" in r.stderr
+    assert "published 3 messages (15 B) to 'cli.pub' in " in r.stderr
+    assert "msgs/s" not in r.stderr  # three messages make no rate
 
 
 def test_pub_json_summary_and_url_after_the_command(nats_server: EmbeddedServer, client: bns.Client) -> None:
@@ -194,7 +195,7 @@ def test_sub_prints_count_messages_then_a_summary(
     assert p.out == [
         "[#1] cli.sub.a (3 B) [h=1]: one\n",
         "[#2] cli.sub.b (3 B): two\n",
-        "[#3] cli.sub.c (2 B): \\xff\x00\n",
+        "[#3] cli.sub.c (2 B): \\xff\\x00\n",
     ]
     assert "received 3 messages (8 B) on 'cli.sub.>'" in p.err[-1]
 
@@ -240,15 +241,77 @@ def test_sub_count_not_reached_within_timeout_fails(nats_server: EmbeddedServer)
     assert r.stderr.strip().splitlines()[-1] == "beluga-nats: error: received 0 of 2 messages within 0.5 s"
 
 
-def test_sub_stops_cleanly_on_ctrl_c(nats_server: EmbeddedServer, client: bns.Client, running: list[Running]) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_sub_stops_promptly_with_its_summary(
+    nats_server: EmbeddedServer, client: bns.Client, running: list[Running], sig: signal.Signals
+) -> None:
     p = start(running, "--url", nats_server.url, "sub", "cli.forever", "--progress")
     p.wait_line("listening")
     client.publish("cli.forever", b"one")
     p.wait_line("[#1] cli.forever")
-    p.proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    p.proc.send_signal(sig)
     assert p.finish() == 0, p.err
+    took = time.monotonic() - sent
     assert "received 1 message (3 B) on 'cli.forever'" in p.err[-1]
     assert "Traceback" not in "".join(p.err)
+    assert took < 1.5, f"sub took {took:.2f} s to stop"  # measured ~0.1 s; next_msg waits 0.25 s at most
+
+
+def test_reply_prints_its_summary_on_sigterm(nats_server: EmbeddedServer, running: list[Running]) -> None:
+    p = start(running, "--url", nats_server.url, "reply", "cli.term", "ok")
+    p.wait_line("answering requests")
+    p.proc.terminate()
+    assert p.finish() == 0, p.err
+    assert "received 0 messages (0 B) on 'cli.term'; answered 0" in p.err[-1]
+
+
+def test_control_characters_are_escaped_for_the_terminal(
+    nats_server: EmbeddedServer, client: bns.Client, running: list[Running]
+) -> None:
+    p = start(running, "--url", nats_server.url, "sub", "cli.ctl", "--count", "1")
+    p.wait_line("listening")
+    client.publish("cli.ctl", "\x1b[2Jtwo\nlines\x07 \x9b1m é".encode(), headers={"h": "a\x1bb"})
+    assert p.finish() == 0, p.err
+    assert p.out == ["[#1] cli.ctl (22 B) [h=a\\x1bb]: \\x1b[2Jtwo\\nlines\\x07 \\x9b1m é\n"]
+
+
+def test_a_reply_shown_on_a_terminal_is_escaped_and_a_piped_one_is_not(
+    nats_server: EmbeddedServer, client: bns.Client
+) -> None:
+    import pty
+
+    client.subscribe("cli.ctlrpc", lambda m: m.respond(b"\x1b]0;title\x07ok\n"))
+    client.flush(5.0)
+    piped = cli("--url", nats_server.url, "request", "cli.ctlrpc", "")
+    assert piped.returncode == 0 and piped.stdout == "\x1b]0;title\x07ok\n"
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "beluga_nats_sync", "--url", nats_server.url, "request", "cli.ctlrpc", ""],
+            cwd=ROOT,
+            env=_env(),
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            timeout=RUN_TIMEOUT,
+        )
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while True:  # bounded: the child has exited, so the terminal ends with what it wrote
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+    assert proc.returncode == 0, proc.stderr
+    assert shown.replace(b"\r\n", b"\n") == b"\\x1b]0;title\\x07ok\n"
 
 
 # -- request / reply --------------------------------------------------------------------------------
@@ -308,6 +371,7 @@ def test_unreachable_server_is_one_line() -> None:
         (("pub", "a", "--message", "[1, 2]"), "DATA must be a JSON object for the Message payload, got an array"),
         (("pub", "a", "--message", '{"x": NaN}'), "NaN is not a JSON number"),
         (("--url", "http://x", "pub", "a", "b"), "unsupported scheme in 'http://x'"),
+        (("--url", "htp:/nope", "sub", "a"), "'htp:/nope' is not a server URL (a scheme ends with '://')"),
     ],
 )
 def test_bad_input_is_one_line_before_connecting(args: tuple[str, ...], expected: str) -> None:
@@ -379,6 +443,18 @@ def test_bench_forwards_its_arguments_to_the_suite(tmp_path: Path) -> None:
     r = cli("bench", "--rounds", "2", "pubsub", "--help", cwd=tmp_path)
     assert r.returncode == 3, r.stderr
     assert json.loads(r.stdout) == ["--rounds", "2", "pubsub", "--help"]
+
+
+def test_bench_says_how_to_get_the_suite_when_it_is_not_installed(tmp_path: Path) -> None:
+    # an installed package: beluga_nats_sync importable, no benchmarks package anywhere on the path
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "beluga_nats_sync").symlink_to(ROOT / "beluga_nats_sync")
+    work = tmp_path / "work"
+    work.mkdir()
+    line = one_error_line(cli("bench", cwd=work, env=_env(PYTHONPATH=str(site))))
+    assert "not installed with the package" in line and "source distribution" in line
+    assert "pip install -e '.[bench]'" in line
 
 
 def test_bench_without_the_suite_is_one_line(tmp_path: Path) -> None:
@@ -473,8 +549,26 @@ def test_summary_line_gives_a_rate_only_with_a_duration() -> None:
     assert summary_line("received", 1, 3, 0.0, "on 'a'") == "received 1 message (3 B) on 'a'"
     assert (
         summary_line("published", 2000, 4096, 0.5, "to 'a'")
-        == "published 2,000 messages (4.0 KiB) to 'a' in 0.500 s: 4,000 msgs/s, 8.0 KiB/s"
+        == "published 2,000 messages (4.0 KiB) to 'a' in 500.0 ms: 4,000 msgs/s, 8.0 KiB/s"
     )
+    assert (
+        summary_line("received", 20_000, 40_960, 2.5, "on 'a'")
+        == "received 20,000 messages (40.0 KiB) on 'a' in 2.500 s: 8,000 msgs/s, 16.0 KiB/s"
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "seconds", "expected"),
+    [
+        (3, 0.0000326, "received 3 messages (30 B) on 'a' in 33 us"),  # a burst: no rate to speak of
+        (9, 4.0, "received 9 messages (30 B) on 'a' in 4.000 s"),
+        (50, 0.0004, "received 50 messages (30 B) on 'a' in 400 us"),
+    ],
+)
+def test_summary_line_gives_no_rate_for_a_few_messages_or_no_time(count: int, seconds: float, expected: str) -> None:
+    from beluga_nats_sync._progress import summary_line
+
+    assert summary_line("received", count, 30, seconds, "on 'a'") == expected
 
 
 def test_progress_line_and_a_disabled_progress() -> None:

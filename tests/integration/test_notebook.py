@@ -75,6 +75,26 @@ def test_the_whole_quickstart_runs_in_a_real_kernel() -> None:
         pytest.skip(f"the Message bus and tracing cells need the bus: {missing}")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     run_notebook(nb)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "nats.process" in text and "tracing skipped" not in text
+
+
+def test_the_quickstart_runs_without_the_opentelemetry_sdk(tmp_path: Path) -> None:
+    """What `pip install beluga-nats-sync[server]` gives: no SDK, and the tracing cells say so."""
+    missing = _missing_bus()
+    if missing:
+        pytest.skip(f"the Message bus cells need the bus: {missing}")
+    hidden = tmp_path / "opentelemetry" / "sdk"  # first on the path, it shadows the installed SDK
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'opentelemetry.sdk'\")\n")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    env = kernel_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
+    client = nbclient.NotebookClient(nb, timeout=90, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}})
+    client.execute(env=env)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "tracing skipped: the OpenTelemetry SDK is not installed (pip install opentelemetry-sdk)" in text
+    assert "nats.process" not in text
 
 
 # -- a kernel driven cell by cell -------------------------------------------------------------------
