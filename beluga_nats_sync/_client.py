@@ -3,6 +3,7 @@ core's :class:`~beluga_nats_sync._core.connection.Connection` and the seam's tra
 
 from __future__ import annotations
 
+import difflib
 import logging
 import weakref
 from collections.abc import Mapping
@@ -43,6 +44,14 @@ class Client:
         extra: dict[str, Any] = dict(kwargs)
         if servers is not None:
             extra["servers"] = servers
+        known = attrs.fields_dict(Options)
+        for name in sorted(set(extra) - set(known)):  # named here, not as an Options.__init__ argument
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise TypeError(
+                f"unknown client option {name!r}; {hint}the options are the fields of beluga_nats_sync.Options "
+                "(name, timeout, reconnect_wait, ...)"
+            )
         options = Options(**extra) if options is None else attrs.evolve(options, **extra)
         self._options = options
         self._e: Connection | None = None

@@ -168,3 +168,11 @@ def test_secrets_are_not_in_repr() -> None:
     text = repr(opts) + repr(bns.Client(options=opts))
     for secret in ("s3cret", "hunter2", "tok-123"):
         assert secret not in text
+
+
+def test_a_mistyped_client_option_is_named_before_connecting() -> None:
+    with pytest.raises(TypeError, match=r"unknown client option 'timout'; did you mean 'timeout'\?") as info:
+        bns.connect("nats://127.0.0.1:1", timout=1.0)
+    assert "Options.__init__" not in str(info.value)
+    with pytest.raises(TypeError, match="'reconect_wait'; did you mean 'reconnect_wait'"):
+        bns.Client(reconect_wait=1.0)
