@@ -30,6 +30,10 @@ def wait_future(fut: concurrent.futures.Future[T], timeout: float) -> T:
     """
     try:
         return fut.result(timeout)
+    except concurrent.futures.TimeoutError:
+        fut.cancel()
+        # the builtin TimeoutError on every Python (concurrent.futures' is another class before 3.11)
+        raise TimeoutError(f"no result within {timeout:g} s") from None
     except BaseException:
         fut.cancel()
         raise

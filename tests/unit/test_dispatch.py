@@ -95,3 +95,24 @@ def test_event_worker_runs_callbacks_in_order_and_survives_errors() -> None:
     assert done.wait(5.0)
     w.stop(5.0)
     assert seen == ["a", "b"] and not w.thread.is_alive()
+
+
+def test_a_portal_wait_that_runs_out_raises_the_builtin_timeout_error() -> None:
+    import asyncio
+
+    from beluga_nats_sync._core.portal import IOLoop
+
+    loop = IOLoop("test-portal")
+    try:
+
+        async def never() -> None:
+            await asyncio.Event().wait()
+
+        try:
+            loop.run(never, 0.05, "wait")
+        except TimeoutError as exc:  # concurrent.futures.TimeoutError is another class on Python 3.10
+            assert type(exc) is TimeoutError
+        else:
+            raise AssertionError("the wait did not time out")
+    finally:
+        loop.stop(2.0)
