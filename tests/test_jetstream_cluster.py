@@ -210,7 +210,8 @@ def test_stream_leader_stepdown_while_publishing(nodes: list[Node]) -> None:
         assert handle.errors == 0
         handle.stop(5.0)
     print(
-        f"\n{stepdowns} stepdowns, {n} messages: stream_info saw the new leader after {', '.join(f'{e:.2f}' for e in elections)} s; "
+        f"\n{stepdowns} stepdowns, {n} messages: "
+        f"stream_info saw the new leader after {', '.join(f'{e:.2f}' for e in elections)} s; "
         f"publish retries {pub.retries} {dict(pub.errors)}; worst publish {pub.worst:.2f} s; "
         f"redeliveries {reader.redelivered}, read twice {sum(reader.seen.values()) - n}"
     )

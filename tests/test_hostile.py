@@ -1,0 +1,461 @@
+"""The promises of README.md and docs/reliability.md, tried as a hostile user would (issue 12, items 1-8).
+
+Each case runs against a real ``nats-server`` (killed, paused with SIGSTOP, or left alone) and
+uses the client's public surface only. A case marked ``xfail(strict=True)`` shows a defect that
+still stands: its reason names it, and whoever fixes it removes the mark.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import beluga_nats_sync as bns
+from beluga_nats_sync.server import EmbeddedServer
+
+from helpers import wait_for
+
+CLOSE_FAILS_WITHIN = 2.0  # "close() fails blocked calls with ClosedError": well before their own timeout
+
+
+def _threads() -> set[threading.Thread]:
+    return set(threading.enumerate())
+
+
+@pytest.fixture
+def paused_server() -> Iterator[EmbeddedServer]:
+    """A server of the test's own; ``pause()``/``resume()`` it with SIGSTOP/SIGCONT."""
+    with EmbeddedServer() as srv:
+        yield srv
+
+
+def _pause(srv: EmbeddedServer) -> None:
+    pid = srv.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    wait_for(lambda: _state(pid) == "T", 5.0, "nats-server to stop")  # the signal is asynchronous
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "?"
+
+
+def _resume(srv: EmbeddedServer) -> None:
+    if srv.pid is not None:
+        os.kill(srv.pid, signal.SIGCONT)
+
+
+class Blocked:
+    """Runs ``call`` on a thread of its own; records how it ended and when."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.ended_at: float | None = None
+        self.started = threading.Event()
+        self._call = call
+        self.thread = threading.Thread(target=self._run, name="blocked-call", daemon=True)
+        self.thread.start()
+        assert self.started.wait(5.0)
+
+    def _run(self) -> None:
+        self.started.set()
+        try:
+            self.result = self._call()
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.ended_at = time.monotonic()
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the blocked call never returned"
+
+
+# -- 1. a callback raising a BaseException -----------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="item 1: a subscription callback raising SystemExit/KeyboardInterrupt/BaseException ends its "
+    "dispatcher thread silently (the dispatcher catches Exception only): later messages are never "
+    "delivered, nothing is counted, and the subscription still says it is active",
+)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the defect: the thread dies
+@pytest.mark.parametrize("raised", [SystemExit, KeyboardInterrupt, BaseException])
+def test_a_callback_raising_a_base_exception_is_counted_and_delivery_goes_on(
+    client: bns.Client, raised: type[BaseException]
+) -> None:
+    got: list[bytes] = []
+
+    def callback(msg: bns.Msg) -> None:
+        if msg.data == b"bad":
+            raise raised("from the callback")
+        got.append(msg.data)
+
+    sub = client.subscribe(f"hostile.base.{raised.__name__}", callback)
+    client.flush(5.0)
+    for data in (b"bad", b"after-1", b"after-2"):
+        client.publish(sub.subject, data)
+    client.flush(5.0)
+    wait_for(lambda: got == [b"after-1", b"after-2"], 3.0, "the messages after the raising callback")
+    assert sub.errors == 1 and sub.is_active
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="item 1: a consume() callback raising SystemExit/KeyboardInterrupt ends the consumer's dispatcher "
+    "thread silently: later messages are never handled and nothing is counted",
+)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the defect: the thread dies
+@pytest.mark.parametrize("raised", [SystemExit, KeyboardInterrupt])
+def test_a_consume_callback_raising_a_base_exception_is_counted_and_consuming_goes_on(
+    client: bns.Client, raised: type[BaseException]
+) -> None:
+    js = client.jetstream(timeout=5.0)
+    stream = f"HOSTILE_{raised.__name__.upper()}"
+    js.add_stream(name=stream, subjects=[f"hostile.js.{raised.__name__}"])
+    try:
+        handled: list[bytes] = []
+
+        def callback(msg: bns.JetStreamMsg) -> None:
+            if msg.data == b"bad" and msg.metadata.num_delivered == 1:
+                raise raised("from the consume callback")
+            handled.append(msg.data)
+
+        subject = f"hostile.js.{raised.__name__}"
+        with js.consume(subject, durable="hostile", callback=callback, backoff=0.05) as handle:
+            for data in (b"bad", b"after"):
+                js.publish(subject, data)
+            wait_for(lambda: set(handled) == {b"bad", b"after"}, 4.0, "both messages handled")
+            assert handle.errors == 1
+    finally:
+        js.delete_stream(stream)
+
+
+# -- 2. subjects longer than the server's control line ---------------------------------------------
+
+LONG = "hostile." + "x" * 5000  # the server's default max_control_line is 4 KiB
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="item 2: a subject, reply or queue longer than the server's max_control_line (4 KiB) is accepted; "
+    "the server's '-ERR maximum control line exceeded' then closes the client for good",
+)
+@pytest.mark.parametrize("where", ["publish subject", "publish reply", "subscribe subject", "subscribe queue"])
+def test_a_subject_longer_than_the_control_line_is_refused_in_the_callers_thread(
+    nats_server: EmbeddedServer, where: str
+) -> None:
+    nc = bns.connect(nats_server.url, timeout=5.0)
+    try:
+        with pytest.raises(ValueError, match="control line|too long"):
+            if where == "publish subject":
+                nc.publish(LONG, b"x")
+            elif where == "publish reply":
+                nc.publish("hostile.short", b"x", reply=LONG)
+            elif where == "subscribe subject":
+                nc.subscribe(LONG)
+            else:
+                nc.subscribe("hostile.short", queue="q" * 5000)
+        nc.flush(2.0)  # nothing was sent: the connection is fine
+        assert nc.is_connected and not nc.is_closed
+    finally:
+        nc.close(timeout=1.0)  # a close racing the server's -ERR takes its whole timeout
+
+
+# -- 3. a publish blocked on a full reconnect buffer when the client closes --------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="item 3: a publish blocked on a full reconnect buffer returns normally when the client is closed "
+    "(its message is lost without a word) instead of raising ClosedError",
+)
+def test_a_publish_blocked_on_a_full_reconnect_buffer_fails_when_the_client_closes(
+    fresh_server: EmbeddedServer,
+) -> None:
+    disconnected = threading.Event()
+    nc = bns.connect(
+        fresh_server.url,
+        timeout=5.0,
+        max_reconnects=-1,
+        reconnect_wait=0.2,
+        reconnect_buffer_size=1024,
+        reconnect_buffer_timeout=6.0,
+        disconnected_cb=disconnected.set,
+    )
+    try:
+        fresh_server.kill()
+        assert disconnected.wait(5.0)
+        with pytest.raises(bns.OutboundBufferFullError):
+            for _ in range(100):  # bounded: 1 KiB fills long before
+                nc.publish("hostile.buffer", b"x" * 100)
+        blocked = Blocked(lambda: nc.publish("hostile.buffer", b"y" * 100))
+        blocked.thread.join(0.3)  # it blocks: it waits for a reconnect that will not come
+        assert blocked.ended_at is None, f"the publish did not block: {blocked.error!r}"
+        closed = time.monotonic()
+        nc.close(timeout=5.0)
+        blocked.join(CLOSE_FAILS_WITHIN + 5.0)
+        assert isinstance(blocked.error, bns.ClosedError), blocked.error
+        assert blocked.ended_at is not None and blocked.ended_at - closed < CLOSE_FAILS_WITHIN
+    finally:
+        nc.close(timeout=5.0)
+
+
+# -- 4. calls blocked on a server that stopped answering, when the client closes ---------------------
+
+
+def _flush(nc: bns.Client) -> Any:
+    return nc.flush(timeout=6.0)
+
+
+def _stream_info(nc: bns.Client) -> Any:
+    return nc.jetstream(timeout=6.0).stream_info("HOSTILE_PAUSED")
+
+
+def _kv_put(nc: bns.Client) -> Any:
+    return nc.jetstream(timeout=6.0).key_value("hostile_paused").put("k", b"v")
+
+
+def _js_publish(nc: bns.Client) -> Any:
+    return nc.jetstream(timeout=6.0).publish("hostile.paused", b"x")
+
+
+def _request(nc: bns.Client) -> Any:
+    return nc.request("hostile.paused.rpc", b"", timeout=6.0)
+
+
+def _not_failed_by_close(what: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(
+        strict=True,
+        reason=f"item 4: close() does not fail a {what} blocked on a silent server: it waits for its own "
+        "timeout and raises NATSTimeoutError",
+    )
+
+
+BLOCKED_CALLS = {
+    "flush": pytest.param(_flush, marks=_not_failed_by_close("flush()")),
+    "stream_info": pytest.param(_stream_info, marks=_not_failed_by_close("js.stream_info()")),
+    "kv.put": pytest.param(_kv_put, marks=_not_failed_by_close("kv.put()")),
+    "js.publish": pytest.param(_js_publish),
+    "request": pytest.param(_request),
+}
+
+
+@pytest.mark.parametrize("call", list(BLOCKED_CALLS.values()), ids=list(BLOCKED_CALLS))
+def test_close_fails_calls_blocked_on_a_silent_server(
+    paused_server: EmbeddedServer, call: Callable[[bns.Client], Any]
+) -> None:
+    with bns.connect(paused_server.url, timeout=5.0) as setup:
+        js = setup.jetstream(timeout=5.0)
+        js.add_stream(name="HOSTILE_PAUSED", subjects=["hostile.paused"])
+        js.create_key_value("hostile_paused")
+        setup.subscribe("hostile.paused.rpc")  # a responder that never answers
+        setup.flush(5.0)
+        nc = bns.connect(paused_server.url, timeout=5.0)
+        try:
+            nc.flush(5.0)
+            _pause(paused_server)
+            try:
+                blocked = Blocked(lambda: call(nc))
+                blocked.thread.join(0.3)  # it blocks: the server does not answer
+                assert blocked.ended_at is None, f"the call did not block: {blocked.result!r} {blocked.error!r}"
+                closed = time.monotonic()
+                nc.close(timeout=2.0)
+                blocked.join(15.0)
+            finally:
+                _resume(paused_server)
+            assert isinstance(blocked.error, bns.ClosedError), repr(blocked.error)
+            assert blocked.ended_at is not None and blocked.ended_at - closed < CLOSE_FAILS_WITHIN
+        finally:
+            nc.close(timeout=5.0)
+
+
+# -- 5. flush while disconnected ----------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="item 5: flush(timeout=1) while disconnected returns success at once, although nothing reached a server",
+)
+def test_flush_while_disconnected_does_not_report_success(fresh_server: EmbeddedServer) -> None:
+    disconnected = threading.Event()
+    with bns.connect(
+        fresh_server.url, timeout=5.0, max_reconnects=-1, reconnect_wait=0.2, disconnected_cb=disconnected.set
+    ) as nc:
+        fresh_server.kill()
+        assert disconnected.wait(5.0)
+        nc.publish("hostile.flush", b"into the reconnect buffer")
+        with pytest.raises((bns.NATSTimeoutError, bns.DisconnectedError)):
+            nc.flush(timeout=1.0)
+
+
+# -- 6. close() from two threads at once ------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="item 6: of two concurrent close() calls, the second returns at once while the client's threads "
+    "are still running",
+)
+def test_close_from_two_threads_returns_only_once_everything_has_ended(nats_server: EmbeddedServer) -> None:
+    for _ in range(5):  # the race is narrow: try a few times
+        leftovers = _close_twice_at_once(nats_server)
+        assert leftovers == [set(), set()], f"threads still running when close() returned: {leftovers}"
+
+
+def _close_twice_at_once(srv: EmbeddedServer) -> list[set[str]]:
+    """Close one client from two threads at once; what each saw still running when its close returned."""
+    before = _threads()
+    nc = bns.connect(srv.url, timeout=5.0)
+    nc.subscribe("hostile.close2", lambda m: None)
+    nc.flush(5.0)
+    barrier = threading.Barrier(2)
+    leftovers: list[set[str]] = []
+
+    def close_and_look() -> None:
+        barrier.wait(5.0)
+        nc.close(timeout=5.0)
+        leftovers.append({t.name for t in _threads() - before if t.name != "closer"})
+
+    closers = [threading.Thread(target=close_and_look, name="closer") for _ in range(2)]
+    for t in closers:
+        t.start()
+    for t in closers:
+        t.join(15.0)
+    return leftovers
+
+
+# -- 7. reconnects running out while the user's disconnected_cb blocks --------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="item 7: when reconnects run out while a disconnected_cb blocks, the client does not close (it "
+    "still accepts publishes): its own closing waits in the callback queue behind the user's callback",
+)
+def test_reconnects_running_out_close_the_client_even_when_a_callback_blocks(fresh_server: EmbeddedServer) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def slow_disconnected_cb() -> None:
+        entered.set()
+        release.wait(30.0)
+
+    nc = bns.connect(
+        fresh_server.url,
+        timeout=5.0,
+        max_reconnects=1,
+        reconnect_wait=0.1,
+        disconnected_cb=slow_disconnected_cb,
+    )
+    try:
+        fresh_server.kill()
+        assert entered.wait(5.0)
+        wait_for(lambda: nc.is_closed, 4.0, "the client to close once its reconnects ran out")
+        with pytest.raises(bns.ClosedError):
+            nc.publish("hostile.closed", b"x")
+    finally:
+        release.set()
+        nc.close(timeout=5.0)
+
+
+# -- 8. timeouts that cannot be honoured ----------------------------------------------------------
+
+
+BAD_TIMEOUTS = {"inf": math.inf, "1e10": 1e10, "nan": math.nan, "negative": -1.0}
+
+
+def _refuses(call: Callable[[float], Any], value: float) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        call(value)
+
+
+def _timeout_calls(nc: bns.Client, sub: bns.Subscription) -> dict[str, Callable[[float], Any]]:
+    js = nc.jetstream(timeout=5.0)
+    return {
+        "request": lambda t: nc.request("hostile.timeouts", b"", timeout=t),
+        "flush": lambda t: nc.flush(timeout=t),
+        "next_msg": lambda t: sub.next_msg(timeout=t),
+        "js.publish": lambda t: js.publish("hostile.timeouts", b"", timeout=t),
+        "jetstream()": lambda t: nc.jetstream(timeout=t),
+    }
+
+
+TIMEOUT_CASES = [
+    (call, name) for call in ("request", "flush", "next_msg", "js.publish", "jetstream()") for name in BAD_TIMEOUTS
+]
+#: Which of the cases above fail today (item 8): finite numbers the clock cannot reach are taken,
+#: and the error comes from deep inside, after the request was sent.
+_FAILS_TODAY = {
+    ("request", "inf"),
+    ("request", "1e10"),
+    ("flush", "inf"),
+    ("flush", "1e10"),
+    ("next_msg", "inf"),
+    ("next_msg", "1e10"),
+    ("js.publish", "inf"),
+    ("js.publish", "1e10"),
+    ("jetstream()", "inf"),
+    ("jetstream()", "1e10"),
+}
+
+
+@pytest.mark.parametrize(
+    ("call", "value"),
+    [
+        pytest.param(
+            c,
+            v,
+            id=f"{c}-{v}",
+            marks=[pytest.mark.xfail(strict=True, reason=f"item 8: {c} takes timeout={v}, which it cannot honour")]
+            if (c, v) in _FAILS_TODAY
+            else [],
+        )
+        for c, v in TIMEOUT_CASES
+    ],
+)
+def test_a_timeout_that_cannot_be_honoured_is_refused_before_anything_is_sent(
+    client: bns.Client, nats_server: EmbeddedServer, call: str, value: str
+) -> None:
+    with bns.connect(nats_server.url, timeout=5.0) as watcher:
+        seen = watcher.subscribe("hostile.timeouts")
+        watcher.flush(5.0)
+        js = client.jetstream(timeout=5.0)
+        js.add_stream(name="HOSTILE_TIMEOUTS", subjects=["hostile.timeouts"])
+        try:
+            sub = client.subscribe("hostile.timeouts.pull")
+            _refuses(_timeout_calls(client, sub)[call], BAD_TIMEOUTS[value])
+            client.flush(5.0)
+            with pytest.raises(bns.NATSTimeoutError):
+                seen.next_msg(0.2)  # nothing was sent
+        finally:
+            js.delete_stream("HOSTILE_TIMEOUTS")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="item 8: request(timeout=0) sends the request and then raises a timeout, instead of refusing 0 "
+    "before anything is sent",
+)
+def test_request_with_a_zero_timeout_is_refused_before_sending(client: bns.Client, nats_server: EmbeddedServer) -> None:
+    with bns.connect(nats_server.url, timeout=5.0) as watcher:
+        seen = watcher.subscribe("hostile.zero")
+        watcher.flush(5.0)
+        with pytest.raises(ValueError, match="timeout"):
+            client.request("hostile.zero", b"", timeout=0)
+        client.flush(5.0)
+        with pytest.raises(bns.NATSTimeoutError):
+            seen.next_msg(0.2)
