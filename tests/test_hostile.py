@@ -217,24 +217,51 @@ def test_a_publish_blocked_on_a_full_reconnect_buffer_fails_when_the_client_clos
 # -- 4. calls blocked on a server that stopped answering, when the client closes ---------------------
 
 
-def _flush(nc: bns.Client) -> Any:
-    return nc.flush(timeout=6.0)
+# each case prepares its objects while the server answers, and returns the call to block in
+Prepared = Callable[[], Any]
 
 
-def _stream_info(nc: bns.Client) -> Any:
-    return nc.jetstream(timeout=6.0).stream_info("HOSTILE_PAUSED")
+def _flush(nc: bns.Client) -> Prepared:
+    return lambda: nc.flush(timeout=6.0)
 
 
-def _kv_put(nc: bns.Client) -> Any:
-    return nc.jetstream(timeout=6.0).key_value("hostile_paused").put("k", b"v")
+def _stream_info(nc: bns.Client) -> Prepared:
+    js = nc.jetstream(timeout=6.0)
+    return lambda: js.stream_info("HOSTILE_PAUSED")
 
 
-def _js_publish(nc: bns.Client) -> Any:
-    return nc.jetstream(timeout=6.0).publish("hostile.paused", b"x")
+def _key_value(nc: bns.Client) -> Prepared:
+    js = nc.jetstream(timeout=6.0)
+    return lambda: js.key_value("hostile_paused")
 
 
-def _request(nc: bns.Client) -> Any:
-    return nc.request("hostile.paused.rpc", b"", timeout=6.0)
+def _kv_put(nc: bns.Client) -> Prepared:
+    kv = nc.jetstream(timeout=6.0).key_value("hostile_paused")
+    return lambda: kv.put("k", b"v")
+
+
+def _kv_get(nc: bns.Client) -> Prepared:
+    kv = nc.jetstream(timeout=6.0).key_value("hostile_paused")
+    return lambda: kv.get("k")
+
+
+def _js_publish(nc: bns.Client) -> Prepared:
+    js = nc.jetstream(timeout=6.0)
+    return lambda: js.publish("hostile.paused", b"x")
+
+
+def _request(nc: bns.Client) -> Prepared:
+    return lambda: nc.request("hostile.paused.rpc", b"", timeout=6.0)
+
+
+def _next_msg(nc: bns.Client) -> Prepared:
+    sub = nc.subscribe("hostile.paused.quiet")
+    return lambda: sub.next_msg(timeout=6.0)
+
+
+def _fetch(nc: bns.Client) -> Prepared:
+    psub = nc.jetstream(timeout=6.0).pull_subscribe("hostile.paused", durable="hostile")
+    return lambda: psub.fetch(1, timeout=6.0)
 
 
 def _not_failed_by_close(what: str) -> pytest.MarkDecorator:
@@ -248,15 +275,19 @@ def _not_failed_by_close(what: str) -> pytest.MarkDecorator:
 BLOCKED_CALLS = {
     "flush": pytest.param(_flush, marks=_not_failed_by_close("flush()")),
     "stream_info": pytest.param(_stream_info, marks=_not_failed_by_close("js.stream_info()")),
+    "key_value": pytest.param(_key_value, marks=_not_failed_by_close("js.key_value()")),
     "kv.put": pytest.param(_kv_put, marks=_not_failed_by_close("kv.put()")),
+    "kv.get": pytest.param(_kv_get, marks=_not_failed_by_close("kv.get()")),
     "js.publish": pytest.param(_js_publish),
     "request": pytest.param(_request),
+    "next_msg": pytest.param(_next_msg),
+    "fetch": pytest.param(_fetch),
 }
 
 
 @pytest.mark.parametrize("call", list(BLOCKED_CALLS.values()), ids=list(BLOCKED_CALLS))
 def test_close_fails_calls_blocked_on_a_silent_server(
-    paused_server: EmbeddedServer, call: Callable[[bns.Client], Any]
+    paused_server: EmbeddedServer, call: Callable[[bns.Client], Prepared]
 ) -> None:
     with bns.connect(paused_server.url, timeout=5.0) as setup:
         js = setup.jetstream(timeout=5.0)
@@ -266,10 +297,11 @@ def test_close_fails_calls_blocked_on_a_silent_server(
         setup.flush(5.0)
         nc = bns.connect(paused_server.url, timeout=5.0)
         try:
+            blocking = call(nc)
             nc.flush(5.0)
             _pause(paused_server)
             try:
-                blocked = Blocked(lambda: call(nc))
+                blocked = Blocked(blocking)
                 blocked.thread.join(0.3)  # it blocks: the server does not answer
                 assert blocked.ended_at is None, f"the call did not block: {blocked.result!r} {blocked.error!r}"
                 closed = time.monotonic()
