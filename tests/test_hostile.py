@@ -193,7 +193,7 @@ def test_a_publish_blocked_on_a_full_reconnect_buffer_fails_when_the_client_clos
         max_reconnects=-1,
         reconnect_wait=0.2,
         reconnect_buffer_size=1024,
-        reconnect_buffer_timeout=6.0,
+        reconnect_buffer_timeout=4.0,
         disconnected_cb=disconnected.set,
     )
     try:
@@ -222,46 +222,46 @@ Prepared = Callable[[], Any]
 
 
 def _flush(nc: bns.Client) -> Prepared:
-    return lambda: nc.flush(timeout=6.0)
+    return lambda: nc.flush(timeout=4.0)
 
 
 def _stream_info(nc: bns.Client) -> Prepared:
-    js = nc.jetstream(timeout=6.0)
+    js = nc.jetstream(timeout=4.0)
     return lambda: js.stream_info("HOSTILE_PAUSED")
 
 
 def _key_value(nc: bns.Client) -> Prepared:
-    js = nc.jetstream(timeout=6.0)
+    js = nc.jetstream(timeout=4.0)
     return lambda: js.key_value("hostile_paused")
 
 
 def _kv_put(nc: bns.Client) -> Prepared:
-    kv = nc.jetstream(timeout=6.0).key_value("hostile_paused")
+    kv = nc.jetstream(timeout=4.0).key_value("hostile_paused")
     return lambda: kv.put("k", b"v")
 
 
 def _kv_get(nc: bns.Client) -> Prepared:
-    kv = nc.jetstream(timeout=6.0).key_value("hostile_paused")
+    kv = nc.jetstream(timeout=4.0).key_value("hostile_paused")
     return lambda: kv.get("k")
 
 
 def _js_publish(nc: bns.Client) -> Prepared:
-    js = nc.jetstream(timeout=6.0)
+    js = nc.jetstream(timeout=4.0)
     return lambda: js.publish("hostile.paused", b"x")
 
 
 def _request(nc: bns.Client) -> Prepared:
-    return lambda: nc.request("hostile.paused.rpc", b"", timeout=6.0)
+    return lambda: nc.request("hostile.paused.rpc", b"", timeout=4.0)
 
 
 def _next_msg(nc: bns.Client) -> Prepared:
     sub = nc.subscribe("hostile.paused.quiet")
-    return lambda: sub.next_msg(timeout=6.0)
+    return lambda: sub.next_msg(timeout=4.0)
 
 
 def _fetch(nc: bns.Client) -> Prepared:
-    psub = nc.jetstream(timeout=6.0).pull_subscribe("hostile.paused", durable="hostile")
-    return lambda: psub.fetch(1, timeout=6.0)
+    psub = nc.jetstream(timeout=4.0).pull_subscribe("hostile.paused", durable="hostile")
+    return lambda: psub.fetch(1, timeout=4.0)
 
 
 def _not_failed_by_close(what: str) -> pytest.MarkDecorator:
