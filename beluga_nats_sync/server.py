@@ -25,7 +25,6 @@ import sysconfig
 import tempfile
 import threading
 import time
-import weakref
 from pathlib import Path
 from types import TracebackType
 
@@ -36,7 +35,8 @@ _IN_USE_RE = re.compile(rb"Error listening on port: \S+, \"?listen tcp \S+: bind
 _GUARD = Path(__file__).with_name("_server_guard.py")
 
 #: The servers this process started and has not stopped: stopped at exit, forgotten by a fork.
-_LIVE: weakref.WeakSet[EmbeddedServer] = weakref.WeakSet()
+#: Strong references: a server nobody refers to any more still lives as long as the process.
+_LIVE: set[EmbeddedServer] = set()
 _LIVE_LOCK = threading.Lock()
 
 

@@ -206,3 +206,16 @@ def test_port_zero_means_a_free_port() -> None:
 def test_bad_ports_are_refused(port: object) -> None:
     with pytest.raises(ValueError, match="port must be an int from 1 to 65535"):
         EmbeddedServer(port=port)  # type: ignore[arg-type]
+
+
+def test_a_server_nobody_refers_to_lives_as_long_as_the_process() -> None:
+    import gc
+
+    url = EmbeddedServer(jetstream=False).start().url
+    gc.collect()
+    with bns.connect(url, timeout=5.0) as nc:
+        nc.flush(5.0)
+    from beluga_nats_sync import server
+
+    for srv in [s for s in server._LIVE if s.url == url]:
+        srv.cleanup()
