@@ -19,7 +19,7 @@ from helpers import wait_for
 @pytest.fixture
 def bus(nats_server: EmbeddedServer) -> Any:
     # a long backoff: a permanent error that were retried would take seconds to answer
-    with bns.NATSMessageBus(nats_server.url, retry_backoff=2.0, max_retries=3) as b:
+    with bns.NATSMessageBus(nats_server.url, retry_backoff=5.0, max_retries=3) as b:
         yield b
 
 
@@ -62,7 +62,7 @@ def test_a_handler_returning_a_coroutine_fails_at_once_without_a_warning(bus: bn
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         bus.publish("bus.coro", bns.Message(type="t"))
-        dead = dlq.next_msg(1.5)  # at once: a retry would wait retry_backoff=2 s first
+        dead = dlq.next_msg(3.0)  # at once: a retry would wait retry_backoff=5 s first
         assert dead.headers is not None and "awaitable" in dead.headers["Beluga-Error"]
         wait_for(lambda: bus.stats.failed == 1)
     assert bus.stats.retried == 0 and bus.stats.handled == 0
@@ -86,7 +86,7 @@ def test_serve_returning_the_wrong_type_answers_an_error_at_once(bus: bns.NATSMe
     assert reply.type == "error"
     assert reply.payload["error_type"] == "HandlerResultError"
     assert "must return a Message" in reply.payload["error"] and type(wrong).__name__ in reply.payload["error"]
-    assert elapsed < 1.5, f"answered after {elapsed:.2f} s: the error was retried"
+    assert elapsed < 3.0, f"answered after {elapsed:.2f} s: the error was retried"
     assert len(calls) == 1
     assert dlq.next_msg(2.0).headers is not None  # kept for replay once the handler is fixed
     wait_for(lambda: bus.stats.failed == 1)
