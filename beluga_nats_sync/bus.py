@@ -53,22 +53,6 @@ MESSAGE_ID_HEADER = "Beluga-Message-Id"
 _DEFAULT_DLQ = "{subject}.dlq"
 
 
-class HandlerResultError(TypeError):
-    """A handler returned what the bus cannot use (a ``serve()`` handler something other than a
-    :class:`Message`, or any handler a coroutine): a bug in the handler, so it is not retried."""
-
-
-def _check_handler(handler: Any, expects: str) -> None:
-    if not callable(handler):
-        raise TypeError(f"handler must be callable ({expects}), got {type(handler).__name__}")
-    call = getattr(type(handler), "__call__", None)  # noqa: B004 - an object with an async __call__
-    if any(inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (handler, call)):
-        raise TypeError(
-            "handler must be a plain function, not a coroutine function (async def); "
-            f"it runs on the subscription's own thread ({expects})"
-        )
-
-
 def check_message(message: Any) -> Message:
     """``message`` if it is a :class:`Message`; a ``TypeError`` saying so otherwise."""
     if not isinstance(message, Message):
@@ -90,6 +74,22 @@ class BusStats:
 def _header_text(text: str, limit: int = 512) -> str:
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
+
+
+class HandlerResultError(TypeError):
+    """A handler returned what the bus cannot use (a ``serve()`` handler something other than a
+    :class:`Message`, or any handler a coroutine): a bug in the handler, so it is not retried."""
+
+
+def _check_handler(handler: Any, expects: str) -> None:
+    if not callable(handler):
+        raise TypeError(f"handler must be callable ({expects}), got {type(handler).__name__}")
+    call = getattr(type(handler), "__call__", None)  # noqa: B004 - an object with an async __call__
+    if any(inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (handler, call)):
+        raise TypeError(
+            "handler must be a plain function, not a coroutine function (async def); "
+            f"it runs on the subscription's own thread ({expects})"
+        )
 
 
 class NATSMessageBus:
