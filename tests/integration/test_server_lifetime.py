@@ -17,7 +17,7 @@ from beluga_nats_sync.server import EmbeddedServer, PortInUseError
 
 from helpers import wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 GONE_WITHIN = 10.0  # the guard gives nats-server 5 s to stop on SIGTERM, then kills it
 
 OWNER = textwrap.dedent(

@@ -22,7 +22,7 @@ from beluga_nats_sync.cli import _clients_port
 
 from helpers import free_port, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 
 
 class Server:
