@@ -11,13 +11,13 @@ in order on their own threads, and every blocking call is bounded by a timeout::
         print(sub.next_msg(timeout=1.0).data)
 """
 
-from __future__ import annotations
+import typing as _typing  # no `from __future__ import annotations`: it would show in dir()
 
-from ._client import Client, Stats, connect
-from ._msg import Msg
-from ._options import Options
-from ._subscription import Subscription
-from ._tail import TailResult
+from ._client import Client, connect
+from ._core.msg import Msg
+from ._core.options import Options
+from ._core.stats import Stats
+from ._core.subscription import Subscription
 from .bus import BusStats, NATSMessageBus
 from .errors import (
     AuthorizationError,
@@ -47,6 +47,10 @@ from .errors import (
 )
 from .jetstream import JetStream, JetStreamMsg, KeyValue, KeyValueEntry, PubAck
 from .message import Message
+from .services import Service, ServiceGroup, ServiceRequest
+
+if _typing.TYPE_CHECKING:
+    from ._notebook.tail import TailResult
 
 __version__ = "0.1.0"
 
@@ -83,6 +87,9 @@ __all__ = [
     "PermissionsError",
     "PubAck",
     "RequestTimeoutError",
+    "Service",
+    "ServiceGroup",
+    "ServiceRequest",
     "SlowConsumerError",
     "Stats",
     "StreamNotFoundError",
@@ -92,3 +99,13 @@ __all__ = [
     "__version__",
     "connect",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # TailResult lives with the notebook display, which a client that never shows itself in a
+    # notebook does not load
+    if name == "TailResult":
+        from ._notebook.tail import TailResult
+
+        return TailResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,9 @@
-"""Client: the blocking NATS client; its work is done by the engine in ``_engine.py``."""
+"""Client: the blocking NATS client, and the one place where the parts are wired together: the
+core's :class:`~beluga_nats_sync._core.connection.Connection` and the seam's transport."""
 
 from __future__ import annotations
 
+import difflib
 import logging
 import weakref
 from collections.abc import Mapping
@@ -9,18 +11,21 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import nats
 
-from ._engine import _CLOSED, _CLOSING, _OPEN, Stats, _Engine, finalize_engine
-from ._msg import Msg
-from ._options import Options, ServersArg, redact_url
-from ._protocol import check_timeout
-from ._subscription import MsgCallback, Subscription
-from ._tail import TailResult, tail
+from ._core.connection import Connection, State, finalize_connection
+from ._core.inbox import new_inbox
+from ._core.msg import Msg
+from ._core.options import Options, ServersArg, redact_url
+from ._core.protocol import check_timeout
+from ._core.stats import Stats
+from ._core.subscription import MsgCallback, Subscription
+from ._natspy import create_transport
 from .errors import ClosedError, ConnectError
 
 if TYPE_CHECKING:
+    from ._notebook.tail import TailResult
     from .jetstream import JetStream
+    from .services import Service
 
 __all__ = ["Client", "Stats", "connect"]
 
@@ -39,9 +44,17 @@ class Client:
         extra: dict[str, Any] = dict(kwargs)
         if servers is not None:
             extra["servers"] = servers
+        known = attrs.fields_dict(Options)
+        for name in sorted(set(extra) - set(known)):  # named here, not as an Options.__init__ argument
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise TypeError(
+                f"unknown client option {name!r}; {hint}the options are the fields of beluga_nats_sync.Options "
+                "(name, timeout, reconnect_wait, ...)"
+            )
         options = Options(**extra) if options is None else attrs.evolve(options, **extra)
         self._options = options
-        self._e: _Engine | None = None
+        self._e: Connection | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def connect(self, timeout: float | None = None) -> Client:
@@ -51,20 +64,20 @@ class Client:
         """
         if self._e is not None:
             raise RuntimeError("connect() was already called on this client; make a new Client to reconnect")
-        t = check_timeout(timeout, self._options.connect_timeout, "connect timeout")
-        engine = _Engine(self._options)
+        t = check_timeout(timeout, self._options.connect_timeout, "connect timeout", wait=True)
+        engine = Connection(self._options, create_transport)
         self._e = engine
         try:
             engine.connect(t)
         except ConnectError as exc:
             log.debug("connect failed: %s", exc)  # the message is already free of secrets
             raise
-        self._finalizer = weakref.finalize(self, finalize_engine, engine)
+        self._finalizer = weakref.finalize(self, finalize_connection, engine)
         log.debug("connected to %s", self.connected_url)
         return self
 
     @property
-    def _engine(self) -> _Engine:
+    def _engine(self) -> Connection:
         e = self._e
         if e is None:
             raise ClosedError("the client is not connected; call connect() first")
@@ -180,39 +193,50 @@ class Client:
         json) that shows as a table in a notebook and has ``to_dataframe()`` when pandas is installed.
         Never raises a timeout: it returns what arrived.
         """
+        from ._notebook.tail import tail
+
         return tail(self, subject, n, timeout)
 
     def new_inbox(self) -> str:
         """A unique subject for replies."""
-        e = self._engine
-        return f"{e.nc._inbox_prefix.decode()}.{e.nc._nuid.next().decode()}"
+        return new_inbox(self._options.inbox_prefix)
 
     # -- observing -------------------------------------------------------------------------------
     @property
     def options(self) -> Options:
+        """The client's settings (frozen)."""
         return self._options
 
     @property
     def is_connected(self) -> bool:
+        """True while connected to a server (False before connect, while reconnecting, once closed)."""
         e = self._e
-        return e is not None and e.state is _OPEN and e.connected
+        return e is not None and e.state is State.OPEN and e.connected
 
     @property
     def is_closed(self) -> bool:
+        """True once ``close()`` began, or the client closed itself (reconnects exhausted)."""
         e = self._e
-        return e is not None and e.state in (_CLOSING, _CLOSED)
+        return e is not None and e.state in (State.CLOSING, State.CLOSED)
 
     @property
     def connected_url(self) -> str | None:
         """The URL of the server in use (without credentials), or None."""
         e = self._e
-        if e is None or not self.is_connected or e.nc.connected_url is None:
+        addr = e.transport.connected_address if e is not None and self.is_connected else None
+        if addr is None:
             return None
-        u = e.nc.connected_url
-        host = u.hostname or ""
+        scheme, host, port = addr
         if ":" in host:
             host = f"[{host}]"
-        return redact_url(f"{u.scheme}://{host}:{u.port}")
+        return redact_url(f"{scheme}://{host}:{port}")
+
+    @property
+    def server_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the server in use, or last used (as telemetry reports it); None before
+        the first connection."""
+        e = self._e
+        return e.server_address if e is not None else None
 
     @property
     def max_payload(self) -> int:
@@ -221,20 +245,68 @@ class Client:
 
     @property
     def stats(self) -> Stats:
+        """Counters of messages and bytes in and out, reconnects and errors, as a frozen snapshot."""
         e = self._e
         return e.stats() if e is not None else Stats()
 
     def __repr__(self) -> str:
         e = self._e
-        state = "new" if e is None else ("connected" if self.is_connected else e.state)
+        state = "new" if e is None else ("connected" if self.is_connected else e.state.value)
         where = self.connected_url or ", ".join(self._options.redacted_servers)
         subs = len(e.subs) if e is not None else 0
-        return f"<beluga_nats_sync.Client {state} {where} subscriptions={subs}>"
+        name = f" {self._options.name!r}" if self._options.name is not None else ""
+        return f"<beluga_nats_sync.Client{name} {state} {where} subscriptions={subs}>"
+
+    def _display_state(self) -> tuple[bool, int | None, list[Subscription]]:
+        e = self._e
+        if e is None:
+            return False, None, []
+        return True, (None if self.is_closed else e.max_payload), list(e.subs.values())
 
     def _repr_html_(self) -> str:
-        from ._display import client_html
+        from ._notebook.display import client_html
 
         return client_html(self)
+
+    # -- services (on the public surface above; see beluga_nats_sync.services) --------------------
+    def request_many(
+        self,
+        subject: str,
+        data: bytes | bytearray | memoryview = b"",
+        *,
+        timeout: float | None = 1.0,
+        max_messages: int | None = None,
+        stall: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[Msg]:
+        """Send one request and collect every reply (scatter-gather), in arrival order.
+
+        Stops at the first of: ``timeout`` seconds since the start, ``max_messages`` replies,
+        ``stall`` seconds without a reply after the first one. No responders: an empty list, at once.
+        """
+        from .services import request_many
+
+        return request_many(
+            self, subject, data, timeout=timeout, max_messages=max_messages, stall=stall, headers=headers
+        )
+
+    def add_service(
+        self,
+        name: str,
+        version: str,
+        *,
+        description: str = "",
+        metadata: Mapping[str, str] | None = None,
+        queue_group: str | None = None,
+    ) -> Service:
+        """Start a NATS service (protocol v1) named ``name`` at ``version`` (semver): it answers
+        ``$SRV.PING``/``INFO``/``STATS`` at once; add endpoints with ``svc.add_endpoint``.
+
+        ``queue_group`` is the default of its endpoints (else ``"q"``; ``""`` for none).
+        """
+        from .services import Service
+
+        return Service(self, name, version, description=description, metadata=metadata, queue_group=queue_group)
 
 
 def connect(servers: ServersArg = None, *, timeout: float | None = None, **options: Any) -> Client:
@@ -245,5 +317,3 @@ def connect(servers: ServersArg = None, *, timeout: float | None = None, **optio
     """
     return Client(servers, **options).connect(timeout)
 
-
-_ = nats  # nats-py is the engine; imported here so a missing install fails at import time

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Iterator
 
 from ._client import Client, connect
-from ._msg import Msg
-from ._options import DEFAULT_URL
+from ._core.msg import Msg
+from ._core.options import DEFAULT_URL
 from .errors import ConnectError
 
 __all__ = ["run_demo"]

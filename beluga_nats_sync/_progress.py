@@ -6,9 +6,9 @@ import collections
 import time
 from typing import TextIO
 
-from ._display import format_size
+from ._notebook.display import format_size
 
-__all__ = ["Progress", "summary_line"]
+__all__ = ["Progress", "format_seconds", "summary_line"]
 
 _BAR = 24
 _WINDOW = 1.0  # seconds of history behind the live rate
@@ -18,18 +18,34 @@ def _rate(count: float, seconds: float) -> float:
     return count / seconds if seconds > 0 else 0.0
 
 
-def summary_line(verb: str, count: int, nbytes: int, seconds: float, where: str) -> str:
-    """``published 1,000 messages (15.6 KiB) to 'a' in 0.052 s: 19,230 msgs/s, 300.5 KiB/s``.
+#: Fewer messages, or less time, and a rate says more about the clock than about the traffic.
+RATE_MIN_COUNT = 10
+RATE_MIN_SECONDS = 0.001
 
-    Without a duration (one message, or none) there is no rate to give, and none is shown.
+
+def format_seconds(seconds: float) -> str:
+    """``0.0523`` -> ``'52.3 ms'``, ``1.5`` -> ``'1.500 s'``, ``4e-05`` -> ``'40 us'``."""
+    if seconds >= 1:
+        return f"{seconds:.3f} s"
+    if seconds >= 0.001:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} us"
+
+
+def summary_line(verb: str, count: int, nbytes: int, seconds: float, where: str) -> str:
+    """``published 1,000 messages (15.6 KiB) to 'a' in 52.3 ms: 19,120 msgs/s, 298.7 KiB/s``.
+
+    Without a duration (one message, or none) no time is shown; a rate only for at least
+    ``RATE_MIN_COUNT`` messages over at least ``RATE_MIN_SECONDS``.
     """
     noun = "message" if count == 1 else "messages"
     text = f"{verb} {count:,} {noun} ({format_size(nbytes)}) {where}"
     if seconds <= 0 or count < 2:
         return text
-    return (
-        f"{text} in {seconds:.3f} s: {_rate(count, seconds):,.0f} msgs/s, {format_size(int(_rate(nbytes, seconds)))}/s"
-    )
+    text += f" in {format_seconds(seconds)}"
+    if count < RATE_MIN_COUNT or seconds < RATE_MIN_SECONDS:
+        return text
+    return f"{text}: {_rate(count, seconds):,.0f} msgs/s, {format_size(int(_rate(nbytes, seconds)))}/s"
 
 
 class Progress:

@@ -8,7 +8,9 @@ What a command receives (messages, replies) goes to stdout, one line each, or on
 line with ``--json``; the listening notice, the live progress line, warnings and the closing summary
 go to stderr, so a pipe gets only data. An error is one line on stderr and exit status 1; a usage
 error exits with 2, and Ctrl-C during ``pub`` or ``request`` with 130 (``sub``, ``reply`` and
-``server`` end normally on Ctrl-C, with their summary).
+``server`` end normally on Ctrl-C, SIGTERM or SIGHUP, with their summary). Control characters in
+what is printed for a terminal are escaped (``\x1b``, ``\n``); ``--json`` and a piped ``request``
+reply keep the data as it is.
 """
 
 from __future__ import annotations
@@ -21,17 +23,18 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._display import format_size
+from ._notebook.display import escape_controls, format_size
 from ._progress import Progress, summary_line
 
 if TYPE_CHECKING:
     from ._client import Client
-    from ._msg import Msg
-    from ._subscription import Subscription
+    from ._core.msg import Msg
+    from ._core.subscription import Subscription
 
 __all__ = ["CLIError", "build_parser", "main"]
 
@@ -91,7 +94,7 @@ def _data(text: str) -> bytes:
 def _headers(items: list[str] | None) -> dict[str, str] | None:
     if not items:
         return None
-    from ._protocol import encode_headers
+    from ._core.protocol import encode_headers
 
     headers: dict[str, str] = {}
     for item in items:
@@ -215,14 +218,15 @@ def _record(seq: int, msg: Msg, decoded: Any = None, error: str | None = None) -
 
 
 def _line(seq: int, msg: Msg, decoded: Any = None) -> str:
+    """One line for a terminal: bytes that are not UTF-8 and control characters are escaped."""
     head = f"[#{seq}] {msg.subject} ({format_size(len(msg.data))})"
     if msg.reply:
         head += f" reply={msg.reply}"
     if msg.headers:
         head += " [" + ", ".join(f"{k}={v}" for k, v in msg.headers.items()) + "]"
     if decoded is not None:
-        return f"{head} {_message_text(decoded)}"
-    return f"{head}: {msg.data.decode('utf-8', 'backslashreplace')}"
+        return escape_controls(f"{head} {_message_text(decoded)}")
+    return escape_controls(f"{head}: {msg.data.decode('utf-8', 'backslashreplace')}")
 
 
 def _json_line(obj: dict[str, Any]) -> str:
@@ -248,8 +252,13 @@ def _listen(
     args: argparse.Namespace,
     label: str,
     answer: Callable[[int, Msg, Any], None] | None = None,
+    notice: str = "",
 ) -> _Tally:
-    """Print what arrives on ``sub`` until --count, --timeout or Ctrl-C; return the totals."""
+    """Print what arrives on ``sub`` until --count, --timeout, Ctrl-C or SIGTERM; return the totals.
+
+    ``notice`` (the "listening" line) is printed once SIGTERM is handled, so that a process
+    manager which waits for it can stop the listener cleanly at once.
+    """
     message_cls = _message_class() if args.message else None
     progress = Progress(label, args.count, sys.stderr, enabled=_progress_enabled(args))
     tally = _Tally()
@@ -257,7 +266,10 @@ def _listen(
     deadline = t0 + args.timeout if args.timeout else None
     from .errors import ClosedError, NATSTimeoutError
 
+    previous = _stop_on_signals()
     try:
+        if notice:
+            _say(notice)
         while args.count is None or tally.count < args.count:
             wait = _TICK
             if deadline is not None:
@@ -299,9 +311,26 @@ def _listen(
                 answer(tally.count, msg, decoded)
             progress.update(tally.count, tally.nbytes)
     except KeyboardInterrupt:
-        pass  # Ctrl-C is how a listener is normally stopped
+        pass  # Ctrl-C (or SIGTERM, SIGHUP) is how a listener is normally stopped
+    finally:
+        _restore_signals(previous)
     progress.finish()
     return tally
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _stop_on_signals() -> dict[int, Any]:
+    """Make SIGTERM and SIGHUP stop the caller like Ctrl-C; return the handlers they had."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}  # signals reach the main thread only (main() run from a thread leaves them alone)
+    return {sig: signal.signal(sig, _stop_on_signal) for sig in _STOP_SIGNALS}
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def _listen_summary(verb: str, tally: _Tally, sub: Subscription, subject: str) -> str:
@@ -325,7 +354,7 @@ def _check_listen_end(args: argparse.Namespace, tally: _Tally, nc: Client, what:
 
 
 def _cmd_pub(args: argparse.Namespace) -> int:
-    from ._protocol import check_subject
+    from ._core.protocol import check_subject
 
     check_subject(args.subject)
     if args.reply:
@@ -370,13 +399,13 @@ def _cmd_pub(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if interrupted else 0
 
 
-def _listening(nc: Client, args: argparse.Namespace, what: str) -> None:
+def _listening(nc: Client, args: argparse.Namespace, what: str) -> str:
     group = f" in queue group {args.queue!r}" if args.queue else ""
-    _say(f"{what} on {args.subject!r}{group} at {nc.connected_url} (Ctrl-C to stop)")
+    return f"{what} on {args.subject!r}{group} at {nc.connected_url} (Ctrl-C to stop)"
 
 
 def _cmd_sub(args: argparse.Namespace) -> int:
-    from ._protocol import check_queue, check_subject
+    from ._core.protocol import check_queue, check_subject
 
     check_subject(args.subject, wildcards=True)
     check_queue(args.queue)
@@ -386,8 +415,7 @@ def _cmd_sub(args: argparse.Namespace) -> int:
     try:
         sub = nc.subscribe(args.subject, queue=args.queue)
         nc.flush(args.connect_timeout)  # the server knows the subscription before we say we listen
-        _listening(nc, args, "listening")
-        tally = _listen(sub, args, f"sub {args.subject}")
+        tally = _listen(sub, args, f"sub {args.subject}", notice=_listening(nc, args, "listening"))
         _say(_listen_summary("received", tally, sub, args.subject))
         return _check_listen_end(args, tally, nc, "received")
     finally:
@@ -395,7 +423,7 @@ def _cmd_sub(args: argparse.Namespace) -> int:
 
 
 def _cmd_reply(args: argparse.Namespace) -> int:
-    from ._protocol import check_queue, check_subject
+    from ._core.protocol import check_queue, check_subject
 
     check_subject(args.subject, wildcards=True)
     check_queue(args.queue)
@@ -415,8 +443,7 @@ def _cmd_reply(args: argparse.Namespace) -> int:
     try:
         sub = nc.subscribe(args.subject, queue=args.queue)
         nc.flush(args.connect_timeout)
-        _listening(nc, args, "answering requests")
-        tally = _listen(sub, args, f"reply {args.subject}", answer)
+        tally = _listen(sub, args, f"reply {args.subject}", answer, _listening(nc, args, "answering requests"))
         nc.flush(5.0)  # the last answers are sent before we leave
         _say(_listen_summary("received", tally, sub, args.subject) + f"; answered {answered:,}")
         return _check_listen_end(args, tally, nc, "received")
@@ -425,7 +452,7 @@ def _cmd_reply(args: argparse.Namespace) -> int:
 
 
 def _cmd_request(args: argparse.Namespace) -> int:
-    from ._protocol import check_subject
+    from ._core.protocol import check_subject
 
     check_subject(args.subject)
     headers = _headers(args.header)
@@ -451,7 +478,10 @@ def _cmd_request(args: argparse.Namespace) -> int:
         print(_json_line(rec), flush=True)
     elif decoded is not None:
         print(_message_text(decoded), flush=True)
-    else:
+    elif sys.stdout.isatty():
+        text = rep.data.decode("utf-8", "backslashreplace").removesuffix("\n")
+        print(escape_controls(text), flush=True)
+    else:  # a pipe or a file gets the reply's bytes as they are
         out = sys.stdout.buffer
         out.write(rep.data if rep.data.endswith(b"\n") else rep.data + b"\n")
         out.flush()
@@ -545,9 +575,16 @@ def _bench_main() -> Callable[[list[str]], Any]:
         # console script does not have the working directory on sys.path, `python -m` does.
         here = os.getcwd()
         if here in sys.path or not os.path.isfile(os.path.join(here, "benchmarks", "__main__.py")):
+            if isinstance(exc, ModuleNotFoundError) and exc.name == "benchmarks":
+                raise CLIError(
+                    "the benchmark suite is not importable: it is not installed with the package. It is "
+                    "the benchmarks/ folder of the source distribution (`pip download --no-binary :all: "
+                    "--no-deps beluga-nats-sync`, then unpack it) or of a checkout; in that folder run "
+                    "`pip install -e '.[bench]'` and `python -m beluga_nats_sync bench`"
+                ) from None
             raise CLIError(
                 f"the benchmark suite is not importable ({exc}); it is the benchmarks/ folder of the "
-                "repository: run `python -m beluga_nats_sync bench` from a checkout"
+                "repository: run `pip install -e '.[bench]'` and `python -m beluga_nats_sync bench` there"
             ) from None
         sys.path.insert(0, here)
         return _bench_main()
@@ -561,6 +598,100 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     entry = _bench_main()
     result = entry(list(args.bench_args))
     return int(result or 0)
+
+
+# -- service: discovery of NATS services (micro protocol v1) ---------------------------------------
+
+_SERVICE_VERB = {"ls": "INFO", "info": "INFO", "stats": "STATS"}
+
+
+def _service_columns(rows: list[list[str]], header: list[str]) -> list[str]:
+    """Rows as aligned text columns (the last one is not padded)."""
+    table = [[h.upper() for h in header], *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    return [
+        ("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths[:-1], strict=True)) + "  " + r[-1]).rstrip() for r in table
+    ]
+
+
+def _service_info_text(doc: dict[str, Any]) -> list[str]:
+    meta = doc.get("metadata") or {}
+    lines = [f"{doc.get('name')} {doc.get('version')}  id {doc.get('id')}  {doc.get('description') or ''}".rstrip()]
+    if isinstance(meta, dict) and meta:
+        lines.append("  metadata " + " ".join(f"{k}={v}" for k, v in meta.items()))
+    endpoints = doc.get("endpoints")
+    for e in endpoints if isinstance(endpoints, list) else []:
+        if not isinstance(e, dict):
+            continue
+        line = f"  endpoint {e.get('name')}  subject {e.get('subject')}  queue {e.get('queue_group') or '(none)'}"
+        if e.get("metadata"):
+            line += "  metadata " + " ".join(f"{k}={v}" for k, v in e["metadata"].items())
+        lines.append(line)
+    return lines
+
+
+def _cmd_service(args: argparse.Namespace) -> int:
+    from .services import discover
+    from .services._display import table
+    from .services._protocol import check_service_id, check_service_name
+
+    if args.name is not None:
+        check_service_name(args.name)
+    if args.id is not None:
+        if args.name is None:
+            raise CLIError("--id needs the service NAME too: beluga-nats service info NAME --id ID")
+        check_service_id(args.id)
+    verb = _SERVICE_VERB[args.action]
+    nc = _connect(args, f"beluga-nats-service-{args.action}")
+    try:
+        found = discover(nc, verb, args.name, args.id, timeout=args.timeout, stall=min(0.5, args.timeout))
+    finally:
+        nc.close(5.0)
+    if not found:
+        if args.name is None:
+            _say(f"no service answered {found.subject} within {args.timeout:g} s")
+            return 0
+        which = f"{args.name!r}" + (f" with id {args.id!r}" if args.id else "")
+        raise CLIError(f"no service named {which} answered {found.subject} within {args.timeout:g} s")
+    if args.json:
+        for doc in found:
+            print(_json_line(doc), flush=True)
+    elif args.action == "info":
+        print("\n".join(line for doc in found for line in _service_info_text(doc)), flush=True)
+    elif args.action == "ls":
+        rows = [
+            [
+                str(d.get("name")),
+                str(d.get("id")),
+                str(d.get("version")),
+                str(len(d.get("endpoints") or [])),
+                str(d.get("description") or ""),
+            ]
+            for d in found
+        ]
+        print("\n".join(_service_columns(rows, ["name", "id", "version", "endpoints", "description"])), flush=True)
+    else:
+        columns, rows = table(verb, list(found))
+        print("\n".join(_service_columns(rows, columns)), flush=True)
+    _say(f"{len(found)} instance(s) answered {found.subject}")
+    return 0
+
+
+def _add_service_command(
+    command: Callable[[str, str, Callable[[argparse.Namespace], int]], argparse.ArgumentParser],
+) -> None:
+    p = command("service", "list NATS services (micro protocol), their endpoints and stats", _cmd_service)
+    p.add_argument(
+        "action",
+        choices=["ls", "info", "stats"],
+        metavar="ls|info|stats",
+        help="ls: one line per instance; info: endpoints; stats: counters per endpoint",
+    )
+    p.add_argument("name", nargs="?", default=None, metavar="NAME", help="only the services of this name")
+    p.add_argument("--id", default=None, metavar="ID", help="only the instance with this id (with NAME)")
+    p.add_argument(
+        "--timeout", type=_seconds_arg, default=2.0, metavar="S", help="wait at most S s for answers (default 2)"
+    )
 
 
 # -- the parser ------------------------------------------------------------------------------------
@@ -680,6 +811,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("demo", "run the agent scenario (starts an embedded server if none answers)", _cmd_demo)
     p.add_argument("--requests", type=_count_arg, default=20, metavar="N", help="messages per pattern (default 20)")
+
+    _add_service_command(command)
 
     # bench forwards every argument after it, --help included, to the benchmark suite
     p = cmds.add_parser(

@@ -1,4 +1,4 @@
-"""The errors raised by beluga_nats_sync, and the translation from nats-py's.
+"""The errors raised by beluga_nats_sync (nats-py's are translated into these by the seam, ``_natspy``).
 
 Every error derives from :class:`NATSSyncError`; where one resembles a built-in
 it derives from that too, so ``except TimeoutError`` and ``except ValueError``

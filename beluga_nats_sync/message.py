@@ -49,6 +49,7 @@ import attrs
 from beluga_nats_sync.errors import MessageDecodeError
 
 __all__ = [
+    "check_message",
     "GO_ZERO_TIME",
     "Message",
     "format_go_timestamp",
@@ -541,7 +542,7 @@ class Message:
 
     def _repr_html_(self) -> str:
         """A table for notebooks: type, id, timestamp and the payload as pretty JSON."""
-        from beluga_nats_sync._display import message_html
+        from beluga_nats_sync._notebook.display import message_html
 
         return message_html(self)
 
@@ -681,3 +682,10 @@ class Message:
         put(message, "message_id", message_id)
         put(message, "_respell", walk.respell)
         return message
+
+
+def check_message(message: Any) -> Message:
+    """``message`` if it is a :class:`Message`; a ``TypeError`` saying so otherwise."""
+    if not isinstance(message, Message):
+        raise TypeError(f"message must be a beluga_nats_sync.Message, got {type(message).__name__}")
+    return message

@@ -15,9 +15,9 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from ._clients import CLIENTS, OURS
-from ._runner import FULL, QUICK, Config, run
-from ._scenario import SCENARIO_MODULES
+from .harness.clients import CLIENTS, OURS
+from .harness.runner import FULL, QUICK, Config, run
+from .harness.scenario import SCENARIO_MODULES
 
 __all__ = ["build_parser", "main"]
 

@@ -28,3 +28,27 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+#: the repository's root (examples/, benchmarks/, the README)
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def pause_process(pid: int) -> None:
+    """SIGSTOP ``pid`` and wait until it has really stopped: the signal is asynchronous, and on a
+    busy machine a server can still answer a PING sent just after ``kill`` returned."""
+    import os
+    import signal
+
+    os.kill(pid, signal.SIGSTOP)
+    wait_for(lambda: process_state(pid) in ("T", "t", "?"), 5.0, f"process {pid} to stop")
+
+
+def process_state(pid: int) -> str:
+    """The one-letter state of ``pid`` in /proc ('?' if it is gone)."""
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "?"

@@ -15,7 +15,7 @@ import time
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
-from .._options import redact_url
+from .._core.options import redact_url
 from ._pynats2_exceptions import (
     NATSInvalidSchemeError,
     NATSInvalidUrlError,

@@ -28,9 +28,9 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .._client import Client
-from .._msg import Msg
-from .._options import Options
-from .._subscription import Subscription
+from .._core.msg import Msg
+from .._core.options import Options
+from .._core.subscription import Subscription
 from ..errors import ClosedError, ConnectError, NATSTimeoutError, NoRespondersError, RequestTimeoutError
 from ._pynats2_exceptions import (
     NATSConnectionError,
@@ -482,20 +482,10 @@ class NATSClient(NATSNoSubscribeClient):
         if sub.received_messages >= limit:
             self.unsubscribe(sub)
             return
-        client = self._connected("auto_unsubscribe")
-        nsub = ours._nsub
-        if nsub is None:
-            return
+        self._connected("auto_unsubscribe")
         # The server counts the messages of its own subscription, made when received was _base.
-        server_limit = limit - sub._base
-
-        async def limit_on_server() -> None:
-            # nats-py's auto-unsubscribe sends UNSUB <sid> <n>; our handler ends delivery at the limit.
-            with contextlib.suppress(Exception):  # already gone on the server: nothing to limit
-                await nsub.unsubscribe(limit=server_limit)
-
         with self._translated("auto_unsubscribe"):
-            client._engine._run(limit_on_server, OPERATION_TIMEOUT, "auto_unsubscribe")
+            ours.auto_unsubscribe(limit - sub._base, timeout=OPERATION_TIMEOUT)
         sub._told = limit
 
     def __repr__(self) -> str:

@@ -1,8 +1,9 @@
-"""The promises of README.md and docs/reliability.md, tried as a hostile user would (issue 12, items 1-8).
+"""The promises of README.md and docs/reliability.md, tried as a hostile user would.
 
 Each case runs against a real ``nats-server`` (killed, paused with SIGSTOP, or left alone) and
-uses the client's public surface only. A case marked ``xfail(strict=True)`` shows a defect that
-still stands: its reason names it, and whoever fixes it removes the mark.
+uses the client's public surface only: callbacks raising ``BaseException``, subjects longer than
+the server's control line, calls blocked when the client closes, flush while disconnected, two
+closes at once, reconnects running out behind a blocking callback, timeouts that cannot be honoured.
 """
 
 from __future__ import annotations
@@ -86,13 +87,6 @@ class Blocked:
 # -- 1. a callback raising a BaseException -----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="item 1: a subscription callback raising SystemExit/KeyboardInterrupt/BaseException ends its "
-    "dispatcher thread silently (the dispatcher catches Exception only): later messages are never "
-    "delivered, nothing is counted, and the subscription still says it is active",
-)
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the defect: the thread dies
 @pytest.mark.parametrize("raised", [SystemExit, KeyboardInterrupt, BaseException])
 def test_a_callback_raising_a_base_exception_is_counted_and_delivery_goes_on(
     client: bns.Client, raised: type[BaseException]
@@ -113,12 +107,6 @@ def test_a_callback_raising_a_base_exception_is_counted_and_delivery_goes_on(
     assert sub.errors == 1 and sub.is_active
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="item 1: a consume() callback raising SystemExit/KeyboardInterrupt ends the consumer's dispatcher "
-    "thread silently: later messages are never handled and nothing is counted",
-)
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the defect: the thread dies
 @pytest.mark.parametrize("raised", [SystemExit, KeyboardInterrupt])
 def test_a_consume_callback_raising_a_base_exception_is_counted_and_consuming_goes_on(
     client: bns.Client, raised: type[BaseException]
@@ -149,11 +137,6 @@ def test_a_consume_callback_raising_a_base_exception_is_counted_and_consuming_go
 LONG = "hostile." + "x" * 5000  # the server's default max_control_line is 4 KiB
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="item 2: a subject, reply or queue longer than the server's max_control_line (4 KiB) is accepted; "
-    "the server's '-ERR maximum control line exceeded' then closes the client for good",
-)
 @pytest.mark.parametrize("where", ["publish subject", "publish reply", "subscribe subject", "subscribe queue"])
 def test_a_subject_longer_than_the_control_line_is_refused_in_the_callers_thread(
     nats_server: EmbeddedServer, where: str
@@ -172,17 +155,12 @@ def test_a_subject_longer_than_the_control_line_is_refused_in_the_callers_thread
         nc.flush(2.0)  # nothing was sent: the connection is fine
         assert nc.is_connected and not nc.is_closed
     finally:
-        nc.close(timeout=1.0)  # a close racing the server's -ERR takes its whole timeout
+        nc.close(timeout=1.0)
 
 
 # -- 3. a publish blocked on a full reconnect buffer when the client closes --------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="item 3: a publish blocked on a full reconnect buffer returns normally when the client is closed "
-    "(its message is lost without a word) instead of raising ClosedError",
-)
 def test_a_publish_blocked_on_a_full_reconnect_buffer_fails_when_the_client_closes(
     fresh_server: EmbeddedServer,
 ) -> None:
@@ -264,24 +242,16 @@ def _fetch(nc: bns.Client) -> Prepared:
     return lambda: psub.fetch(1, timeout=4.0)
 
 
-def _not_failed_by_close(what: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(
-        strict=True,
-        reason=f"item 4: close() does not fail a {what} blocked on a silent server: it waits for its own "
-        "timeout and raises NATSTimeoutError",
-    )
-
-
 BLOCKED_CALLS = {
-    "flush": pytest.param(_flush, marks=_not_failed_by_close("flush()")),
-    "stream_info": pytest.param(_stream_info, marks=_not_failed_by_close("js.stream_info()")),
-    "key_value": pytest.param(_key_value, marks=_not_failed_by_close("js.key_value()")),
-    "kv.put": pytest.param(_kv_put, marks=_not_failed_by_close("kv.put()")),
-    "kv.get": pytest.param(_kv_get, marks=_not_failed_by_close("kv.get()")),
-    "js.publish": pytest.param(_js_publish),
-    "request": pytest.param(_request),
-    "next_msg": pytest.param(_next_msg),
-    "fetch": pytest.param(_fetch),
+    "flush": _flush,
+    "stream_info": _stream_info,
+    "key_value": _key_value,
+    "kv.put": _kv_put,
+    "kv.get": _kv_get,
+    "js.publish": _js_publish,
+    "request": _request,
+    "next_msg": _next_msg,
+    "fetch": _fetch,
 }
 
 
@@ -318,10 +288,6 @@ def test_close_fails_calls_blocked_on_a_silent_server(
 # -- 5. flush while disconnected ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="item 5: flush(timeout=1) while disconnected returns success at once, although nothing reached a server",
-)
 def test_flush_while_disconnected_does_not_report_success(fresh_server: EmbeddedServer) -> None:
     disconnected = threading.Event()
     with bns.connect(
@@ -337,11 +303,6 @@ def test_flush_while_disconnected_does_not_report_success(fresh_server: Embedded
 # -- 6. close() from two threads at once ------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="item 6: of two concurrent close() calls, the second returns at once while the client's threads "
-    "are still running",
-)
 def test_close_from_two_threads_returns_only_once_everything_has_ended(nats_server: EmbeddedServer) -> None:
     for _ in range(5):  # the race is narrow: try a few times
         leftovers = _close_twice_at_once(nats_server)
@@ -373,11 +334,6 @@ def _close_twice_at_once(srv: EmbeddedServer) -> list[set[str]]:
 # -- 7. reconnects running out while the user's disconnected_cb blocks --------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="item 7: when reconnects run out while a disconnected_cb blocks, the client does not close (it "
-    "still accepts publishes): its own closing waits in the callback queue behind the user's callback",
-)
 def test_reconnects_running_out_close_the_client_even_when_a_callback_blocks(fresh_server: EmbeddedServer) -> None:
     release = threading.Event()
     entered = threading.Event()
@@ -429,36 +385,9 @@ def _timeout_calls(nc: bns.Client, sub: bns.Subscription) -> dict[str, Callable[
 TIMEOUT_CASES = [
     (call, name) for call in ("request", "flush", "next_msg", "js.publish", "jetstream()") for name in BAD_TIMEOUTS
 ]
-#: Which of the cases above fail today (item 8): finite numbers the clock cannot reach are taken,
-#: and the error comes from deep inside, after the request was sent.
-_FAILS_TODAY = {
-    ("request", "inf"),
-    ("request", "1e10"),
-    ("flush", "inf"),
-    ("flush", "1e10"),
-    ("next_msg", "inf"),
-    ("next_msg", "1e10"),
-    ("js.publish", "inf"),
-    ("js.publish", "1e10"),
-    ("jetstream()", "inf"),
-    ("jetstream()", "1e10"),
-}
 
 
-@pytest.mark.parametrize(
-    ("call", "value"),
-    [
-        pytest.param(
-            c,
-            v,
-            id=f"{c}-{v}",
-            marks=[pytest.mark.xfail(strict=True, reason=f"item 8: {c} takes timeout={v}, which it cannot honour")]
-            if (c, v) in _FAILS_TODAY
-            else [],
-        )
-        for c, v in TIMEOUT_CASES
-    ],
-)
+@pytest.mark.parametrize(("call", "value"), TIMEOUT_CASES, ids=[f"{c}-{v}" for c, v in TIMEOUT_CASES])
 def test_a_timeout_that_cannot_be_honoured_is_refused_before_anything_is_sent(
     client: bns.Client, nats_server: EmbeddedServer, call: str, value: str
 ) -> None:
@@ -477,11 +406,6 @@ def test_a_timeout_that_cannot_be_honoured_is_refused_before_anything_is_sent(
             js.delete_stream("HOSTILE_TIMEOUTS")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="item 8: request(timeout=0) sends the request and then raises a timeout, instead of refusing 0 "
-    "before anything is sent",
-)
 def test_request_with_a_zero_timeout_is_refused_before_sending(client: bns.Client, nats_server: EmbeddedServer) -> None:
     with bns.connect(nats_server.url, timeout=5.0) as watcher:
         seen = watcher.subscribe("hostile.zero")

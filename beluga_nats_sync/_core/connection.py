@@ -1,0 +1,450 @@
+"""The connection behind a Client: its state, I/O thread, events, requests and subscriptions.
+
+It holds no reference to the :class:`~beluga_nats_sync.Client` facade, so an unused client can be
+garbage collected and its finaliser can close the connection. It never imports nats-py: the
+protocol engine is the :class:`~.transport.Transport` it is given, driven on the I/O thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar
+
+from ..errors import (
+    AuthorizationError,
+    ClosedError,
+    DisconnectedError,
+    NATSSyncError,
+    NATSTimeoutError,
+)
+from .dispatch import EventWorker, Worker, in_dispatcher_thread, stop_workers
+from .inbox import unique_token
+from .msg import Publisher
+from .options import Options
+from .outbox import Outbox
+from .portal import IOLoop, wait_future
+from .protocol import check_timeout
+from .requests import Requester, RequestRouter, Waiter
+from .stats import Stats
+from .subscription import MsgCallback, Subscription, check_subscribe
+from .transport import Transport, TransportEvents
+
+__all__ = ["Connection", "State", "finalize_connection"]
+
+log = logging.getLogger("beluga_nats_sync")
+T = TypeVar("T")
+TransportFactory = Callable[[Options, TransportEvents], Transport]
+
+
+class State(enum.Enum):
+    """Where a connection is in its life; it only ever moves down this list."""
+
+    NEW = "new"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class Connection:
+    """Everything a client owns (see the module docstring)."""
+
+    def __init__(self, options: Options, transport_factory: TransportFactory) -> None:
+        self.options = options
+        self.state = State.NEW
+        self._state_lock = threading.Lock()
+        self.loop = IOLoop(name=f"nats-io-{options.name or 'client'}")
+        self.events = EventWorker(name=f"nats-events-{options.name or 'client'}")
+        self.transport = transport_factory(options, self)
+        self.outbox = Outbox(options, self.loop, self.transport, self.closed_error)
+        self.publish = self.outbox.publish  # the hot path, without a hop through this object
+        self.server_address: tuple[str, int] | None = None  # for telemetry
+        self._ever_connected = False
+        self._background_connect = False
+        self._wiring: asyncio.Task[None] | None = None
+        self._up = threading.Event()  # connected with our wiring in place, or closed: flush waits on it
+        self._ended = threading.Event()  # close() has finished: every thread is gone
+        self._auth_refusals = 0  # in a row, while reconnecting
+        self._deferred: list[Subscription] = []  # made before the first connection
+        self.forked = False
+        _CONNECTIONS.add(self)
+        self.router = RequestRouter(f"{options.inbox_prefix}.{unique_token()}.")
+        self.requests = Requester(self.router, self.outbox, self.loop.guard, options.timeout)
+        self.request = self.requests.request  # the hot path, without a hop through this object
+        self.subs: dict[int, Subscription] = {}
+        # threads owned by add-ons (JetStream consumers, key-value watchers): stopped and
+        # joined on close, like subscription dispatchers
+        self.workers: set[Worker] = set()
+        self._errors = 0
+        self._callback_errors = 0
+        self._dropped = 0
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return self.state is State.OPEN
+
+    @property
+    def connected(self) -> bool:
+        """Connected, with the core's own wiring in place."""
+        return self.outbox.connected
+
+    @property
+    def publisher(self) -> Publisher:
+        return self.outbox
+
+    @property
+    def max_payload(self) -> int:
+        return self.outbox.max_payload
+
+    def closed_error(self, what: str = "client") -> ClosedError:
+        if self.forked:
+            return ClosedError(
+                f"{what}: this client was created before os.fork() and cannot be used in the child "
+                "process; connect a new client after forking"
+            )
+        if self.state is State.NEW:
+            return ClosedError(f"{what}: the client is not connected; call connect() first")
+        return ClosedError(f"{what}: the client is closed; create a new one with beluga_nats_sync.connect()")
+
+    def guard(self, what: str) -> None:
+        self.loop.guard(what)
+
+    def run(self, fn: Callable[[], Coroutine[Any, Any, T]], timeout: float, what: str) -> T:
+        """Run ``fn()`` on the I/O thread, blocking at most ``timeout``; our errors only."""
+        if not self.is_open:
+            raise self.closed_error(what)
+        try:
+            return self.loop.run(fn, timeout, what)
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            if isinstance(exc, NATSSyncError):
+                raise
+            raise NATSTimeoutError(f"{what} did not complete within {timeout:g} s") from None
+
+    # -- connect -----------------------------------------------------------------------------
+    def connect(self, timeout: float) -> None:
+        """Connect within ``timeout``; with ``retry_on_failed_connect``, go on in the background
+        after the first round of attempts fails instead of raising."""
+        self.state = State.OPEN  # publish/subscribe may buffer while a background connect goes on
+        self.outbox.open = True
+
+        async def do_connect() -> None:
+            if await self.transport.connect(timeout):
+                await self._wire(background=False)
+            else:
+                self._background_connect = True
+
+        try:
+            self.loop.run(do_connect, timeout + 1.0, "connect")
+        except BaseException:
+            self._teardown(1.0)
+            raise
+
+    # -- the transport's events (on the I/O thread) ----------------------------------------------
+    def on_connected(self) -> None:
+        """Our own wiring, then what waited: the reply subscription, the writer, deferred subscriptions."""
+        self._note_server()
+        self._ever_connected = True
+        if self._background_connect:  # else connect() wires up before it returns
+            self._wiring = asyncio.get_running_loop().create_task(self._wire(background=True))
+
+    async def _wire(self, background: bool) -> None:
+        transport = self.transport
+        try:
+            await transport.subscribe(self.router.prefix + "*", "", self.router.deliver)
+            self.outbox.start_writer()
+            self.outbox.set_connected(True)
+            self._up.set()
+            deferred, self._deferred = self._deferred, []
+            for sub in deferred:
+                if sub.is_active:
+                    await self._subscribe_now(sub)
+        except NATSSyncError as exc:
+            self.report(exc)
+        self.outbox.pump(force=True)
+        if background and self.options.reconnected_cb is not None:
+            self.events.submit(self.options.reconnected_cb)
+
+    def on_connect_failed(self, error: BaseException) -> None:
+        if self.state is State.OPEN:
+            self.report(error)
+            self._close_soon()
+
+    def _close_soon(self) -> None:
+        """Close from a thread of its own: not on the I/O thread (close waits for it), and not
+        behind the user's event callbacks (one of them may block for a long time)."""
+        threading.Thread(target=self.close, args=(2.0,), name="nats-close", daemon=True).start()
+
+    def on_error(self, error: BaseException) -> None:
+        if isinstance(error, AuthorizationError) and not self.transport.is_connected:
+            # Refused while reconnecting. Like nats.go, give up after the second refusal in a
+            # row rather than retry the same credentials max_reconnects times.
+            self._auth_refusals += 1
+            if self._auth_refusals >= 2 and self.state is State.OPEN:
+                self.report(error)
+                log.warning("the servers refused the credentials twice while reconnecting; closing")
+                self._close_soon()
+                return
+        self.report(error)
+
+    def on_disconnected(self) -> None:
+        self.outbox.set_connected(False)
+        self._up.clear()
+        if self.state is not State.OPEN:
+            return
+        # Requests in flight fail now rather than at their timeout: their reply, if any, was
+        # on the lost connection. Requests made from now on are buffered with the publishes.
+        self.router.fail_all(
+            DisconnectedError(
+                "the connection was lost while waiting for the reply; the request may or may not have been handled"
+            )
+        )
+        if self.options.disconnected_cb is not None:
+            self.events.submit(self.options.disconnected_cb)
+
+    def on_reconnected(self) -> None:
+        self._auth_refusals = 0
+        self.outbox.set_connected(True)
+        self._up.set()
+        self._note_server()
+        self.outbox.pump()
+        if self.options.reconnected_cb is not None:
+            self.events.submit(self.options.reconnected_cb)
+
+    def on_closed(self, error: BaseException | None) -> None:
+        self.outbox.set_connected(False)
+        if self.state is State.OPEN:
+            # Closed by the transport itself: reconnects exhausted, or a fatal -ERR from the
+            # server (nats-py, like nats.go, closes on those). Say why, then finish the job.
+            if error is not None:
+                self.report(error)
+            self._close_soon()
+
+    def _note_server(self) -> None:
+        self.outbox.max_payload = self.transport.max_payload
+        self.outbox.max_control_line = self.transport.max_control_line
+        addr = self.transport.connected_address
+        if addr is not None:
+            self.server_address = (addr[1], addr[2])
+
+    def report(self, exc: BaseException) -> None:
+        self._errors += 1
+        cb = self.options.error_cb
+        if cb is not None:
+            self.events.submit(cb, exc)
+        else:
+            log.warning("NATS error: %s", exc)
+
+    def count_dropped(self) -> None:
+        self._dropped += 1
+
+    def count_callback_error(self) -> None:
+        self._callback_errors += 1
+
+    def forget(self, sub: Subscription) -> None:
+        self.subs.pop(sub.sid, None)
+
+    def start_request(
+        self, subject: str, payload: Any, headers: Mapping[str, str] | None, waiter: Waiter, what: str = "request"
+    ) -> str:
+        """See :meth:`Requester.start`."""
+        return self.requests.start(subject, payload, headers, waiter, what)
+
+    def cancel_request(self, reply: str) -> bool:
+        """Forget a request started with :meth:`start_request`; False if its reply already came."""
+        return self.router.cancel(reply)
+
+    # -- subscribe -----------------------------------------------------------------------------
+    def subscribe(
+        self,
+        subject: str,
+        callback: MsgCallback | None,
+        queue: str,
+        max_msgs: int | None,
+        pending_msgs_limit: int | None,
+        pending_bytes_limit: int | None,
+    ) -> Subscription:
+        limits = (pending_msgs_limit, pending_bytes_limit)
+        line = self.outbox.max_control_line
+        pm, pb = check_subscribe(subject, callback, queue, max_msgs, *limits, self.options, line)
+        if self.state is not State.OPEN:
+            raise self.closed_error("subscribe")
+        sub = Subscription(self, subject, queue, callback, max_msgs, pm, pb)
+
+        async def do_subscribe() -> None:
+            if not self.outbox.connected and not self._ever_connected:
+                self._deferred.append(sub)  # subscribed for real once connected
+                return
+            self.outbox.pump(force=True)
+            await self._subscribe_now(sub)
+
+        self.run(do_subscribe, self.options.timeout, "subscribe")
+        return sub
+
+    async def _subscribe_now(self, sub: Subscription) -> None:
+        sid = await self.transport.subscribe(sub.subject, sub.queue, sub._on_parts)
+        self.subs[sid] = sub
+        if sub.max_msgs is not None:
+            await self.transport.unsubscribe(sid, sub.max_msgs)
+        sub._attach(sid)
+
+    def unsubscribe_sid(self, sid: int, timeout: float, limit: int = 0) -> None:
+        self.run(lambda: self.transport.unsubscribe(sid, limit), timeout, "unsubscribe")
+
+    def drain_sid(self, sid: int, timeout: float) -> None:
+        self.run(lambda: self.transport.drain_subscription(sid), timeout, "drain")
+
+    # -- flush / drain / close -------------------------------------------------------------------
+    def flush(self, timeout: float | None) -> None:
+        t = check_timeout(timeout, self.options.timeout, wait=True)
+        if self.state is not State.OPEN:
+            raise self.closed_error("flush")
+
+        deadline = time.monotonic() + t
+        self.loop.guard("flush")
+        if not self._up.wait(t):
+            raise NATSTimeoutError(
+                f"flush: the client is disconnected and did not reconnect within {t:g} s; what was published "
+                "since the connection was lost has not reached a server (it is sent on reconnect)"
+            )
+        if self.state is not State.OPEN:
+            raise self.closed_error("flush")
+        left = max(0.001, deadline - time.monotonic())
+
+        async def do_flush() -> None:
+            self.outbox.pump(force=True)
+            await self.transport.ping(left)
+
+        self.run(do_flush, left + 0.5, "flush")
+
+    def drain(self, timeout: float | None) -> None:
+        t = check_timeout(timeout, self.options.timeout)
+        if self.state is not State.OPEN:
+            raise self.closed_error("drain")
+        deadline = time.monotonic() + t
+        error: BaseException | None = None
+        for sub in list(self.subs.values()):
+            try:
+                sub.drain(max(0.0, deadline - time.monotonic()))
+            except NATSSyncError as exc:
+                error = error or exc
+        self.close(max(0.1, deadline - time.monotonic()))
+        if error is not None:
+            raise error
+
+    def close(self, timeout: float) -> None:
+        if self.forked:
+            return  # the parent owns the connection and the threads
+        deadline = time.monotonic() + timeout
+        if self.state is State.OPEN and self.workers and not self.loop.in_loop_thread():
+            # while still open, let workers finish the callback in progress (bounded) so that
+            # its acknowledgement is published and then sent by the final flush below
+            self._stop_workers(max(0.05, timeout / 2))
+        with self._state_lock:
+            if self.state in (State.CLOSING, State.CLOSED):
+                if not self._in_own_thread():  # another thread is closing: return when it is done
+                    self._ended.wait(max(0.0, deadline - time.monotonic()))
+                return
+            was_open = self.state is State.OPEN
+            self.state = State.CLOSING
+            self.outbox.open = False
+        # Calls blocked on the server (flush, JetStream, requests) end now with ClosedError
+        # rather than at their own timeout: the server may never answer.
+        self.loop.fail_waiting(lambda what: ClosedError(f"{what}: the client was closed while waiting for the server"))
+        self.router.fail_all(ClosedError("request: the client was closed before a reply arrived"))
+        if was_open and self.loop.thread.is_alive() and not self.loop.in_loop_thread():
+
+            async def do_close() -> None:
+                self.outbox.pump(force=True)
+                self.outbox.stop_writer()
+                await self.transport.close(max(0.05, deadline - time.monotonic() - 0.2))
+
+            try:
+                wait_future(self.loop.submit(do_close), max(0.1, deadline - time.monotonic()))
+            except Exception as exc:
+                log.debug("close: %r", exc)
+        unsent, unsent_bytes = self.outbox.discard()
+        if unsent or unsent_bytes:
+            self.report(
+                ClosedError(
+                    f"close: {unsent} published message(s) and {unsent_bytes} bytes of framed ones "
+                    "could not be sent before the close"
+                )
+            )
+        self._teardown(max(0.1, deadline - time.monotonic()), closing=True)
+
+    def _teardown(self, timeout: float, closing: bool = False) -> None:
+        deadline = time.monotonic() + timeout
+        self.state = State.CLOSED
+        self.outbox.open = False
+        self.outbox.connected = False
+        self.router.fail_all(ClosedError("request: the client was closed before a reply arrived"))
+        subs = list(self.subs.values())
+        self.subs.clear()
+        for sub in subs:
+            sub._shutdown()
+        self._stop_workers(max(0.05, (deadline - time.monotonic()) / 2))
+        self.loop.stop(max(0.05, deadline - time.monotonic()))
+        for sub in subs:
+            sub._join_dispatcher(max(0.05, deadline - time.monotonic()))
+        if closing and self.options.closed_cb is not None:
+            self.events.submit(self.options.closed_cb)
+        self.events.stop(max(0.05, deadline - time.monotonic()))
+        self._up.set()  # wakes a flush waiting for a reconnection: it sees the client closed
+        self._ended.set()
+
+    def _in_own_thread(self) -> bool:
+        """On a thread of this client's (its I/O thread, its event thread, a dispatcher): waiting
+        there for the close to finish would wait for itself."""
+        me = threading.current_thread()
+        return self.loop.in_loop_thread() or me is self.events.thread or in_dispatcher_thread()
+
+    def _stop_workers(self, timeout: float) -> None:
+        stop_workers(self.workers, timeout)
+
+    # -- observing -----------------------------------------------------------------------------
+    def stats(self) -> Stats:
+        in_msgs, in_bytes, reconnects = self.transport.counters()
+        return Stats(
+            in_msgs=in_msgs,
+            in_bytes=in_bytes,
+            out_msgs=self.outbox.out_msgs,
+            out_bytes=self.outbox.out_bytes,
+            reconnects=reconnects,
+            errors=self._errors,
+            callback_errors=self._callback_errors,
+            dropped=self._dropped,
+        )
+
+
+_CONNECTIONS: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child, the parent's I/O and dispatcher threads do not exist and the socket is
+    shared with the parent: mark every client unusable without touching either."""
+    for conn in list(_CONNECTIONS):
+        conn.forked = True
+        conn.state = State.CLOSED
+        conn.outbox.open = False
+        conn.outbox.connected = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def finalize_connection(conn: Connection) -> None:
+    if conn.state in (State.CLOSING, State.CLOSED):
+        return
+    me = threading.current_thread()
+    if conn.loop.in_loop_thread() or me is conn.events.thread:
+        threading.Thread(target=conn.close, args=(2.0,), name="nats-finalize", daemon=True).start()
+    else:
+        conn.close(2.0)

@@ -1,0 +1,62 @@
+"""Msg: a received NATS message as a frozen value that is safe to hand to any thread."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from ..errors import NoReplySubjectError
+
+__all__ = ["Msg", "Publisher"]
+
+
+class Publisher(Protocol):
+    """The one thing a received message needs of its client: publishing (for ``respond``)."""
+
+    def publish(self, subject: str, payload: Any, reply: str | None, headers: Mapping[str, str] | None) -> None: ...
+
+
+@attrs.frozen(repr=False)
+class Msg:
+    """A raw NATS message: ``subject``, ``data``, ``reply`` ('' when none) and ``headers``.
+
+    It is built on the I/O thread and holds no asyncio object, so it can be kept, passed between
+    threads and compared. ``respond()`` goes through the client's
+    thread-safe publish path. nats-py collapses repeated header values to the last one.
+    """
+
+    subject: str
+    """The subject the message was published to."""
+    data: bytes = b""
+    """The payload."""
+    reply: str = ""
+    """The subject to answer on (``''`` when the message was published, not requested)."""
+    headers: Mapping[str, str] | None = None
+    """The headers, or None when it carried none."""
+    _publisher: Publisher | None = attrs.field(default=None, eq=False, alias="publisher")
+
+    def respond(self, data: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
+        """Publish ``data`` to this message's reply subject (answer a request)."""
+        if not self.reply:
+            raise NoReplySubjectError(
+                f"message on {self.subject!r} has no reply subject; only requests can be answered"
+            )
+        if self._publisher is None:
+            raise NoReplySubjectError("this message was not received by a client; publish the reply instead")
+        self._publisher.publish(self.reply, data, None, headers)
+
+    def __repr__(self) -> str:
+        data = self.data if len(self.data) <= 64 else self.data[:64] + b"..."
+        parts = [f"subject={self.subject!r}", f"data={data!r}"]
+        if self.reply:
+            parts.append(f"reply={self.reply!r}")
+        if self.headers:
+            parts.append(f"headers={dict(self.headers)!r}")
+        return f"Msg({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        from .._notebook.display import msg_html
+
+        return msg_html(self)

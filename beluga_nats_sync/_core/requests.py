@@ -1,0 +1,147 @@
+"""Requests: one shared reply subscription, and a waiter per request released by its reply.
+
+Every request of a client gets a reply subject ``<prefix><token>`` under one wildcard
+subscription (``<prefix>*``), so a request costs no SUB/UNSUB round trip. The I/O thread routes
+each reply to its :class:`Waiter` by token and releases the waiter's lock; the requesting thread
+waits on that lock with its timeout (a plain lock wait, which Ctrl-C interrupts).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import NoRespondersError, RequestTimeoutError
+from .msg import Msg
+from .outbox import Outbox
+from .protocol import check_timeout
+
+__all__ = ["NO_RESPONDERS", "Reply", "RequestRouter", "Requester", "Waiter"]
+
+#: the status the server puts on the reply when a request has no responders
+NO_RESPONDERS = "503"
+
+
+class Reply:
+    """A reply as it came off the wire."""
+
+    __slots__ = ("data", "headers", "reply", "subject")
+
+    def __init__(self, subject: str, data: bytes, reply: str, headers: Mapping[str, str] | None) -> None:
+        self.subject = subject
+        self.data = data
+        self.reply = reply
+        self.headers = headers
+
+    @property
+    def no_responders(self) -> bool:
+        h = self.headers
+        return bool(h) and not self.data and h.get("Status") == NO_RESPONDERS  # type: ignore[union-attr]
+
+
+class Waiter:
+    """One outstanding request; the I/O thread releases ``lock`` once ``msg`` or ``error`` is set."""
+
+    __slots__ = ("error", "lock", "msg")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.msg: Reply | None = None
+        self.error: BaseException | None = None
+
+    def wait(self, timeout: float) -> bool:
+        """Block at most ``timeout`` (0: do not block) for the reply or error; True once it is in."""
+        return self.lock.acquire(True, timeout) if timeout > 0 else self.lock.acquire(False)
+
+
+class RequestRouter:
+    """The waiters of one client, keyed by the token that ends their reply subject."""
+
+    def __init__(self, prefix: str) -> None:
+        #: reply subjects are ``prefix + token``; the shared subscription is ``prefix + "*"``
+        self.prefix = prefix
+        self._plen = len(prefix)
+        self._waiters: dict[str, Waiter] = {}
+        self._tokens = itertools.count(1)
+
+    def register(self, waiter: Waiter) -> str:
+        """Register ``waiter`` (any thread); return the reply subject of its request."""
+        token = str(next(self._tokens))
+        self._waiters[token] = waiter
+        return self.prefix + token
+
+    def cancel(self, reply_subject: str) -> bool:
+        """Forget a request (any thread); False if its reply (or an error) already came."""
+        return self._waiters.pop(reply_subject[self._plen :], None) is not None
+
+    def deliver(self, subject: str, data: bytes, reply: str, headers: Mapping[str, str] | None) -> None:
+        """On the I/O thread: a message on the shared reply subscription."""
+        waiter = self._waiters.pop(subject[self._plen :], None)
+        if waiter is not None:
+            waiter.msg = Reply(subject, data, reply, headers)
+            waiter.lock.release()
+
+    def fail_all(self, error: BaseException) -> None:
+        """Release every waiter with ``error`` (connection lost, client closed)."""
+        for token in list(self._waiters):
+            w = self._waiters.pop(token, None)
+            if w is not None:
+                w.error = error
+                w.lock.release()
+
+    def __len__(self) -> int:
+        return len(self._waiters)
+
+
+class Requester:
+    """``request()``: register a waiter, publish with its reply subject, wait for the reply."""
+
+    def __init__(self, router: RequestRouter, outbox: Outbox, guard: Callable[[str], None], timeout: float) -> None:
+        self._router = router
+        self._outbox = outbox
+        self._guard = guard
+        self._timeout = timeout
+
+    def start(
+        self, subject: str, payload: Any, headers: Mapping[str, str] | None, waiter: Waiter, what: str = "request"
+    ) -> str:
+        """Publish a request whose reply releases ``waiter`` (on the I/O thread); return its reply
+        subject, which :meth:`RequestRouter.cancel` takes. The waiter stays registered until the
+        reply comes, the client closes or the request is cancelled."""
+        outbox = self._outbox
+        if not outbox.open:
+            raise outbox.closed_error(what)
+        reply = self._router.register(waiter)
+        try:
+            outbox.publish(subject, payload, reply, headers)
+        except BaseException:
+            self._router.cancel(reply)
+            raise
+        return reply
+
+    def request(self, subject: str, payload: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Msg:
+        t = check_timeout(timeout, self._timeout, wait=True)
+        if not self._outbox.open:
+            raise self._outbox.closed_error("request")
+        self._guard("request")
+        waiter = Waiter()
+        reply = self.start(subject, payload, headers, waiter)
+        try:
+            got = waiter.wait(t)
+        except BaseException:  # Ctrl-C: forget the request, the client stays usable
+            self._router.cancel(reply)
+            raise
+        if not got:
+            self._router.cancel(reply)
+            if not waiter.wait(0):  # else the reply raced the timeout: take it
+                raise RequestTimeoutError(f"no reply to the request on {subject!r} within {t:g} s")
+        if waiter.error is not None:
+            raise waiter.error
+        r = waiter.msg
+        assert r is not None
+        if r.no_responders:
+            raise NoRespondersError(subject)
+        return Msg(r.subject, r.data, r.reply, r.headers, self._outbox)

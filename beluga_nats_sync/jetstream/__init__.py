@@ -1,0 +1,50 @@
+"""JetStream from synchronous code: streams, acknowledged publishes, durable consumers, key-value.
+
+Built on the client's connection like nats.go's ``jetstream`` package: the calls block the
+calling thread, each bounded by a timeout, and are safe from any thread::
+
+    js = nc.jetstream()
+    js.add_stream(name="ORDERS", subjects=["orders.>"])
+    ack = js.publish("orders.new", b"...", msg_id="order-42")      # PubAck(stream, seq, duplicate)
+
+    def handle(msg):                                                # on a dispatcher thread
+        process(msg.data)                                           # return: acked; raise: retried
+
+    with js.consume("orders.>", durable="workers", callback=handle, dead_letter_subject="dlq.orders"):
+        ...
+
+    kv = js.create_key_value("agents")
+    rev = kv.put("agent-1.status", b"busy")
+    kv.update("agent-1.status", b"idle", last=rev)
+
+Messages from consumers are :class:`JetStreamMsg` values; their ``ack()``/``nak()``/``term()``/
+``in_progress()`` publish through the client's thread-safe path. The configuration and
+information classes (:class:`StreamConfig`, ...) are nats-py's, re-exported from the seam.
+"""
+
+from __future__ import annotations
+
+from .._natspy.jetstream import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
+from .consume import ConsumeHandle, PullSubscription
+from .context import JetStream
+from .kv import KeyValue, KeyValueEntry, KeyWatcher
+from .msg import JetStreamMsg, MsgMetadata
+from .publish import PubAck, PubAckFuture
+
+__all__ = [
+    "ConsumeHandle",
+    "ConsumerConfig",
+    "ConsumerInfo",
+    "JetStream",
+    "JetStreamMsg",
+    "KeyValue",
+    "KeyValueConfig",
+    "KeyValueEntry",
+    "KeyWatcher",
+    "MsgMetadata",
+    "PubAck",
+    "PubAckFuture",
+    "PullSubscription",
+    "StreamConfig",
+    "StreamInfo",
+]

@@ -1,0 +1,502 @@
+"""Durable pull consumers from synchronous code: :class:`PullSubscription` (fetch batches when you
+want) and :class:`ConsumeHandle` (a callback on a dispatcher thread, acknowledged for you).
+
+``consume()`` keeps pull requests outstanding on the I/O thread for as many messages as its
+dispatcher has room for (refilling at half), so a message is handed over as soon as it arrives and
+at most ``batch`` wait locally (each one's ack-wait timer runs while it waits). Idle heartbeats
+from the server prove a request is alive; when they stop (a server restart, a lost connection)
+the request is presumed lost and made again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._core.dispatch import DispatchedWorker, Dispatcher
+from .._core.inbox import new_inbox
+from .._core.protocol import check_timeout
+from .._natspy.jetstream import (
+    AckPolicy,
+    ConsumerConfig,
+    ConsumerInfo,
+    consumer_or_none,
+    quietly,
+    stream_for_subject,
+)
+from ..errors import (
+    ClosedError,
+    ConsumerNotFoundError,
+    JetStreamError,
+    MsgAlreadyAckedError,
+    NATSSyncError,
+    NATSTimeoutError,
+    StreamNotFoundError,
+)
+from .api import JetStreamLike
+from .msg import JetStreamMsg, MsgMetadata, parse_metadata
+
+if TYPE_CHECKING:
+    from .._core.connection import Connection as _Engine
+
+__all__ = ["ConsumeHandle", "JsCallback", "PullSubscription", "ensure_consumer"]
+
+log = logging.getLogger("beluga_nats_sync")
+
+JsCallback = Callable[[JetStreamMsg], Any]
+
+# Header names on a dead-lettered message (the original headers are kept, except nats ones).
+HDR_ERROR = "Beluga-Error"
+HDR_STREAM = "Beluga-Stream"
+HDR_CONSUMER = "Beluga-Consumer"
+HDR_SEQ = "Beluga-Stream-Seq"
+HDR_DELIVERIES = "Beluga-Num-Delivered"
+HDR_SUBJECT = "Beluga-Subject"
+HDR_MSG_ID = "Beluga-Msg-Id"
+_MAX_ERROR_TEXT = 512
+_RETRY_PAUSES = (0.1, 0.25, 0.5, 1.0, 2.0)  # after a failed pull, before asking again
+
+
+async def ensure_consumer(
+    js: JetStreamLike, stream: str | None, durable: str, subject: str, wanted: dict[str, Any], what: str
+) -> tuple[str, ConsumerInfo]:
+    """On the I/O thread: find the stream, then create the durable pull consumer or bring the
+    settings the caller named up to date. Settings the caller did not name are left alone, so
+    a durable made elsewhere (say, with another deliver policy) can be bound to."""
+    jsm = js._jsm()
+    if stream is None:
+        stream = await stream_for_subject(jsm, subject)
+        if stream is None:
+            raise StreamNotFoundError(
+                f"{what}: no stream captures subject {subject!r}; create one with js.add_stream()", code=404
+            )
+    info = await consumer_or_none(jsm, stream, durable, what)
+    if info is None:
+        config = ConsumerConfig(
+            name=durable, durable_name=durable, filter_subject=subject, ack_policy=AckPolicy.EXPLICIT, **wanted
+        )
+        return stream, await jsm.add_consumer(stream, config)
+    cfg = info.config
+    if cfg.deliver_subject:
+        raise JetStreamError(
+            f"{what}: consumer {durable!r} on stream {stream!r} is a push consumer; pull from another durable name"
+        )
+    filters = cfg.filter_subjects or ([cfg.filter_subject] if cfg.filter_subject else [])
+    if filters and subject not in filters:
+        raise JetStreamError(
+            f"{what}: durable {durable!r} on stream {stream!r} filters {filters}, not {subject!r}; "
+            "use another durable name, or delete the consumer first"
+        )
+    changes = {k: v for k, v in wanted.items() if _differs(getattr(cfg, k, None), v)}
+    if changes:
+        info = await jsm.add_consumer(stream, cfg.evolve(**changes))
+    return stream, info
+
+
+def _differs(have: Any, want: Any) -> bool:
+    if isinstance(have, float) or isinstance(want, float):
+        return have is None or want is None or abs(float(have) - float(want)) > 1e-9
+    return bool(have != want)
+
+
+class PullSubscription:
+    """A durable pull consumer: :meth:`fetch` a batch when you want one. Made by
+    :meth:`JetStream.pull_subscribe`.
+
+    Fetch from one thread at a time (concurrent fetches on one subscription take turns).
+    """
+
+    def __init__(self, js: JetStreamLike, psub: Any, stream: str, durable: str, subject: str) -> None:
+        self._js = js
+        self._psub = psub
+        self.stream = stream
+        self.durable = durable
+        self.subject = subject
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def fetch(self, batch: int = 1, timeout: float | None = None) -> list[JetStreamMsg]:
+        """Return between 1 and ``batch`` messages, waiting at most ``timeout`` seconds
+        (default: the JetStream context's timeout) for the batch to fill.
+
+        Raises :class:`NATSTimeoutError` when no message arrived in time. Each message must be
+        answered (``ack()``, ``nak()``, ``term()``) before the consumer's ``ack_wait`` runs out,
+        or it is delivered again.
+        """
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be an int >= 1, got {batch!r}")
+        js = self._js
+        t = check_timeout(timeout, js.timeout)
+        if t <= 0:
+            raise ValueError("fetch timeout must be > 0 seconds: it is also how long the server holds the request")
+        if self._closed:
+            raise ClosedError(f"fetch: the pull subscription {self.durable!r} was unsubscribed")
+        engine = js._engine
+        if not self._lock.acquire(timeout=t):
+            raise NATSTimeoutError(f"fetch: another thread kept fetching from {self.durable!r} for {t:g} s")
+        try:
+            psub = self._psub
+
+            async def do_fetch() -> list[JetStreamMsg]:
+                engine.outbox.pump(force=True)  # acks published before this fetch go out first
+                msgs = await psub.fetch(batch, timeout=t)
+                return [JetStreamMsg(m.subject, m.data, m.reply, m.headers, engine) for m in msgs]
+
+            try:
+                return js._call(do_fetch, t + 1.0, "fetch", stream=self.stream, consumer=self.durable)
+            except NATSTimeoutError:
+                raise NATSTimeoutError(
+                    f"fetch: no message for durable {self.durable!r} on stream {self.stream!r} within {t:g} s"
+                ) from None
+        finally:
+            self._lock.release()
+
+    def consumer_info(self, timeout: float | None = None) -> ConsumerInfo:
+        """The consumer's state on the server (pending, ack pending, redelivered...)."""
+        return self._js.consumer_info(self.stream, self.durable, timeout=timeout)
+
+    def unsubscribe(self, timeout: float | None = None) -> None:
+        """Stop receiving on this subscription. The durable consumer stays on the server and
+        keeps its position; messages fetched and not answered are redelivered after ack_wait."""
+        if self._closed:
+            return
+        self._closed = True
+        engine = self._js._engine
+        if not engine.is_open:
+            return
+        psub = self._psub
+
+        async def do_unsub() -> None:
+            await quietly(psub.unsubscribe)
+
+        engine.run(do_unsub, check_timeout(timeout, self._js.timeout), "unsubscribe")
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "active"
+        return f"<PullSubscription durable={self.durable!r} stream={self.stream!r} {self.subject!r} {state}>"
+
+
+class ConsumeHandle(DispatchedWorker):
+    """A running :meth:`JetStream.consume`: stop it with :meth:`stop` (or a ``with`` block).
+
+    The callback runs on this handle's dispatcher thread, one message at a time. It returns: the
+    message is acked. It raises: the message is nak'ed with the next ``backoff`` delay, or, on
+    its ``max_deliver``-th delivery, published to ``dead_letter_subject`` (if given) and
+    terminated. A callback may also answer the message itself (ack, nak, term).
+    """
+
+    def __init__(
+        self,
+        js: JetStreamLike,
+        *,
+        stream: str,
+        durable: str,
+        subject: str,
+        callback: JsCallback,
+        batch: int,
+        max_deliver: int,
+        backoff: tuple[float, ...],
+        dead_letter_subject: str | None,
+        dead_letter_stored: bool,
+        expires: float,
+    ) -> None:
+        self._js = js
+        self._engine: _Engine = js._engine
+        self._loop = js._engine.loop
+        self.stream = stream
+        self.durable = durable
+        self.subject = subject
+        self._callback = callback
+        self.batch = batch
+        self.max_deliver = max_deliver
+        self.backoff = backoff
+        self.dead_letter_subject = dead_letter_subject
+        self._dead_letter_stored = dead_letter_stored
+        self._expires = expires
+        self._heartbeat = min(max(expires / 4, 0.05), 5.0)
+        self._next_subject = f"{js.api_prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._disp: Dispatcher[JetStreamMsg] = Dispatcher(
+            f"nats-js-{durable}",
+            self._process,
+            self._give_back,
+            low_water=batch // 2,
+            on_room=self._room_from_thread,
+        )
+        # I/O-thread state
+        self._nsub: int | None = None  # the sid of the inbox subscription
+        self._inbox = ""
+        self._watchdog: asyncio.Task[None] | None = None
+        self._last_seen = 0.0
+        self._failures = 0
+        self._retry_at = 0.0
+        self._reported = False
+        self._stopped = False
+        # counters, written by the dispatcher thread only
+        self.delivered = 0
+        self.acked = 0
+        self.naked = 0
+        self.dead_lettered = 0
+        self.errors = 0
+
+    # -- start (called by JetStream.consume) -------------------------------------------------------
+    def _start(self, timeout: float) -> None:
+        engine = self._engine
+
+        async def do_start() -> None:
+            self._inbox = new_inbox(engine.options.inbox_prefix)
+            self._nsub = await engine.transport.subscribe(self._inbox, "", self._on_inbox)
+            self._last_seen = time.monotonic()
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
+            self._maybe_pull()
+
+        self._disp.start()
+        engine.workers.add(self)
+        try:
+            engine.run(do_start, timeout, "consume")
+        except BaseException:
+            self.stop(1.0)
+            raise
+
+    # -- I/O thread: pulling -------------------------------------------------------------------------
+    def _maybe_pull(self) -> None:
+        if self._stopped or not self._engine.transport.is_connected:
+            return
+        if time.monotonic() < self._retry_at:
+            return  # the watchdog asks again when the pause is over
+        disp = self._disp
+        # has_room() arms the dispatcher's wake-up when it says no, so after each request the
+        # dispatcher calls back once it has drained to half; the bound only guards the loop
+        for _ in range(4):
+            if not disp.has_room():
+                return
+            n = self.batch - disp.load
+            if n <= 0:
+                return
+            req = {
+                "batch": n,
+                "expires": int(self._expires * 1e9),
+                "idle_heartbeat": int(self._heartbeat * 1e9),
+            }
+            disp.reserved += n
+            try:
+                self._engine.publish(self._next_subject, json.dumps(req).encode(), self._inbox, None)
+            except NATSSyncError as exc:  # closing, or the outbound buffer is full: the watchdog retries
+                disp.reserved -= n
+                log.debug("consume %r: pull request not sent: %r", self.durable, exc)
+                return
+
+    def _room_from_thread(self) -> None:
+        self._engine.loop.call_soon(self._maybe_pull)
+
+    def _on_inbox(self, subject: str, data: bytes, reply: str, headers: Mapping[str, str] | None) -> None:
+        """Every message on our inbox, on the I/O thread: a JetStream message or a status."""
+        self._last_seen = time.monotonic()
+        if reply:
+            disp = self._disp
+            if disp.reserved > 0:
+                disp.reserved -= 1
+            if self._stopped:  # the dispatcher is gone: hand it straight back
+                with contextlib.suppress(NATSSyncError):
+                    self._engine.publish(reply, b"-NAK", None, None)
+                return
+            disp.put(JetStreamMsg(subject, data, reply, headers, self._engine))
+            if self._failures:
+                self._failures = 0
+                self._reported = False
+            return
+        hdrs = headers or {}
+        status = hdrs.get("Status", "")
+        if status == "100":
+            return  # idle heartbeat: the request is alive
+        pending = hdrs.get("Nats-Pending-Messages")
+        if status in ("404", "408") and pending is not None:
+            self._disp.reserved = max(0, self._disp.reserved - int(pending))
+            self._maybe_pull()
+            return
+        # anything else ends what we asked for: start over, after a pause if it is an error
+        self._disp.reserved = 0
+        desc = str(hdrs.get("Description", "")).strip()
+        if status == "409" and "Exceeded" in desc:
+            self._fail(JetStreamError(f"consume {self.durable!r}: the server refused the pull request: {desc}"))
+        elif status == "503":
+            self._fail(
+                ConsumerNotFoundError(
+                    f"consume: consumer {self.durable!r} on stream {self.stream!r} is gone (deleted, or the "
+                    "stream is unavailable); retrying",
+                    code=503,
+                )
+            )
+        elif status == "409" and ("Deleted" in desc or "push" in desc):
+            self._fail(ConsumerNotFoundError(f"consume: consumer {self.durable!r}: {desc}; retrying", code=409))
+        else:  # leadership change, server shutdown, ...: ask again after a short pause
+            self._fail(None)
+
+    def _fail(self, error: NATSSyncError | None) -> None:
+        pause = _RETRY_PAUSES[min(self._failures, len(_RETRY_PAUSES) - 1)]
+        self._failures += 1
+        self._retry_at = time.monotonic() + pause
+        if error is not None and not self._reported:
+            self._reported = True  # once per episode, like slow consumers
+            self._engine.report(error)
+
+    async def _watch(self) -> None:
+        """Re-pull when a pause is over, and when no sign of life came for two heartbeats while
+        a request should be open (its server went away: restart, reconnect)."""
+        hb = self._heartbeat
+        while not self._stopped:
+            await asyncio.sleep(min(hb, 0.25))
+            now = time.monotonic()
+            if self._disp.reserved > 0 and now - self._last_seen > 2 * hb + 0.1:
+                self._disp.reserved = 0
+                self._last_seen = now
+            if now >= self._retry_at:
+                self._maybe_pull()
+
+    # -- the dispatcher thread ------------------------------------------------------------------------
+    def _process(self, msg: JetStreamMsg) -> None:
+        md = parse_metadata(msg.reply)
+        if md is None:  # not from a consumer: nothing to answer
+            return
+        if md.num_delivered > self.max_deliver:  # earlier attempts ran out (crash, ack_wait)
+            self._dead_letter(msg, md, f"max_deliver ({self.max_deliver}) reached without an acknowledgement")
+            return
+        self.delivered += 1
+        try:
+            self._callback(msg)
+        except BaseException as exc:  # SystemExit and the like in a handler must not end consuming
+            self.errors += 1
+            self._engine.count_callback_error()
+            log.warning(
+                "consume %r: callback raised on stream %s seq %d (delivery %d of %d): %r",
+                self.durable,
+                md.stream,
+                md.sequence,
+                md.num_delivered,
+                self.max_deliver,
+                exc,
+                exc_info=True,
+            )
+            if msg.is_acked:
+                return
+            if md.num_delivered >= self.max_deliver:
+                self._dead_letter(msg, md, f"{type(exc).__name__}: {exc}")
+            else:
+                delay = self.backoff[min(md.num_delivered, len(self.backoff)) - 1]
+                if self._answer(msg.nak, delay):
+                    self.naked += 1
+            return
+        if not msg.is_acked and self._answer(msg.ack):
+            self.acked += 1
+
+    def _dead_letter(self, msg: JetStreamMsg, md: MsgMetadata, error: str) -> None:
+        text = " ".join(error.split())[:_MAX_ERROR_TEXT] or "error"
+        dlq = self.dead_letter_subject
+        if dlq is not None:
+            headers = {k: v for k, v in (msg.headers or {}).items() if not str(k).startswith("Nats-")}
+            orig_id = (msg.headers or {}).get("Nats-Msg-Id")
+            if orig_id:
+                headers[HDR_MSG_ID] = orig_id
+            headers.update(
+                {
+                    HDR_ERROR: text,
+                    HDR_STREAM: md.stream,
+                    HDR_CONSUMER: md.consumer,
+                    HDR_SEQ: str(md.sequence),
+                    HDR_DELIVERIES: str(md.num_delivered),
+                    HDR_SUBJECT: msg.subject,
+                }
+            )
+            try:
+                # the id makes a repeated dead-lettering of this message a duplicate, not a copy
+                self._js._publish_dead_letter(
+                    dlq, msg.data, headers, f"dlq.{md.stream}.{md.consumer}.{md.sequence}", self._dead_letter_stored
+                )
+            except Exception as exc:
+                # keep the message: it comes back after the longest backoff and is tried again
+                self._engine.report(
+                    JetStreamError(
+                        f"consume {self.durable!r}: dead-lettering seq {md.sequence} to {dlq!r} failed: {exc}"
+                    )
+                )
+                if self._answer(msg.nak, self.backoff[-1]):
+                    self.naked += 1
+                return
+        if self._answer(msg.term, f"dead-lettered: {text}"[:200]):
+            self.dead_lettered += 1
+
+    def _answer(self, fn: Callable[..., None], *args: Any) -> bool:
+        try:
+            fn(*args)
+            return True
+        except MsgAlreadyAckedError:
+            return False
+        except NATSSyncError as exc:  # closed: the server redelivers after ack_wait
+            log.debug("consume %r: answer not sent: %r", self.durable, exc)
+            return False
+
+    def _give_back(self, msg: JetStreamMsg) -> None:
+        """Stopping: hand a message that was never processed back for prompt redelivery."""
+        if not msg.is_acked:
+            self._answer(msg.nak)
+
+    # -- stopping -----------------------------------------------------------------------------------
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop: no new messages; the callback in progress finishes (waited for at most
+        ``timeout``); messages received and not yet processed are nak'ed for prompt redelivery.
+
+        The durable consumer stays on the server with its position. Idempotent; may be called
+        from the callback itself.
+        """
+        t = check_timeout(timeout, self._js.timeout)
+        deadline = time.monotonic() + t
+        engine = self._engine
+        first = not self._disp.stopping
+        self._disp.stopping = True
+        if first and engine.is_open and not engine.loop.in_loop_thread():
+            try:
+                engine.run(self._stop_on_loop, max(0.05, t), "stop")
+            except NATSSyncError as exc:
+                log.debug("consume %r: stop: %r", self.durable, exc)
+        else:
+            self._shutdown()
+        self._disp.end()
+        engine.workers.discard(self)
+        if not self._disp.join(max(0.0, deadline - time.monotonic())):
+            raise NATSTimeoutError(f"stop: the callback of consume {self.durable!r} did not return within {t:g} s")
+
+    async def _stop_on_loop(self) -> None:
+        self._stopped = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self._nsub is not None:
+            await self._engine.transport.unsubscribe(self._nsub)
+
+    def _shutdown(self) -> None:
+        """The client is closing: stop at once (worker protocol)."""
+        self._disp.stopping = True
+        self._stopped = True
+        self._cancel_on_loop(self._watchdog)
+        self._disp.end()
+
+    # -- observing ----------------------------------------------------------------------------------
+    @property
+    def is_active(self) -> bool:
+        return not self._disp.stopping
+
+    @property
+    def pending(self) -> int:
+        """Messages received and waiting for the callback."""
+        return self._disp.backlog
+
+    def __repr__(self) -> str:
+        state = "active" if self.is_active else "stopped"
+        return (
+            f"<ConsumeHandle durable={self.durable!r} stream={self.stream!r} {state} delivered={self.delivered} "
+            f"acked={self.acked} naked={self.naked} dead_lettered={self.dead_lettered}>"
+        )

@@ -1,0 +1,384 @@
+"""The JetStream context: streams, consumers and key-value buckets (publishing: :mod:`.publish`).
+
+Every call blocks the calling thread, bounded by a timeout, and is safe from any thread."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .._core.protocol import check_subject, check_timeout
+from .._natspy.errors import translate_js
+from .._natspy.jetstream import (
+    DEFAULT_PREFIX,
+    ConsumerConfig,
+    ConsumerInfo,
+    JetStreamManager,
+    KeyValueConfig,
+    StreamConfig,
+    StreamInfo,
+    stream_for_subject,
+)
+from .api import (
+    check_bucket,
+    check_delays,
+    check_name,
+    check_positive,
+    check_positive_int,
+    make_config,
+)
+from .consume import ConsumeHandle, JsCallback, PullSubscription, ensure_consumer
+from .kv import KeyValue
+from .publish import PubAckFuture, Publishing
+
+if TYPE_CHECKING:
+    from .._core.connection import Connection as _Engine
+
+__all__ = ["JetStream"]
+
+T = TypeVar("T")
+
+
+
+class JetStream(Publishing):
+    """JetStream on one client connection. Made by :meth:`Client.jetstream`.
+
+    Every call blocks at most its ``timeout`` (default: this context's ``timeout``, which defaults
+    to the client's ``Options.timeout``) and raises :class:`NATSTimeoutError` past it; a server
+    without JetStream answers :class:`JetStreamNotEnabledError`.
+    """
+
+    def __init__(
+        self,
+        engine: _Engine,
+        *,
+        timeout: float | None = None,
+        domain: str | None = None,
+        api_prefix: str | None = None,
+        publish_async_max_pending: int = 4000,
+    ) -> None:
+        self.timeout = check_timeout(timeout, engine.options.timeout, wait=True)
+        if domain is not None and api_prefix is not None:
+            raise ValueError("give either domain or api_prefix, not both")
+        if domain is not None:
+            check_name(domain, "domain")
+            prefix = f"$JS.{domain}.API"
+        elif api_prefix is not None:
+            prefix = check_subject(api_prefix, what="api_prefix").rstrip(".")
+        else:
+            prefix = DEFAULT_PREFIX
+        self.api_prefix = prefix
+        self.max_pending = check_positive_int(publish_async_max_pending, "publish_async_max_pending")
+        self._engine = engine
+        # nats-py's context only stores settings here; it is used on the I/O thread only
+        self._ctx = engine.transport.jetstream().context(prefix, self.timeout)
+        self._pending: collections.deque[PubAckFuture] = collections.deque()
+        self._pending_lock = threading.Lock()  # held for deque bookkeeping only, never while waiting
+
+    # -- plumbing ------------------------------------------------------------------------------------
+    def _jsm(self, timeout: float | None = None) -> JetStreamManager:
+        jsm: JetStreamManager = self._engine.transport.jetstream().manager(self.api_prefix, timeout or self.timeout)
+        return jsm
+
+    def _call(
+        self,
+        fn: Callable[[], Coroutine[Any, Any, T]],
+        timeout: float,
+        what: str,
+        **context: str | None,
+    ) -> T:
+        """Run ``fn()`` on the I/O thread, bounded by ``timeout``, translating JetStream errors."""
+        e = self._engine
+        if not e.is_open:
+            raise e.closed_error(what)
+        try:
+            return e.run(fn, timeout, what)
+        except Exception as exc:
+            err = translate_js(exc, what, **context)
+            if err is exc:
+                raise
+            raise err from None
+
+    # -- streams ---------------------------------------------------------------------------------------
+    def add_stream(
+        self,
+        name: str | None = None,
+        subjects: Sequence[str] | str | None = None,
+        *,
+        config: StreamConfig | None = None,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> StreamInfo:
+        """Create a stream (or confirm an identical one exists) and return its info.
+
+        ``fields`` are :class:`StreamConfig` settings: ``storage="file"|"memory"``,
+        ``retention="limits"|"interest"|"workqueue"``, ``max_msgs``, ``max_bytes``, ``max_age``
+        (seconds), ``duplicate_window`` (seconds), ``num_replicas``... A stream of that name with
+        another configuration is an error (:class:`JetStreamError`): use :meth:`update_stream`.
+        """
+        cfg = self._stream_config(name, subjects, config, fields, "add_stream")
+        jsm = self._jsm(self._t(timeout))
+        return self._call(lambda: jsm.add_stream(cfg), self._t(timeout), "add_stream", stream=cfg.name)
+
+    def update_stream(
+        self,
+        name: str | None = None,
+        subjects: Sequence[str] | str | None = None,
+        *,
+        config: StreamConfig | None = None,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> StreamInfo:
+        """Change a stream's settings. Without ``config``, the settings named are applied to the
+        stream's current configuration and the rest is kept."""
+        t = self._t(timeout)
+        if config is not None:
+            cfg = self._stream_config(name, subjects, config, fields, "update_stream")
+            jsm = self._jsm(t)
+            return self._call(lambda: jsm.update_stream(cfg), t, "update_stream", stream=cfg.name)
+        stream = check_name(name)
+        changes = dict(fields)
+        if subjects is not None:
+            changes["subjects"] = _subjects(subjects)
+        make_config(StreamConfig, None, changes, "update_stream")  # refuse unknown names now
+        jsm = self._jsm(t)
+
+        async def do_update() -> StreamInfo:
+            current = await jsm.stream_info(stream)
+            return await jsm.update_stream(current.config.evolve(**changes))
+
+        return self._call(do_update, t, "update_stream", stream=stream)
+
+    def delete_stream(self, name: str, *, timeout: float | None = None) -> None:
+        """Delete a stream and every message in it. :class:`StreamNotFoundError` if there is none."""
+        stream = check_name(name)
+        jsm = self._jsm(self._t(timeout))
+        self._call(lambda: jsm.delete_stream(stream), self._t(timeout), "delete_stream", stream=stream)
+
+    def purge_stream(self, name: str, *, subject: str | None = None, timeout: float | None = None) -> None:
+        """Remove the messages of a stream (only those on ``subject`` if given), keeping the stream."""
+        stream = check_name(name)
+        if subject is not None:
+            check_subject(subject, wildcards=True)
+        jsm = self._jsm(self._t(timeout))
+        self._call(lambda: jsm.purge_stream(stream, subject=subject), self._t(timeout), "purge_stream", stream=stream)
+
+    def stream_info(self, name: str, *, timeout: float | None = None) -> StreamInfo:
+        """The stream's configuration and state (``info.state.messages``, ``first_seq``, ...)."""
+        stream = check_name(name)
+        jsm = self._jsm(self._t(timeout))
+        return self._call(lambda: jsm.stream_info(stream), self._t(timeout), "stream_info", stream=stream)
+
+    def _stream_config(
+        self,
+        name: str | None,
+        subjects: Sequence[str] | str | None,
+        config: StreamConfig | None,
+        fields: dict[str, Any],
+        what: str,
+    ) -> StreamConfig:
+        fields = dict(fields)
+        if name is not None:
+            fields["name"] = name
+        if subjects is not None:
+            fields["subjects"] = _subjects(subjects)
+        cfg = make_config(StreamConfig, config, fields, what)
+        check_name(cfg.name)
+        for s in cfg.subjects or ():
+            check_subject(s, what="stream subject", wildcards=True)
+        return cfg
+
+    # -- consumers -------------------------------------------------------------------------------------
+    def consumer_info(self, stream: str, durable: str, *, timeout: float | None = None) -> ConsumerInfo:
+        """A consumer's state: ``num_pending``, ``num_ack_pending``, ``num_redelivered``, ``delivered``..."""
+        check_name(stream)
+        check_name(durable, "durable name")
+        jsm = self._jsm(self._t(timeout))
+        info: ConsumerInfo = self._call(
+            lambda: jsm.consumer_info(stream, durable),
+            self._t(timeout),
+            "consumer_info",
+            stream=stream,
+            consumer=durable,
+        )
+        return info
+
+    def delete_consumer(self, stream: str, durable: str, *, timeout: float | None = None) -> None:
+        """Delete a durable consumer (its position is lost)."""
+        check_name(stream)
+        check_name(durable, "durable name")
+        jsm = self._jsm(self._t(timeout))
+        self._call(
+            lambda: jsm.delete_consumer(stream, durable),
+            self._t(timeout),
+            "delete_consumer",
+            stream=stream,
+            consumer=durable,
+        )
+
+    def pull_subscribe(
+        self,
+        subject: str,
+        *,
+        durable: str,
+        stream: str | None = None,
+        timeout: float | None = None,
+        **consumer_config: Any,
+    ) -> PullSubscription:
+        """Bind to the durable pull consumer ``durable`` on ``subject`` (creating it if needed)
+        and return a :class:`PullSubscription` to :meth:`~PullSubscription.fetch` from.
+
+        ``stream`` defaults to the stream that captures ``subject``. ``consumer_config`` are
+        :class:`ConsumerConfig` settings (``ack_wait`` in seconds, ``max_deliver``,
+        ``max_ack_pending``, ``deliver_policy``...); those named are applied to an existing durable.
+        """
+        check_subject(subject, wildcards=True)
+        check_name(durable, "durable name")
+        if stream is not None:
+            check_name(stream)
+        wanted = _consumer_fields(consumer_config, "pull_subscribe")
+        t = self._t(timeout)
+        ctx = self._ctx
+
+        async def do_bind() -> tuple[str, Any]:
+            stream_name, _ = await ensure_consumer(self, stream, durable, subject, wanted, "pull_subscribe")
+            return stream_name, await ctx.pull_subscribe_bind(durable=durable, stream=stream_name)
+
+        stream_name, psub = self._call(do_bind, t, "pull_subscribe", stream=stream, consumer=durable)
+        return PullSubscription(self, psub, stream_name, durable, subject)
+
+    def consume(
+        self,
+        subject: str,
+        *,
+        durable: str,
+        callback: JsCallback,
+        stream: str | None = None,
+        max_ack_pending: int = 1000,
+        ack_wait: float = 30.0,
+        max_deliver: int = 5,
+        backoff: float | Sequence[float] = (1.0, 5.0, 15.0, 30.0),
+        dead_letter_subject: str | None = None,
+        batch: int = 100,
+        expires: float = 10.0,
+        timeout: float | None = None,
+        **consumer_config: Any,
+    ) -> ConsumeHandle:
+        """Run ``callback(msg)`` for each message of the durable consumer ``durable``, on a
+        dispatcher thread, until :meth:`ConsumeHandle.stop`.
+
+        - the callback returns: the message is acked (unless the callback answered it itself);
+        - it raises: the message is nak'ed and comes back after ``backoff[n-1]`` seconds on its
+          n-th delivery (the last delay repeats);
+        - it raises on the ``max_deliver``-th delivery: the message is published to
+          ``dead_letter_subject`` (if given) with headers ``Beluga-Error``, ``Beluga-Stream``,
+          ``Beluga-Consumer``, ``Beluga-Stream-Seq``, ``Beluga-Num-Delivered`` and
+          ``Beluga-Subject``, then terminated; the other messages go on.
+
+        ``max_deliver`` is enforced here, not by the server (its consumer has no limit), so a
+        message is never dropped without being dead-lettered. ``ack_wait`` (seconds) and
+        ``max_ack_pending`` are set on the consumer. At most ``batch`` messages wait locally for
+        the callback: keep ``batch`` x (time per message) well under ``ack_wait``, or call
+        ``msg.in_progress()`` during long work. ``expires`` is how long one pull request waits on
+        the server. ``consumer_config`` are further :class:`ConsumerConfig` settings.
+        """
+        check_subject(subject, wildcards=True)
+        check_name(durable, "durable name")
+        if stream is not None:
+            check_name(stream)
+        if not callable(callback):
+            raise TypeError(f"callback must be callable (it receives a JetStreamMsg), got {type(callback).__name__}")
+        if asyncio.iscoroutinefunction(callback):
+            raise TypeError("callback must be a plain function, not a coroutine function; it runs on its own thread")
+        check_positive_int(max_ack_pending, "max_ack_pending")
+        check_positive_int(max_deliver, "max_deliver")
+        check_positive_int(batch, "batch")
+        ack_wait = check_positive(ack_wait, "ack_wait")
+        expires = check_positive(expires, "expires")
+        delays = check_delays(backoff)
+        if dead_letter_subject is not None:
+            check_subject(dead_letter_subject, what="dead_letter_subject")
+        wanted = _consumer_fields(consumer_config, "consume")
+        wanted.update(ack_wait=ack_wait, max_ack_pending=max_ack_pending, max_deliver=-1)
+        t = self._t(timeout)
+
+        async def do_ensure() -> tuple[str, bool]:
+            stream_name, _ = await ensure_consumer(self, stream, durable, subject, wanted, "consume")
+            stored = False
+            if dead_letter_subject is not None:  # a stream to store dead letters in, or plain NATS?
+                stored = await stream_for_subject(self._jsm(t), dead_letter_subject) is not None
+            return stream_name, stored
+
+        stream_name, dlq_stored = self._call(do_ensure, t, "consume", stream=stream, consumer=durable)
+        handle = ConsumeHandle(
+            self,
+            stream=stream_name,
+            durable=durable,
+            subject=subject,
+            callback=callback,
+            batch=min(batch, max_ack_pending),
+            max_deliver=max_deliver,
+            backoff=delays,
+            dead_letter_subject=dead_letter_subject,
+            dead_letter_stored=dlq_stored,
+            expires=expires,
+        )
+        handle._start(t)
+        return handle
+
+    # -- key-value ---------------------------------------------------------------------------------------
+    def key_value(self, bucket: str, *, timeout: float | None = None) -> KeyValue:
+        """Bind to an existing key-value bucket; :class:`BucketNotFoundError` if there is none."""
+        check_bucket(bucket)
+        ctx = self._ctx
+        nkv = self._call(lambda: ctx.key_value(bucket), self._t(timeout), "key_value", bucket=bucket)
+        return KeyValue(self, nkv, bucket)
+
+    def create_key_value(
+        self,
+        bucket: str,
+        *,
+        config: KeyValueConfig | None = None,
+        timeout: float | None = None,
+        **fields: Any,
+    ) -> KeyValue:
+        """Create a key-value bucket (or bind to an identical one) and return it.
+
+        ``fields`` are :class:`KeyValueConfig` settings: ``history`` (revisions kept per key,
+        1-64), ``ttl`` (seconds), ``max_bytes``, ``max_value_size``, ``storage``, ``replicas``...
+        """
+        check_bucket(bucket)
+        cfg = make_config(KeyValueConfig, config, {**fields, "bucket": bucket}, "create_key_value")
+        if isinstance(cfg.history, bool) or not isinstance(cfg.history, int) or not 1 <= cfg.history <= 64:
+            raise ValueError(f"history must be an int from 1 to 64 (revisions kept per key), got {cfg.history!r}")
+        ctx = self._ctx
+        nkv = self._call(lambda: ctx.create_key_value(cfg), self._t(timeout), "create_key_value", bucket=bucket)
+        return KeyValue(self, nkv, bucket)
+
+    def delete_key_value(self, bucket: str, *, timeout: float | None = None) -> None:
+        """Delete a key-value bucket and everything in it."""
+        check_bucket(bucket)
+        ctx = self._ctx
+        self._call(lambda: ctx.delete_key_value(bucket), self._t(timeout), "delete_key_value", bucket=bucket)
+
+    def __repr__(self) -> str:
+        return f"<JetStream {self.api_prefix!r} timeout={self.timeout:g}>"
+
+
+def _subjects(subjects: Sequence[str] | str) -> list[str]:
+    if isinstance(subjects, str):
+        return [subjects]
+    if not isinstance(subjects, Sequence) or not subjects:
+        raise TypeError(f"subjects must be a non-empty list of subjects, got {subjects!r}")
+    return list(subjects)
+
+
+def _consumer_fields(fields: dict[str, Any], what: str) -> dict[str, Any]:
+    for own in ("name", "durable_name", "filter_subject", "filter_subjects", "deliver_subject"):
+        if own in fields:
+            raise TypeError(f"{what}: {own} is set from the subject and durable arguments; do not pass it")
+    make_config(ConsumerConfig, None, fields, what)  # refuse unknown names before anything is sent
+    return dict(fields)

@@ -1,0 +1,62 @@
+"""What the services need of a client and of a bus: their public surface, as protocols, so this
+package depends on no module above it (``Client`` and ``NATSMessageBus`` satisfy them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .._core.msg import Msg
+    from .._core.options import Options
+    from .._core.subscription import Subscription
+    from ..message import Message
+
+__all__ = ["ServiceBus", "ServiceClient"]
+
+
+class ServiceClient(Protocol):
+    """The client surface a service is built on (as nats.go's micro uses only ``Subscribe``)."""
+
+    @property
+    def options(self) -> Options: ...
+
+    @property
+    def is_closed(self) -> bool: ...
+
+    def subscribe(
+        self,
+        subject: str,
+        callback: Callable[[Msg], Any] | None = None,
+        *,
+        queue: str = "",
+        max_msgs: int | None = None,
+        pending_msgs_limit: int | None = None,
+        pending_bytes_limit: int | None = None,
+    ) -> Subscription: ...
+
+    def publish(
+        self,
+        subject: str,
+        payload: bytes | bytearray | memoryview = b"",
+        *,
+        reply: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+    def new_inbox(self) -> str: ...
+
+    def flush(self, timeout: float | None = None) -> None: ...
+
+
+class ServiceBus(Protocol):
+    """What a bus service needs of its :class:`~beluga_nats_sync.NATSMessageBus`."""
+
+    @property
+    def client(self) -> ServiceClient: ...
+
+    def request(self, subject: str, message: Message, *, timeout: float | None = None) -> Message: ...
+
+    def _count(self, name: str, n: int = 1) -> None: ...
+
+    def _server(self) -> tuple[str, int] | None: ...

@@ -1,0 +1,1 @@
+"""The harness: worker processes, measurement, the embedded server, reports and plots."""

@@ -1,0 +1,196 @@
+"""Ratios, targets and the terminal table, all computed from the results document."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .clients import CLIENTS, OURS, by_key
+
+__all__ = ["TARGETS", "Target", "compute_ratios", "compute_targets", "fmt_value", "headline_of", "render"]
+
+
+@dataclass(frozen=True)
+class Target:
+    title: str
+    scenario: str
+    params: dict[str, Any]
+    vs_async: float  #: bound on this / nats-py async
+    vs_sync: float  #: bound on this / the best sync peer
+
+
+#: the issue's table; the bound is a floor where higher is better and a ceiling for latency
+TARGETS = (
+    Target("publish, 1 thread, 16 B", "publish", {"payload": 16}, 1.0, 10.0),
+    Target("publish -> callback delivery", "delivery", {"mode": "callback"}, 1.0, 10.0),
+    Target("request/reply p50 latency", "request_reply", {"payload": 16}, 1.0, 0.3),
+    Target("1 MiB payload MB/s", "publish", {"payload": 1 << 20}, 0.9, 2.0),
+)
+_ASYNC = "natspy"
+_SYNC_PEERS = tuple(c.key for c in CLIENTS if c.sync and c.key != OURS)
+
+
+def headline_of(scenario: dict[str, Any], result: dict[str, Any] | None) -> float | None:
+    """The figure ratios are taken of, or None when the cell has none."""
+    if not result or result.get("status") != "ok":
+        return None
+    value = result.get(scenario["headline"])
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) and value > 0 else None
+
+
+def _bounds(scenario: dict[str, Any], result: dict[str, Any]) -> tuple[float, float] | None:
+    key = scenario["headline"]
+    lo, hi = (
+        (result.get("min"), result.get("max"))
+        if key == "median"
+        else (
+            result.get(f"{key}_min"),
+            result.get(f"{key}_max"),
+        )
+    )
+    return (lo, hi) if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else None
+
+
+def _best_sync(scenario: dict[str, Any], point: dict[str, Any]) -> tuple[str, float] | None:
+    best: tuple[str, float] | None = None
+    for key in _SYNC_PEERS:
+        v = headline_of(scenario, point["results"].get(key))
+        if v is None:
+            continue
+        better = best is None or (v > best[1] if scenario["higher_is_better"] else v < best[1])
+        if better:
+            best = (key, v)
+    return best
+
+
+def compute_ratios(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """this / peer for every point where both have a figure; also this / best sync peer."""
+    rows = []
+    for sc in doc["scenarios"]:
+        for point in sc["points"]:
+            ours = headline_of(sc, point["results"].get(OURS))
+            if ours is None:
+                continue
+            for c in CLIENTS:
+                if c.key == OURS:
+                    continue
+                peer = headline_of(sc, point["results"].get(c.key))
+                if peer is not None:
+                    rows.append(dict(scenario=sc["name"], point=point["label"], peer=c.key, ratio=ours / peer))
+            best = _best_sync(sc, point)
+            if best is not None:
+                row = dict(scenario=sc["name"], point=point["label"], peer="best-sync", best=best[0])
+                rows.append(dict(row, ratio=ours / best[1]))
+    return rows
+
+
+def _find_point(doc: dict[str, Any], name: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    for sc in doc["scenarios"]:
+        if sc["name"] != name:
+            continue
+        for point in sc["points"]:
+            if all(point["params"].get(k) == v for k, v in params.items()):
+                return sc, point
+    return None
+
+
+def compute_targets(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for t in TARGETS:
+        found = _find_point(doc, t.scenario, t.params)
+        for against, bound in (("nats-py async", t.vs_async), ("best sync peer", t.vs_sync)):
+            row: dict[str, Any] = dict(target=t.title, scenario=t.scenario, against=against, bound=bound)
+            if found is None:
+                rows.append(dict(row, ratio=None, met=None, note="not measured"))
+                continue
+            sc, point = found
+            row["op"] = ">=" if sc["higher_is_better"] else "<="
+            ours = headline_of(sc, point["results"].get(OURS))
+            if against == "nats-py async":
+                peer_key: str | None = _ASYNC
+                peer = headline_of(sc, point["results"].get(_ASYNC))
+            else:
+                best = _best_sync(sc, point)
+                peer_key, peer = (best[0], best[1]) if best else (None, None)
+            if ours is None or peer is None:
+                rows.append(dict(row, ratio=None, met=None, note="no figure for both"))
+                continue
+            ratio = ours / peer
+            met = ratio >= bound if sc["higher_is_better"] else ratio <= bound
+            rows.append(dict(row, ratio=ratio, met=met, peer=peer_key))
+    return rows
+
+
+def fmt_value(value: float, unit: str) -> str:
+    if unit == "us":
+        return f"{value:,.0f} us"
+    for div, suffix in ((1e6, "M"), (1e3, "k")):
+        if value >= div:
+            return f"{value / div:.3g}{suffix} {unit}"
+    return f"{value:.3g} {unit}"
+
+
+def _cell(sc: dict[str, Any], point: dict[str, Any], key: str, ours: float | None) -> str:
+    res = point["results"].get(key) or {}
+    status = res.get("status")
+    if status != "ok":
+        return {"n/a": "n/a", "skipped": "skipped"}.get(str(status), "error")
+    peer = headline_of(sc, res)
+    if ours is None or peer is None:
+        return "-"
+    return f"{ours / peer:.2f}x"
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The table printed at the end of a run."""
+    lines: list[str] = []
+    ours_label = by_key(OURS).label
+    peers = [c for c in CLIENTS if c.key != OURS and c.key in doc["clients"]]
+    lines.append(f"Targets: ratio = {ours_label} / peer, in this run")
+    lines.append(f"  {'scenario':32} {'vs nats-py async':24} {'vs best sync peer':30}")
+    by_target: dict[str, list[dict[str, Any]]] = {}
+    for row in doc["targets"]:
+        by_target.setdefault(row["target"], []).append(row)
+    for title, rows in by_target.items():
+        cells = []
+        for row in rows:
+            if row["ratio"] is None:
+                cells.append(row.get("note", "n/a"))
+                continue
+            verdict = "ok  " if row["met"] else "MISS"
+            who = f", {by_key(row['peer']).label}" if row["against"] == "best sync peer" else ""
+            cells.append(f"{row['ratio']:6.2f} {verdict} ({row['op']} {row['bound']:g}{who})")
+        lines.append(f"  {title:32} {cells[0]:24} {cells[1]:30}")
+    lines.append("")
+    lines.append(f"All scenarios: {ours_label}, and {ours_label} / peer (latency: lower is better)")
+    header = f"  {'scenario':30} {'point':16} {ours_label:>22}" + "".join(f" {c.label:>14}" for c in peers)
+    lines.append(header)
+    notes: list[str] = []
+    for sc in doc["scenarios"]:
+        title = sc["title"]
+        for point in sc["points"]:
+            res = point["results"].get(OURS) or {}
+            ours = headline_of(sc, res)
+            if ours is not None:
+                bounds = _bounds(sc, res)
+                spread = f" +-{50 * (bounds[1] - bounds[0]) / ours:.0f}%" if bounds else ""
+                figure = fmt_value(ours, sc["unit"]) + spread
+            else:
+                figure = str(res.get("status", "error"))
+            ratios = "".join(f" {_cell(sc, point, c.key, ours):>14}" for c in peers)
+            lines.append(f"  {title[:30]:30} {point['label'][:16]:16} {figure:>22}{ratios}")
+            title = ""
+            for c in CLIENTS:
+                if c.key not in doc["clients"]:
+                    continue
+                r = point["results"].get(c.key) or {}
+                if r.get("status") in ("n/a", "error") and r.get("reason"):
+                    notes.append(f"  {r['status']}: {sc['name']}/{point['label']}/{c.label}: {r['reason']}")
+    skipped = {k: v for k, v in doc["clients"].items() if not v.get("available")}
+    if notes or skipped:
+        lines.append("")
+    for key, info in skipped.items():
+        lines.append(f"  skipped: {by_key(key).label}: {info.get('reason')}")
+    lines.extend(notes)
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Stand-alone measurements: soak, tracing overhead, JetStream publish, the pynats2 layer."""

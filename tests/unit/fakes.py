@@ -1,0 +1,156 @@
+"""A fake transport behind the seam's interface: an in-memory NATS "server" for one client.
+
+It parses the PUB/HPUB commands the core writes and delivers them to the fake's subscriptions
+(literal subjects, ``*`` and ``>`` wildcards), so the core's machinery (outbox, router,
+subscriptions, dispatchers, connection states) runs for real with no server and no nats-py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Mapping
+from typing import Any
+
+from beluga_nats_sync._core.options import Options
+from beluga_nats_sync._core.transport import Deliver, TransportEvents
+
+
+def matches(pattern: str, subject: str) -> bool:
+    p, s = pattern.split("."), subject.split(".")
+    for i, tok in enumerate(p):
+        if tok == ">":
+            return len(s) > i
+        if i >= len(s) or (tok != "*" and tok != s[i]):
+            return False
+    return len(p) == len(s)
+
+
+def parse_headers(block: bytes) -> dict[str, str]:
+    lines = block.decode().split("\r\n")[1:]
+    out = {}
+    for line in lines:
+        if line:
+            k, _, v = line.partition(":")
+            out[k.strip()] = v.strip()
+    return out
+
+
+class FakeTransport:
+    """Implements :class:`beluga_nats_sync._core.transport.Transport` in memory."""
+
+    def __init__(self, options: Options, events: TransportEvents, *, fail_connect: BaseException | None = None) -> None:
+        self.options = options
+        self.events = events
+        self.fail_connect = fail_connect
+        self.connected = False
+        self.subs: dict[int, tuple[str, Deliver, int]] = {}
+        self.next_sid = 1
+        self.written: list[bytes] = []
+        self.congested_after: int | None = None  # chunks accepted before reporting congestion
+        self.pings = 0
+        self.closed = False
+        self.in_msgs = 0
+        self.in_bytes = 0
+        self._buf = b""
+
+    # -- the Transport protocol ----------------------------------------------------------------
+    async def connect(self, timeout: float) -> bool:
+        if self.fail_connect is not None:
+            raise self.fail_connect
+        self.connected = True
+        self.events.on_connected()
+        return True
+
+    @property
+    def is_connected(self) -> bool:
+        return self.connected
+
+    @property
+    def max_payload(self) -> int:
+        return 1024
+
+    @property
+    def max_control_line(self) -> int:
+        return 256
+
+    @property
+    def connected_address(self) -> tuple[str, str, int] | None:
+        return ("nats", "127.0.0.1", 4222) if self.connected else None
+
+    def counters(self) -> tuple[int, int, int]:
+        return self.in_msgs, self.in_bytes, 0
+
+    def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
+        taken = 0
+        while chunks:
+            if not force and self.congested_after is not None and taken >= self.congested_after:
+                return True
+            data = chunks.popleft()
+            taken += 1
+            self.written.append(data)
+            self._buf += data
+            self._route()
+        return False
+
+    async def drain_writes(self) -> None:
+        self.congested_after = None
+
+    async def ping(self, timeout: float) -> None:
+        self.pings += 1
+
+    async def subscribe(self, subject: str, queue: str, deliver: Deliver) -> int:
+        sid = self.next_sid
+        self.next_sid += 1
+        self.subs[sid] = (subject, deliver, 0)
+        return sid
+
+    async def unsubscribe(self, sid: int, limit: int = 0) -> None:
+        if limit == 0:
+            self.subs.pop(sid, None)
+
+    async def drain_subscription(self, sid: int) -> None:
+        self.subs.pop(sid, None)
+
+    async def close(self, timeout: float) -> None:
+        self.closed = True
+        self.connected = False
+
+    def jetstream(self) -> Any:
+        raise NotImplementedError("no JetStream in the fake")
+
+    # -- the fake "server" ---------------------------------------------------------------------------
+    def _route(self) -> None:
+        while b"\r\n" in self._buf:
+            line, rest = self._buf.split(b"\r\n", 1)
+            parts = line.decode().split(" ")
+            if parts[0] == "PUB":
+                subject, reply, size = parts[1], (parts[2] if len(parts) == 4 else ""), int(parts[-1])
+                if len(rest) < size + 2:
+                    return
+                self.deliver(subject, rest[:size], reply, None)
+                self._buf = rest[size + 2 :]
+            elif parts[0] == "HPUB":
+                subject, reply = parts[1], (parts[2] if len(parts) == 5 else "")
+                hsize, total = int(parts[-2]), int(parts[-1])
+                if len(rest) < total + 2:
+                    return
+                self.deliver(subject, rest[hsize:total], reply, parse_headers(rest[:hsize]))
+                self._buf = rest[total + 2 :]
+            else:
+                raise AssertionError(f"the core wrote an unexpected command: {line!r}")
+
+    def deliver(self, subject: str, data: bytes, reply: str, headers: Mapping[str, str] | None) -> None:
+        """Hand a message to every matching subscription (as the transport would, on the I/O thread)."""
+        matched = False
+        for pattern, deliver, _ in list(self.subs.values()):
+            if matches(pattern, subject):
+                matched = True
+                self.in_msgs += 1
+                self.in_bytes += len(data)
+                deliver(subject, data, reply, headers)
+        if not matched and reply:  # as the server does for a request nobody listens to
+            self.deliver(reply, b"", "", {"Status": "503"})
+
+    def deliver_threadsafe(self, loop: asyncio.AbstractEventLoop, *args: Any) -> None:
+        loop.call_soon_threadsafe(self.deliver, *args)
