@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -283,6 +284,65 @@ def test_close_fails_calls_blocked_on_a_silent_server(
             assert blocked.ended_at is not None and blocked.ended_at - closed < CLOSE_FAILS_WITHIN
         finally:
             nc.close(timeout=5.0)
+
+
+# -- a call that runs out of time raises the library's timeout error, on every Python --------------
+
+_PY310_TIMEOUT = pytest.mark.xfail(
+    sys.version_info < (3, 11),
+    strict=True,
+    reason="Python 3.10: concurrent.futures.TimeoutError is not the builtin TimeoutError there, and "
+    "Connection.run (_core/connection.py) catches only asyncio.TimeoutError and TimeoutError, so a "
+    "JetStream or KV call that times out raises a raw concurrent.futures.TimeoutError, not NATSTimeoutError",
+)
+
+
+def _timing_out(nc: bns.Client) -> dict[str, Prepared]:
+    js = nc.jetstream(timeout=0.3)
+    kv = js.key_value("hostile_paused")
+    sub = nc.subscribe("hostile.paused.quiet")
+    psub = js.pull_subscribe("hostile.paused", durable="hostile")
+    return {
+        "flush": lambda: nc.flush(timeout=0.3),
+        "request": lambda: nc.request("hostile.paused.rpc", b"", timeout=0.3),
+        "next_msg": lambda: sub.next_msg(timeout=0.3),
+        "fetch": lambda: psub.fetch(1, timeout=0.3),
+        "js.publish": lambda: js.publish("hostile.paused", b"x"),
+        "stream_info": lambda: js.stream_info("HOSTILE_PAUSED"),
+        "key_value": lambda: js.key_value("hostile_paused"),
+        "kv.get": lambda: kv.get("k"),
+    }
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "flush",
+        "request",
+        "next_msg",
+        "fetch",
+        "js.publish",
+        pytest.param("stream_info", marks=_PY310_TIMEOUT),
+        pytest.param("key_value", marks=_PY310_TIMEOUT),
+        pytest.param("kv.get", marks=_PY310_TIMEOUT),
+    ],
+)
+def test_a_call_timing_out_on_a_silent_server_raises_natstimeouterror(paused_server: EmbeddedServer, call: str) -> None:
+    with bns.connect(paused_server.url, timeout=5.0) as nc:
+        js = nc.jetstream(timeout=5.0)
+        js.add_stream(name="HOSTILE_PAUSED", subjects=["hostile.paused"])
+        js.create_key_value("hostile_paused")
+        nc.subscribe("hostile.paused.rpc")  # a responder that never answers
+        blocking = _timing_out(nc)[call]
+        nc.flush(5.0)
+        _pause(paused_server)
+        try:
+            started = time.monotonic()
+            with pytest.raises(bns.NATSTimeoutError):
+                blocking()
+            assert time.monotonic() - started < 2.0
+        finally:
+            _resume(paused_server)
 
 
 # -- 5. flush while disconnected ----------------------------------------------------------------------

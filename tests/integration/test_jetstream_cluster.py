@@ -9,6 +9,7 @@ an ack lost with a dying node brings the message again, marked as a redelivery.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import json
 import threading
 import time
@@ -115,7 +116,7 @@ def _assert_stored_exactly_once(js: Any, stream: str, pub: Publisher, n: int) ->
 def _replicas_current(js: Any, stream: str) -> bool:
     try:
         info = js.stream_info(stream, timeout=2.0)
-    except bns.NATSSyncError:
+    except (bns.NATSSyncError, concurrent.futures.TimeoutError):  # the latter: Python 3.10, see jscluster.retry
         return False
     replicas = info.cluster.replicas or [] if info.cluster else []
     return len(replicas) == 2 and all(r.current and not r.offline and not r.lag for r in replicas)
