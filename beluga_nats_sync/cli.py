@@ -495,12 +495,59 @@ def _stop_on_signal(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM/SIGHUP end the server like Ctrl-C: nats-server is stopped and reaped
 
 
+_DEFAULT_PORT = 4222
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def _port_arg(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, or 0 for a free one; got {text!r}")
+    return port
+
+
+def _clients_port(url: str | None) -> int:
+    """The port clients reach by default: that of ``--url``/``$NATS_URL`` when it is one URL on this
+    machine, else NATS's 4222."""
+    from urllib.parse import urlsplit
+
+    url = url or os.environ.get("NATS_URL") or ""
+    if not url or "," in url:
+        return _DEFAULT_PORT
+    try:
+        parts = urlsplit(url if "://" in url else f"nats://{url}")
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return _DEFAULT_PORT
+    if host in _LOOPBACK or host.startswith("127."):
+        return port or _DEFAULT_PORT
+    return _DEFAULT_PORT
+
+
 def _cmd_server(args: argparse.Namespace) -> int:
-    from .server import EmbeddedServer
+    from .server import EmbeddedServer, PortInUseError
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop_on_signal)
-    with EmbeddedServer(port=args.port) as srv:
+    if args.port is not None:  # asked for: that port (0: a free one), or an error
+        try:
+            srv = EmbeddedServer(port=args.port).start()
+        except PortInUseError as exc:
+            raise CLIError(f"port {exc.port} is taken by another process; --port 0 picks a free one") from None
+    else:  # where clients look by default, unless it is taken
+        preferred = _clients_port(args.url)
+        try:
+            srv = EmbeddedServer(port=preferred).start()
+        except PortInUseError:
+            srv = EmbeddedServer().start()
+            _warn(
+                f"port {preferred} is taken (another nats-server?); serving on port {srv.port} instead: "
+                f"give clients --url {srv.url} or NATS_URL={srv.url}"
+            )
+    with srv:
         try:
             if args.json:
                 print(_json_line({"url": srv.url, "pid": srv.pid}), flush=True)
@@ -754,7 +801,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_message_options(p, "response", sends=True)
 
     p = command("server", "run an embedded nats-server in the foreground until Ctrl-C", _cmd_server)
-    p.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    p.add_argument(
+        "--port",
+        type=_port_arg,
+        default=None,
+        help="port, 0 for a free one (default: that of --url/$NATS_URL on this machine, else 4222; "
+        "a free one when that is taken)",
+    )
 
     p = command("demo", "run the agent scenario (starts an embedded server if none answers)", _cmd_demo)
     p.add_argument("--requests", type=_count_arg, default=20, metavar="N", help="messages per pattern (default 20)")

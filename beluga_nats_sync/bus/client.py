@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import inspect
 import logging
 import threading
 import time
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from ..services import BusService
     from .jetstream import BusJetStream
 
-__all__ = ["BusStats", "MessageHandler", "NATSMessageBus", "RequestHandler"]
+__all__ = ["BusStats", "HandlerResultError", "MessageHandler", "NATSMessageBus", "RequestHandler"]
 
 log = logging.getLogger("beluga_nats_sync.bus")
 
@@ -80,6 +81,22 @@ class BusStats:
 def _header_text(text: str, limit: int = 512) -> str:
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
+
+
+class HandlerResultError(TypeError):
+    """A handler returned what the bus cannot use (a ``serve()`` handler something other than a
+    :class:`Message`, or any handler a coroutine): a bug in the handler, so it is not retried."""
+
+
+def _check_handler(handler: Any, expects: str) -> None:
+    if not callable(handler):
+        raise TypeError(f"handler must be callable ({expects}), got {type(handler).__name__}")
+    call = getattr(type(handler), "__call__", None)  # noqa: B004 - an object with an async __call__
+    if any(inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (handler, call)):
+        raise TypeError(
+            "handler must be a plain function, not a coroutine function (async def); "
+            f"it runs on the subscription's own thread ({expects})"
+        )
 
 
 _BUS_KEYWORDS = ("max_retries", "retry_backoff", "retry_backoff_max", "dead_letter_subject")
@@ -220,8 +237,7 @@ class NATSMessageBus:
     # -- receiving -----------------------------------------------------------------------------------
     def subscribe(self, subject: str, handler: MessageHandler, *, queue: str = "") -> Subscription:
         """Call ``handler(message)`` for each Message on ``subject``, on a dispatcher thread, in order."""
-        if not callable(handler):
-            raise TypeError(f"handler must be callable (it receives a Message), got {type(handler).__name__}")
+        _check_handler(handler, "it receives a Message")
         return self._client.subscribe(
             subject, lambda msg: self._deliver(subject, queue, handler, msg, False), queue=queue
         )
@@ -230,10 +246,10 @@ class NATSMessageBus:
         """Answer each request on ``subject`` with ``handler(message)``, which returns the reply Message.
 
         When the handler keeps failing, the requester gets a reply of type ``"error"`` whose payload
-        names the error, and the request is dead-lettered.
+        names the error, and the request is dead-lettered; a handler that returns something other
+        than a Message fails that way at once (:class:`HandlerResultError`, never retried).
         """
-        if not callable(handler):
-            raise TypeError(f"handler must be callable (Message -> Message), got {type(handler).__name__}")
+        _check_handler(handler, "Message -> Message")
         return self._client.subscribe(
             subject, lambda msg: self._deliver(subject, queue, handler, msg, True), queue=queue
         )
@@ -286,13 +302,20 @@ class NATSMessageBus:
                 return
             except Exception as exc:
                 error = type(exc).__qualname__
-                if attempt > self.max_retries or self._closing.is_set():
+                if attempt > self.max_retries or self._closing.is_set() or isinstance(exc, HandlerResultError):
                     self._count("failed")
                     self._give_up(msg, exc, attempt, serve, message)
                     return
                 self._count("retried")
                 delay = min(self.retry_backoff * (2 ** (attempt - 1)), self.retry_backoff_max)
-                log.info("handler for %r failed (attempt %d), retrying in %.3g s: %s", msg.subject, attempt, delay, exc)
+                log.info(
+                    "handler for %r failed (attempt %d), retrying in %.3g s: %s: %s",
+                    msg.subject,
+                    attempt,
+                    delay,
+                    type(exc).__name__,
+                    exc,
+                )
                 if self._closing.wait(delay):  # closing: stop retrying, dead-letter now
                     self._count("failed")
                     self._give_up(msg, exc, attempt, serve, message)
@@ -303,12 +326,19 @@ class NATSMessageBus:
 
     def _call(self, handler: Callable[[Message], Any], message: Message, msg: Msg, serve: bool) -> None:
         result = handler(message)
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()  # never run: no "coroutine was never awaited" warning on top of the error
+            raise HandlerResultError(
+                f"the handler returned {type(result).__name__}, an awaitable the bus cannot run; "
+                "a handler must be a plain function"
+            )
         if serve:
             self._reply(msg, result)
 
     def _reply(self, msg: Msg, result: Any) -> None:
         if not isinstance(result, Message):
-            raise TypeError(f"a serve() handler must return a Message, it returned {type(result).__name__}")
+            raise HandlerResultError(f"a serve() handler must return a Message, it returned {type(result).__name__}")
         if msg.reply:
             headers: dict[str, str] = {}
             if not _tracing.telemetry_off():
@@ -319,6 +349,8 @@ class NATSMessageBus:
         self, msg: Msg, exc: BaseException, attempts: int, serve: bool, message: Message | None = None
     ) -> None:
         message_id = message.message_id if message is not None else ""
+        # a handler's error is logged with its traceback; an undecodable message's error is the bus's own
+        exc_info = exc if message is not None else None
         dlq = self._dlq_for(msg.subject)
         if dlq is not None:
             headers = dict(msg.headers or {})
@@ -343,6 +375,7 @@ class NATSMessageBus:
                     attempts,
                     type(exc).__name__,
                     exc,
+                    exc_info=exc_info,
                 )
             except Exception as pub_exc:
                 log.error(
@@ -351,6 +384,7 @@ class NATSMessageBus:
                     msg.subject,
                     pub_exc,
                     exc,
+                    exc_info=exc_info,
                 )
         else:
             log.error(
@@ -360,6 +394,7 @@ class NATSMessageBus:
                 attempts,
                 type(exc).__name__,
                 exc,
+                exc_info=exc_info,
             )
         if serve and msg.reply:
             error = Message(type="error", payload={"error": str(exc), "error_type": type(exc).__qualname__})

@@ -405,7 +405,7 @@ def test_top_level_help_lists_every_command() -> None:
 
 
 def test_server_runs_until_ctrl_c(running: list[Running]) -> None:
-    p = start(running, "server")
+    p = start(running, "server", "--port", "0")  # never 4222: it may be another's (test_cli_server.py)
     line = p.wait_line("nats-server running at")
     url = line.split(" at ", 1)[1].split(" ", 1)[0]
     with bns.connect(url, timeout=5.0) as nc:
@@ -417,7 +417,7 @@ def test_server_runs_until_ctrl_c(running: list[Running]) -> None:
 
 
 def test_server_reaps_nats_server_on_sigterm(running: list[Running]) -> None:
-    p = start(running, "--json", "server")
+    p = start(running, "--json", "server", "--port", "0")
     info = json.loads(p.wait_line('"url"'))
     p.proc.terminate()
     assert p.finish() == 0, p.err

@@ -240,9 +240,7 @@ def test_consume_acks_on_return(js: JetStream, stream: tuple[str, str]) -> None:
     assert not any(n.startswith("nats-js-") for n in thread_names())
 
 
-def test_a_handler_raising_system_exit_is_retried_and_consuming_goes_on(
-    js: JetStream, stream: tuple[str, str]
-) -> None:
+def test_a_handler_raising_system_exit_is_retried_and_consuming_goes_on(js: JetStream, stream: tuple[str, str]) -> None:
     name, p = stream
     calls: collections.Counter[bytes] = collections.Counter()
     done: list[bytes] = []
