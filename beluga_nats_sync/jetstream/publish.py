@@ -22,7 +22,7 @@ from .._core.jserrors import api_error, not_enabled
 from .._core.protocol import check_timeout
 from .._core.requests import Reply, Waiter
 from .._natspy.errors import translate_js
-from .._natspy.jetstream import JetStreamManager
+from .._natspy.jetstream import JetStreamManager, stream_for_subject
 from ..errors import JetStreamError, JetStreamNotEnabledError, NATSTimeoutError, StreamNotFoundError
 
 if TYPE_CHECKING:
@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 __all__ = ["PubAck", "PubAckFuture", "Publishing"]
 
 _MSG_ID = "Nats-Msg-Id"
+
+
+class _NoLeaderError(JetStreamError):
+    """A publish nothing answered while the stream may exist: worth sending again shortly."""
+
 _NO_RESPONDERS = "503"
 _CHECK_TIMEOUT = 2.0  # for the "is JetStream there at all?" question after a no-responders answer
 
@@ -119,7 +124,8 @@ class PubAckFuture:
                 return self._outcome
         w = self._waiter
         try:
-            outcome: PubAck | BaseException = js._parse_ack(self._subject, w.msg, w.error, "publish")
+            within = self._deadline - time.monotonic()
+            outcome: PubAck | BaseException = js._parse_ack(self._subject, w.msg, w.error, "publish", within)
         except Exception as exc:
             outcome = exc
         return self._settle(outcome)
@@ -167,7 +173,21 @@ class Publishing:
         Raises :class:`StreamNotFoundError` when no stream captures the subject,
         :class:`NATSTimeoutError` when no ack came within ``timeout``.
         """
-        return self._start(subject, payload, headers, msg_id, self._t(timeout)).result()
+        t = self._t(timeout)
+        deadline = time.monotonic() + t
+        pause = 0.05
+        while True:
+            try:
+                return self._start(subject, payload, headers, msg_id, t).result()
+            except _NoLeaderError:
+                # Nothing received the message (no responders), so sending it again cannot store it
+                # twice: wait for the stream's new leader, within the publish's own timeout.
+                t = deadline - time.monotonic()
+                if t <= pause:
+                    raise
+                time.sleep(pause)  # a bounded back-off (Ctrl-C interrupts it)
+                pause = min(pause * 2, 0.5)
+                t = deadline - time.monotonic()
 
     def publish_async(
         self,
@@ -245,22 +265,38 @@ class Publishing:
         token = self._engine.start_request(subject, payload, headers, waiter, "publish")
         return PubAckFuture(self, subject, waiter, token, timeout)
 
-    def _parse_ack(self, subject: str, nmsg: Any, error: BaseException | None, what: str) -> PubAck:
+    def _parse_ack(self, subject: str, nmsg: Any, error: BaseException | None, what: str, within: float) -> PubAck:
         if error is not None:
             raise error
         ack = _ack_or_none(nmsg, subject, what)
         if ack is None:
-            raise self._no_stream(subject, what)
+            raise self._no_stream(subject, what, within)
         return ack
 
-    def _no_stream(self, subject: str, what: str) -> BaseException:
-        """Nothing answered a publish: no stream captures the subject, or no JetStream at all."""
-        jsm = self._jsm(_CHECK_TIMEOUT)
+    def _no_stream(self, subject: str, what: str, within: float) -> BaseException:
+        """Nothing answered a publish (so nothing was stored). Ask JetStream, within what is left of
+        the publish's time, which it is: no stream captures the subject, the stream that does has
+        no leader right now (a replicated stream electing one), or no JetStream at all."""
+        t = min(_CHECK_TIMEOUT, within)
+        unknown = _NoLeaderError(
+            f"{what} to {subject!r}: nothing answered; no stream captures the subject, or its stream has no "
+            "leader right now (JetStream did not say which in time); publish again, with the same msg_id",
+            code=503,
+        )
+        if t < 0.01:
+            return unknown
+        jsm = self._jsm(t)
         try:
-            self._engine.run(jsm.account_info, _CHECK_TIMEOUT, what)
-        except Exception as exc:  # if it cannot tell, report what the publish saw
-            if isinstance(translate_js(exc, what), JetStreamNotEnabledError):
-                return not_enabled(what)
+            stream = self._engine.run(lambda: stream_for_subject(jsm, subject), t, what)
+        except Exception as exc:
+            err = translate_js(exc, what)
+            return not_enabled(what) if isinstance(err, JetStreamNotEnabledError) else unknown
+        if stream is not None:
+            return _NoLeaderError(
+                f"{what} to {subject!r}: stream {stream!r} captures the subject but did not answer: it has no "
+                "leader right now (an election, or too few of its replicas up); publish again, with the same msg_id",
+                code=503,
+            )
         return StreamNotFoundError(
             f"{what}: no stream captures subject {subject!r}; create one with "
             f"js.add_stream(name=..., subjects=[{subject!r}])",

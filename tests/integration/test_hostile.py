@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -288,15 +287,6 @@ def test_close_fails_calls_blocked_on_a_silent_server(
 
 # -- a call that runs out of time raises the library's timeout error, on every Python --------------
 
-_PY310_TIMEOUT = pytest.mark.xfail(
-    sys.version_info < (3, 11),
-    strict=True,
-    reason="Python 3.10: concurrent.futures.TimeoutError is not the builtin TimeoutError there, and "
-    "Connection.run (_core/connection.py) catches only asyncio.TimeoutError and TimeoutError, so a "
-    "JetStream or KV call that times out raises a raw concurrent.futures.TimeoutError, not NATSTimeoutError",
-)
-
-
 def _timing_out(nc: bns.Client) -> dict[str, Prepared]:
     js = nc.jetstream(timeout=0.3)
     kv = js.key_value("hostile_paused")
@@ -322,9 +312,9 @@ def _timing_out(nc: bns.Client) -> dict[str, Prepared]:
         "next_msg",
         "fetch",
         "js.publish",
-        pytest.param("stream_info", marks=_PY310_TIMEOUT),
-        pytest.param("key_value", marks=_PY310_TIMEOUT),
-        pytest.param("kv.get", marks=_PY310_TIMEOUT),
+        "stream_info",
+        "key_value",
+        "kv.get",
     ],
 )
 def test_a_call_timing_out_on_a_silent_server_raises_natstimeouterror(paused_server: EmbeddedServer, call: str) -> None:

@@ -224,13 +224,6 @@ def _changed(leader: str | None, old: str) -> str:
     return leader
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="js.publish() raises StreamNotFoundError ('no stream captures subject ...; create one') while an "
-    "existing replicated stream elects a leader: the server's no-responders answer is taken for a missing "
-    "stream (JetStream._parse_ack/_no_stream in jetstream/publish.py), instead of a transient error or a retry "
-    "within the publish's timeout",
-)
 def test_publish_while_the_stream_elects_a_leader_is_not_a_missing_stream(nodes: list[Node]) -> None:
     with bns.connect([s.url for s in nodes], timeout=5.0) as admin:
         leader = _r3_stream(admin.jetstream(timeout=5.0), "ELECT", "elect")
@@ -254,12 +247,6 @@ def test_publish_while_the_stream_elects_a_leader_is_not_a_missing_stream(nodes:
             raise AssertionError(f"no ack within {PUBLISH_DEADLINE} s: {seen}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="js.publish(timeout=0.5) blocks about 2 s when the cluster has no JetStream meta leader: after the "
-    "no-responders answer, JetStream._no_stream (jetstream/publish.py) asks account_info with its own _CHECK_TIMEOUT "
-    "of 2 s instead of what is left of the caller's timeout",
-)
 def test_publish_without_a_meta_leader_keeps_to_its_timeout(nodes: list[Node]) -> None:
     with bns.connect([s.url for s in nodes], timeout=5.0) as admin:
         leader = _r3_stream(admin.jetstream(timeout=5.0), "QUORUM", "quorum")
