@@ -159,5 +159,6 @@ SCENARIO = Scenario(
     points=lambda quick: [{"subscribers": 4}],
     label=lambda p: f"{p['subscribers']} subscribers",
     impls={"beluga": _beluga, "natspy": _natspy, "natspysync": _natspysync, "pynats2": _pynats2},
+    unsupported={"natscore": "not measured yet for nats-core (publish, delivery and request/reply are)"},
     notes={"natspysync": "no callbacks: one thread per subscriber pulls with recv()"},
 )

@@ -141,6 +141,9 @@ SCENARIO = Scenario(
     points=lambda quick: [{"members": 4}],
     label=lambda p: f"{p['members']} members",
     impls={"beluga": _beluga, "natspy": _natspy, "pynats2": _pynats2},
-    unsupported={"natspysync": "no queue groups (its subscribe() takes no queue)"},
+    unsupported={
+        "natscore": "not measured yet for nats-core (publish, delivery and request/reply are)",
+        "natspysync": "no queue groups (its subscribe() takes no queue)",
+    },
     notes={"pynats2": "each member's callbacks run on a pool of 3 threads"},
 )

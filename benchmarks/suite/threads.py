@@ -121,6 +121,7 @@ SCENARIO = Scenario(
     points=lambda quick: [{"threads": n} for n in THREADS],
     label=lambda p: f"{p['threads']} thread{'s' if p['threads'] > 1 else ''}",
     impls={"beluga": _beluga, "natspy": _natspy, "natspysync": _natspysync, "pynats2": _pynats2},
+    unsupported={"natscore": "not measured yet for nats-core (publish, delivery and request/reply are)"},
     notes={
         "natspy": "N tasks on one loop and connection (it has no threads)",
         "natspysync": "one context (connection) per thread: a context is not thread-safe",
