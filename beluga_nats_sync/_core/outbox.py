@@ -31,9 +31,6 @@ log = logging.getLogger("beluga_nats_sync")
 
 _SUBJECT_CACHE_MAX = 4096
 CHUNK = 1 << 20  # batches are handed to the transport in pieces of about this size
-#: a command at least this big is handed over as it is: joining it to its neighbours would only
-#: copy it once more (a 64 KiB publish paid 8% of its time for that join)
-LARGE = 32 * 1024
 
 
 class Outbox:
@@ -205,20 +202,13 @@ class Outbox:
                 cur: list[bytes] = []
                 cur_size = 0
                 for cmd in batch:
-                    size = len(cmd)
-                    if size >= LARGE:
-                        if cur:
-                            carry.append(cur[0] if len(cur) == 1 else b"".join(cur))
-                            cur, cur_size = [], 0
-                        carry.append(cmd)
-                        continue
                     cur.append(cmd)
-                    cur_size += size
+                    cur_size += len(cmd)
                     if cur_size >= CHUNK:
                         carry.append(b"".join(cur))
                         cur, cur_size = [], 0
                 if cur:
-                    carry.append(cur[0] if len(cur) == 1 else b"".join(cur))
+                    carry.append(b"".join(cur))
         if not carry:
             return
         congested = self._transport.write(carry, force)
