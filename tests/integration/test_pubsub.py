@@ -68,7 +68,7 @@ def test_large_and_small_payloads_interleaved_keep_their_order_and_bytes(client:
         index = int(data.split(b":", 1)[0])
         got.append((index, data))
     assert [i for i, _ in got] == [i for i, _ in expected]
-    for (i, size), (_, data) in zip(expected, got):
+    for (i, size), (_, data) in zip(expected, got, strict=True):
         head = b"%d:" % i
         assert data == (head + bytes([i % 251]) * size)[: max(size, len(head))], (i, size, len(data))
 
