@@ -3,7 +3,7 @@
     python -m benchmarks [--quick] [--out DIR] [--url URL]
 
 Starts its own nats-server (unless --url), measures every scenario for every client installed
-(beluga_nats_sync, nats-py async, nats-py-sync, pynats2), prints the ratio of this library to
+(beluga_nats_sync, nats-py async, nats-core, nats-py-sync, pynats2), prints the ratio of this library to
 each peer, and writes results.json and PNG plots into --out (default benchmarks/results/).
 ``beluga-nats bench`` calls :func:`main`.
 """
@@ -15,7 +15,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from .harness.clients import CLIENTS, OURS
+from .harness.clients import CLIENTS, OURS, PEER_PYTHON_ENV
 from .harness.runner import FULL, QUICK, Config, run
 from .harness.scenario import SCENARIO_MODULES
 
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = tuple(c.key for c in CLIENTS)
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Throughput and latency of beluga_nats_sync against nats-py, nats-py-sync and pynats2, "
+        description="Throughput and latency of beluga_nats_sync against nats-py, nats-core, nats-py-sync and pynats2, "
         "as ratios measured in one run.",
     )
     parser.add_argument("--quick", action="store_true", help="short repetitions, for a smoke test (under a minute)")
@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--pin", action="store_true", help="pin the server to one CPU and the clients to the others")
     parser.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+    parser.add_argument(
+        "--peer-python",
+        default=None,
+        metavar="PATH",
+        help="interpreter for peers that need a newer Python than this one (nats-core: 3.13), "
+        f"with the peer installed (default: ${PEER_PYTHON_ENV}; none: their cells are skipped)",
+    )
     return parser
 
 
@@ -110,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         clients=clients,
         pin=args.pin,
         plots=not args.no_plots,
+        peer_python=args.peer_python,
     )
     return run(cfg)
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Iterator
 from typing import Any, TypeVar
 
 from .measure import Incomplete, clock
@@ -21,6 +21,8 @@ __all__ = [
     "AsyncRunner",
     "Done",
     "beluga",
+    "natscore",
+    "natscore_drain",
     "natspy",
     "natspysync",
     "natspysync_close",
@@ -48,7 +50,7 @@ class AsyncRunner:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def run(self, coro: Awaitable[T]) -> T:
         return self.loop.run_until_complete(coro)
 
     def close(self) -> None:
@@ -82,7 +84,7 @@ class AsyncDone:
             self.fut.set_result(None)
 
     async def publish_and_wait(
-        self, pub_nc: Any, subject: str, payload: bytes, n: int, expected: int, deadline: float, incomplete: str
+        self, pub_nc: Any, subject: str | bytes, payload: bytes, n: int, expected: int, deadline: float, incomplete: str
     ) -> float:
         """Publish ``n`` messages and wait for ``expected`` deliveries; return the seconds from the
         first publish to the last delivery. ``incomplete`` formats (done, expected) on a timeout."""
@@ -158,6 +160,32 @@ def natspy(runner: AsyncRunner, url: str, name: str) -> Iterator[Any]:
         yield nc
     finally:
         runner.run(nc.close())
+
+
+@contextlib.contextmanager
+def natscore(runner: AsyncRunner, url: str) -> Iterator[Any]:
+    """A nats-core client (Python >= 3.13; its workers run under the peer interpreter)."""
+    from nats.client import connect
+
+    nc = runner.run(connect(url, timeout=10.0, allow_reconnect=False))
+    try:
+        yield nc
+    finally:
+        runner.run(nc.close())
+
+
+def natscore_drain(sub: Any) -> int:
+    """Empty a nats-core subscription's queue, untimed. Its callbacks run as each message is
+    queued, and every message is queued as well, callback or not: without this a callback
+    subscription would hold every message of every repetition."""
+    q = sub._pending_queue
+    n = 0
+    while not q.empty():
+        q.get_nowait()
+        n += 1
+    sub._pending_messages = 0
+    sub._pending_bytes = 0
+    return n
 
 
 @contextlib.contextmanager

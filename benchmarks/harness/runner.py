@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlparse
 
-from .clients import CLIENTS, OURS, by_key, missing_reason, version_of
+from .clients import CLIENTS, OURS, by_key, interpreter_for
 from .machine import affinity, load_average, machine_facts
 from .measure import Settings, merge_rounds
 from .progress import Progress
@@ -59,6 +59,8 @@ class Config:
     rounds: int = 3
     pin: bool = False
     plots: bool = True
+    #: the interpreter for peers that need a newer Python than this one (nats-core: 3.13)
+    peer_python: str | None = None
 
 
 def _now() -> str:
@@ -139,13 +141,22 @@ class _Job:
         return f"{self.sc.name} {point['label']} / {by_key(self.client).label}{where}"
 
     def add(self, point: dict[str, Any], result: dict[str, Any]) -> None:
+        if self.worker.get("python"):  # which interpreter measured it, with its patch level
+            result.setdefault("python", self.worker["python"])
         point["_rounds"].setdefault(self.client, []).append(result)
 
 
 def _run_job(
-    job: _Job, cfg: Config, url: str, env: dict[str, str], cpus: list[int] | None, progress: Progress
+    job: _Job,
+    cfg: Config,
+    url: str,
+    env: dict[str, str],
+    cpus: list[int] | None,
+    progress: Progress,
+    python: str = sys.executable,
 ) -> str | None:
-    """Run one worker; fill its points. Return a reason if the client turned out not importable."""
+    """Run one worker under ``python``; fill its points. Return a reason if the client turned out
+    not importable."""
     s = cfg.settings
     spec = {
         "scenario": job.sc.name,
@@ -163,7 +174,7 @@ def _run_job(
     progress.start(job.label(job.points[0]))
     with tempfile.TemporaryFile(mode="w+") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.harness.worker", json.dumps(spec)],
+            [python, "-m", "benchmarks.harness.worker", json.dumps(spec)],
             stdout=subprocess.PIPE,
             stderr=err,
             stdin=subprocess.DEVNULL,
@@ -302,6 +313,9 @@ def _merge(doc: dict[str, Any]) -> None:
                 else:
                     result = merge_rounds(rounds)
                     result["rounds"] = len(rounds)
+                pythons = sorted({str(r["python"]) for r in rounds if r.get("python")})
+                if pythons:
+                    result["python"] = ", ".join(pythons)
                 result.pop("raw_us", None)  # pooled into the percentiles; too bulky to keep
                 point["results"][key] = result
             for key in doc["clients"]:
@@ -335,13 +349,16 @@ def run(cfg: Config, out: TextIO | None = None, err: TextIO | None = None) -> in
     }
     for key in cfg.clients:
         spec = by_key(key)
-        reason = missing_reason(spec)
+        interp, version, reason = interpreter_for(spec, cfg.peer_python)
         doc["clients"][key] = {
             "label": spec.label,
-            "version": version_of(spec.dist) if key != OURS else doc["machine"]["packages"]["beluga-nats-sync"],
+            "version": version if key != OURS else doc["machine"]["packages"]["beluga-nats-sync"],
             "available": reason is None,
             "reason": reason,
+            "python": interp.to_json() if interp is not None else None,
         }
+        if version and key != OURS:  # a peer under another interpreter: its version from there
+            doc["machine"]["packages"][spec.dist] = version
     jobs = _plan(cfg, doc)
     progress = Progress(sum(len(j.points) for j in jobs), err)
     for info in doc["clients"].values():
@@ -367,7 +384,8 @@ def run(cfg: Config, out: TextIO | None = None, err: TextIO | None = None) -> in
                         point["results"][job.client] = {"status": "skipped", "reason": client_info["reason"]}
                         progress.step(job.label(point), "skipped")
                     continue
-                reason = _run_job(job, cfg, server["url"], env, worker_cpus, progress)
+                python = (client_info.get("python") or {}).get("executable") or sys.executable
+                reason = _run_job(job, cfg, server["url"], env, worker_cpus, progress, python)
                 if reason is not None:
                     doc["clients"][job.client].update(available=False, reason=reason)
                     progress.note(f"skipping {by_key(job.client).label}: {reason}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import sys
 import traceback
 from typing import Any, TextIO
@@ -48,7 +49,8 @@ def main(argv: list[str]) -> int:
     if job.get("affinity") and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, job["affinity"])  # --pin: every thread this process starts inherits it
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    emit("start", pid=os.getpid(), affinity=affinity)
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    emit("start", pid=os.getpid(), affinity=affinity, python=python, executable=sys.executable)
     module = by_key(client).module
     try:
         __import__(module)

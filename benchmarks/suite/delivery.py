@@ -21,6 +21,8 @@ from ..harness.peers import (
     AsyncRunner,
     Done,
     beluga,
+    natscore,
+    natscore_drain,
     natspy,
     natspysync,
     natspysync_flush,
@@ -128,6 +130,47 @@ def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
         return measure_throughput(lambda n: r.run(once_pull(n)), s)
 
 
+def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
+    subject = SUBJECT.encode()
+    with AsyncRunner() as r, natscore(r, url) as sub_nc, natscore(r, url) as pub_nc:
+        sub = r.run(sub_nc.subscribe(SUBJECT, max_pending_messages=None, max_pending_bytes=None))
+        r.run(sub_nc.flush(timeout=10.0))
+        if point["mode"] == "callback":
+            done = AsyncDone()
+            sub.add_callback(lambda _msg: done.hit())  # called on the loop as each message arrives
+
+            def once(n: int) -> float:
+                try:
+                    return r.run(
+                        done.publish_and_wait(
+                            pub_nc, subject, PAYLOAD, n, n, s.rep_deadline, "callback delivery: {} of {} delivered"
+                        )
+                    )
+                finally:
+                    natscore_drain(sub)
+
+            return measure_throughput(once, s)
+
+        async def once_pull(n: int) -> float:
+            async def consume() -> float:
+                for _ in range(n):
+                    await sub.next()
+                return clock()
+
+            pub = pub_nc.publish
+            t0 = clock()
+            consumer = asyncio.ensure_future(consume())
+            for _ in range(n):
+                await pub(subject, PAYLOAD)
+            try:
+                t_end = await asyncio.wait_for(consumer, s.rep_deadline)
+            except asyncio.TimeoutError:
+                raise Incomplete("pull delivery did not finish in time") from None
+            return t_end - t0
+
+        return measure_throughput(lambda n: r.run(once_pull(n)), s)
+
+
 def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
     import nats.errors
 
@@ -185,13 +228,21 @@ SCENARIO = Scenario(
     higher_is_better=True,
     points=lambda quick: [{"mode": "callback"}, {"mode": "pull"}],
     label=lambda p: str(p["mode"]),
-    impls={"beluga": _beluga, "natspy": _natspy, "natspysync": _natspysync, "pynats2": _pynats2},
+    impls={
+        "beluga": _beluga,
+        "natspy": _natspy,
+        "natscore": _natscore,
+        "natspysync": _natspysync,
+        "pynats2": _pynats2,
+    },
     unsupported={
         "natspysync/callback": "no callback subscriptions (pull with recv() only)",
         "pynats2/pull": "no pull mode (callbacks only)",
     },
     notes={
         "natspy": "pull: `async for` over sub.messages, its fastest pull API",
+        "natscore": "callback: add_callback (run on its loop as each message is queued; the queue is emptied "
+        "between repetitions, untimed); pull: await sub.next()",
         "pynats2": "callbacks run on a pool of 3 threads, out of order",
     },
 )

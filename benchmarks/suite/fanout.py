@@ -19,6 +19,8 @@ from ..harness.peers import (
     AsyncRunner,
     Done,
     beluga,
+    natscore,
+    natscore_drain,
     natspy,
     natspysync,
     natspysync_flush,
@@ -86,6 +88,33 @@ def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
                 pub_nc, SUBJECT, PAYLOAD, n, n * n_subs, s.rep_deadline, "fan-out: {} of {} delivered"
             )
             return r.run(wait)
+
+        return scaled(measure_throughput(once, s), n_subs)
+
+
+def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
+    n_subs = point["subscribers"]
+    with contextlib.ExitStack() as stack:
+        r = stack.enter_context(AsyncRunner())
+        subs_nc = [stack.enter_context(natscore(r, url)) for _ in range(n_subs)]
+        pub_nc = stack.enter_context(natscore(r, url))
+        done = AsyncDone()
+        subs = []
+        for nc in subs_nc:
+            sub = r.run(nc.subscribe(SUBJECT, max_pending_messages=None, max_pending_bytes=None))
+            sub.add_callback(lambda _msg: done.hit())
+            subs.append(sub)
+            r.run(nc.flush(timeout=10.0))
+
+        def once(n: int) -> float:
+            try:
+                wait = done.publish_and_wait(
+                    pub_nc, SUBJECT.encode(), PAYLOAD, n, n * n_subs, s.rep_deadline, "fan-out: {} of {} delivered"
+                )
+                return r.run(wait)
+            finally:
+                for sub in subs:
+                    natscore_drain(sub)
 
         return scaled(measure_throughput(once, s), n_subs)
 
@@ -158,6 +187,6 @@ SCENARIO = Scenario(
     higher_is_better=True,
     points=lambda quick: [{"subscribers": 4}],
     label=lambda p: f"{p['subscribers']} subscribers",
-    impls={"beluga": _beluga, "natspy": _natspy, "natspysync": _natspysync, "pynats2": _pynats2},
+    impls={"beluga": _beluga, "natspy": _natspy, "natscore": _natscore, "natspysync": _natspysync, "pynats2": _pynats2},
     notes={"natspysync": "no callbacks: one thread per subscriber pulls with recv()"},
 )

@@ -98,6 +98,7 @@ SCENARIO = Scenario(
     unsupported={
         "natspysync": "no JetStream publish (its JetStream wrapper offers key-value only)",
         "pynats2": "no JetStream",
+        "natscore": "no JetStream API in nats-core",
     },
     headline="rate_per_s",
     unavailable=_unavailable,

@@ -10,7 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..harness.measure import Settings, clock, measure_throughput
-from ..harness.peers import AsyncRunner, beluga, natspy, natspysync, natspysync_flush, payload_of, pynats2
+from ..harness.peers import (
+    AsyncRunner,
+    beluga,
+    natscore,
+    natspy,
+    natspysync,
+    natspysync_flush,
+    payload_of,
+    pynats2,
+)
 from ..harness.scenario import Point, Scenario, size_label
 
 SIZES = (0, 16, 1024, 64 * 1024, 1024 * 1024)
@@ -59,6 +68,23 @@ def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
         return _with_mb(measure_throughput(lambda n: r.run(once(n)), s, _first_count(size)), size)
 
 
+def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
+    size = point["payload"]
+    payload = payload_of(size)
+    subject = SUBJECT.encode()  # bytes: its documented zero-copy path
+    with AsyncRunner() as r, natscore(r, url) as nc:
+
+        async def once(n: int) -> float:
+            pub = nc.publish
+            t0 = clock()
+            for _ in range(n):
+                await pub(subject, payload)
+            await nc.flush(timeout=s.rep_deadline)
+            return clock() - t0
+
+        return _with_mb(measure_throughput(lambda n: r.run(once(n)), s, _first_count(size)), size)
+
+
 def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
     size = point["payload"]
     payload = payload_of(size)
@@ -97,8 +123,15 @@ SCENARIO = Scenario(
     higher_is_better=True,
     points=lambda quick: [{"payload": n} for n in SIZES],
     label=lambda p: size_label(p["payload"]),
-    impls={"beluga": _beluga, "natspy": _natspy, "natspysync": _natspysync, "pynats2": _pynats2},
+    impls={
+        "beluga": _beluga,
+        "natspy": _natspy,
+        "natscore": _natscore,
+        "natspysync": _natspysync,
+        "pynats2": _pynats2,
+    },
     notes={
+        "natscore": "subject as bytes (its zero-copy path); ends with its flush",
         "natspysync": "ends with a flush through its private nats-py client (it has no flush of its own)",
         "pynats2": "no flush exists: the timed part ends when its blocking sendall() returns",
     },

@@ -19,6 +19,8 @@ from ..harness.peers import (
     AsyncRunner,
     Done,
     beluga,
+    natscore,
+    natscore_drain,
     natspy,
     payload_of,
     pynats2,
@@ -112,6 +114,46 @@ def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
         return result
 
 
+def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
+    n_members = point["members"]
+    with contextlib.ExitStack() as stack:
+        r = stack.enter_context(AsyncRunner())
+        members = [stack.enter_context(natscore(r, url)) for _ in range(n_members)]
+        pub_nc = stack.enter_context(natscore(r, url))
+        done = AsyncDone()
+        counts = [0] * n_members
+
+        def member(i: int) -> Callable[[Any], None]:
+            def cb(_msg: Any) -> None:
+                counts[i] += 1
+                done.hit()
+
+            return cb
+
+        subs = []
+        for i, nc in enumerate(members):
+            sub = r.run(nc.subscribe(SUBJECT, queue=QUEUE, max_pending_messages=None, max_pending_bytes=None))
+            sub.add_callback(member(i))
+            subs.append(sub)
+            r.run(nc.flush(timeout=10.0))
+
+        def once(n: int) -> float:
+            try:
+                wait = done.publish_and_wait(
+                    pub_nc, SUBJECT.encode(), PAYLOAD, n, n, s.rep_deadline, "queue group: {} of {} handled"
+                )
+                return r.run(wait)
+            finally:
+                for sub in subs:
+                    natscore_drain(sub)
+
+        result = measure_throughput(once, s)
+        total = sum(counts) or 1
+        result["share_min_pct"] = 100.0 * min(counts) / total
+        result["share_max_pct"] = 100.0 * max(counts) / total
+        return result
+
+
 def _pynats2(url: str, point: Point, s: Settings) -> dict[str, Any]:
     n_members = point["members"]
     with contextlib.ExitStack() as stack:
@@ -140,7 +182,9 @@ SCENARIO = Scenario(
     higher_is_better=True,
     points=lambda quick: [{"members": 4}],
     label=lambda p: f"{p['members']} members",
-    impls={"beluga": _beluga, "natspy": _natspy, "pynats2": _pynats2},
-    unsupported={"natspysync": "no queue groups (its subscribe() takes no queue)"},
+    impls={"beluga": _beluga, "natspy": _natspy, "natscore": _natscore, "pynats2": _pynats2},
+    unsupported={
+        "natspysync": "no queue groups (its subscribe() takes no queue)",
+    },
     notes={"pynats2": "each member's callbacks run on a pool of 3 threads"},
 )

@@ -15,6 +15,7 @@ from ..harness.measure import Incomplete, Settings, clock, measure_latency
 from ..harness.peers import (
     AsyncRunner,
     beluga,
+    natscore,
     natspy,
     natspysync,
     natspysync_flush,
@@ -64,6 +65,38 @@ def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
             return lat
 
         return measure_latency(lambda n: r.run(once(n)), s)
+
+
+def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
+    import asyncio
+    import contextlib
+
+    with AsyncRunner() as r, natscore(r, url) as responder, natscore(r, url) as rq:
+        sub = r.run(responder.subscribe(SUBJECT))
+        r.run(responder.flush(timeout=10.0))
+
+        async def echo() -> None:  # it has no async callbacks: a task answers each request
+            publish = responder.publish
+            async for msg in sub:
+                await publish(msg.reply, msg.data)
+
+        serving = r.loop.create_task(echo())
+        try:
+
+            async def once(n: int) -> list[float]:
+                request = rq.request
+                lat = []
+                for _ in range(n):
+                    t0 = clock()
+                    await request(SUBJECT, PAYLOAD, timeout=s.rep_deadline)
+                    lat.append(clock() - t0)
+                return lat
+
+            return measure_latency(lambda n: r.run(once(n)), s)
+        finally:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                r.run(serving)
 
 
 def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
@@ -147,8 +180,16 @@ SCENARIO = Scenario(
     higher_is_better=False,
     points=lambda quick: [{"payload": 16}],
     label=lambda p: "p50",
-    impls={"beluga": _beluga, "natspy": _natspy, "natspysync": _natspysync, "pynats2": _pynats2},
+    impls={
+        "beluga": _beluga,
+        "natspy": _natspy,
+        "natscore": _natscore,
+        "natspysync": _natspysync,
+        "pynats2": _pynats2,
+    },
     notes={
+        "natscore": "responder: a task looping over the subscription, publishing each reply; its write "
+        "loop flushes at most every 5 ms, which its request() waits for",
         "pynats2": "requester: NATSNoSubscribeClient (thread-less, its fastest); responder: NATSClient callback",
         "natspysync": "responder: a thread looping recv() + respond() on a context of its own",
     },

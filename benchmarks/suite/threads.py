@@ -16,7 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 from ..harness.measure import Incomplete, Settings, clock, measure_throughput
-from ..harness.peers import AsyncRunner, beluga, natspy, natspysync, natspysync_flush, payload_of, pynats2
+from ..harness.peers import (
+    AsyncRunner,
+    beluga,
+    natscore,
+    natspy,
+    natspysync,
+    natspysync_flush,
+    payload_of,
+    pynats2,
+)
 from ..harness.scenario import Point, Scenario
 
 THREADS = (1, 4, 16)
@@ -87,6 +96,27 @@ def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
         return measure_throughput(lambda n: r.run(once(n)), s, 400)
 
 
+def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
+    n_tasks = int(point["threads"])
+    subject = SUBJECT.encode()
+    with AsyncRunner() as r, natscore(r, url) as nc:
+
+        async def once(n: int) -> float:
+            share = max(1, n // n_tasks)
+            pub = nc.publish
+
+            async def work() -> None:
+                for _ in range(share):
+                    await pub(subject, PAYLOAD)
+
+            t0 = clock()
+            await asyncio.gather(*(work() for _ in range(n_tasks)))
+            await nc.flush(timeout=s.rep_deadline)
+            return float(clock() - t0) * n / (share * n_tasks)
+
+        return measure_throughput(lambda n: r.run(once(n)), s, 400)
+
+
 def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
     n_threads = int(point["threads"])
     with contextlib.ExitStack() as stack:
@@ -120,7 +150,7 @@ SCENARIO = Scenario(
     higher_is_better=True,
     points=lambda quick: [{"threads": n} for n in THREADS],
     label=lambda p: f"{p['threads']} thread{'s' if p['threads'] > 1 else ''}",
-    impls={"beluga": _beluga, "natspy": _natspy, "natspysync": _natspysync, "pynats2": _pynats2},
+    impls={"beluga": _beluga, "natspy": _natspy, "natscore": _natscore, "natspysync": _natspysync, "pynats2": _pynats2},
     notes={
         "natspy": "N tasks on one loop and connection (it has no threads)",
         "natspysync": "one context (connection) per thread: a context is not thread-safe",

@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 
 from benchmarks import __main__ as bench_cli
-from benchmarks.harness.clients import CLIENTS, OURS, ClientSpec, missing_reason
+from benchmarks.harness.clients import (
+    CLIENTS,
+    OURS,
+    PEER_PYTHON_ENV,
+    ClientSpec,
+    by_key,
+    interpreter_for,
+    missing_reason,
+    probe_interpreter,
+)
 from benchmarks.harness.measure import Settings, _calibrate, measure_latency, measure_throughput, percentile
 from benchmarks.harness.report import compute_ratios, compute_targets, render
 from benchmarks.harness.scenario import SCENARIO_MODULES, load
@@ -29,6 +38,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def test_quick_run_writes_results_plots_and_table(tmp_path: Path) -> None:
     out = tmp_path / "results"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop(PEER_PYTHON_ENV, None)  # the peers needing a newer Python are skipped, with the reason
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--count", "40", "--reps", "2", "--out", str(out)],
         cwd=ROOT,
@@ -54,9 +64,16 @@ def test_quick_run_writes_results_plots_and_table(tmp_path: Path) -> None:
     for key, info in doc["clients"].items():
         if not info["available"]:  # a peer that is not installed is skipped, with the reason printed
             assert info["reason"] and f"skipping {info['label']}: {info['reason']}" in proc.stderr
+            assert f"skipped: {info['label']}: {info['reason']}" in proc.stdout
         else:
             assert info["version"], key
+            # which interpreter measured it, with its patch level, in results.json and the table
+            assert info["python"]["version"].count(".") == 2, info
+            assert f"{info['python']['version']} ({info['python']['executable']})" in proc.stdout
     assert doc["clients"][OURS]["available"] and doc["clients"]["natspy"]["available"]
+    natscore = doc["clients"]["natscore"]
+    if sys.version_info < (3, 13):  # no interpreter given for it: skipped, saying what it needs
+        assert not natscore["available"] and "needs Python >= 3.13" in natscore["reason"]
 
     assert [sc["name"] for sc in doc["scenarios"]] == list(SCENARIO_MODULES)
     for sc in doc["scenarios"]:
@@ -68,6 +85,12 @@ def test_quick_run_writes_results_plots_and_table(tmp_path: Path) -> None:
                 if res["status"] == "ok":
                     value = res[sc["headline"]]
                     assert isinstance(value, float) and math.isfinite(value) and value > 0, (sc["name"], key, res)
+                    info = doc["clients"][key]["python"]
+                    assert res["python"] == f"{info['implementation']} {info['version']}", (sc["name"], key, res)
+                elif not doc["clients"][key]["available"]:  # skipped in every cell it could run, with why
+                    assert res["status"] in ("skipped", "n/a"), (sc["name"], key, res)
+                    if res["status"] == "skipped":
+                        assert res["reason"] == doc["clients"][key]["reason"]
                 else:
                     assert res["reason"], (sc["name"], key)
                 if key == OURS and sc["unavailable"] is None:
@@ -76,7 +99,9 @@ def test_quick_run_writes_results_plots_and_table(tmp_path: Path) -> None:
     if jetstream["unavailable"]:
         assert all(r["reason"] == "JetStream not built" for p in jetstream["points"] for r in p["results"].values())
 
-    assert len(doc["targets"]) == 8
+    # every target against nats-py async, nats-core and the best sync peer (JetStream: no sync peer)
+    assert len(doc["targets"]) == 17
+    assert {r["against"] for r in doc["targets"]} == {"nats-py async", "nats-core", "best sync peer"}
     for row in doc["targets"]:
         if row["ratio"] is not None:
             assert row["ratio"] > 0 and isinstance(row["met"], bool)
@@ -260,7 +285,7 @@ def test_a_client_that_is_not_installed_is_skipped_in_every_cell(tmp_path: Path)
     clients["pynats2"].update(available=False, reason="pynats2 is not installed (pip install 'x[bench]')")
     doc: dict[str, Any] = {"clients": clients, "scenarios": []}
     jobs = _plan(cfg, doc)
-    assert {j.client for j in jobs} == {OURS, "natspy", "natspysync"}
+    assert {j.client for j in jobs} == {OURS, "natspy", "natscore", "natspysync"}
     assert len(jobs) == 2 * len({(j.sc.name, j.client) for j in jobs})  # every job once per round
     for sc in doc["scenarios"]:
         for point in sc["points"]:
@@ -269,3 +294,77 @@ def test_a_client_that_is_not_installed_is_skipped_in_every_cell(tmp_path: Path)
                 assert res["reason"].startswith("pynats2 is not installed")
             else:  # what pynats2 cannot do is said as such, installed or not
                 assert res["status"] == "n/a" and point["label"] == "pull"
+
+
+def test_a_peer_needing_a_newer_python_says_what_it_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PEER_PYTHON_ENV, raising=False)
+    spec = ClientSpec("future", "future", "no_such_module_for_bench", "future-client", False, "#000", (99, 0))
+    interp, version, reason = interpreter_for(spec, None)
+    assert interp is None and version is None
+    assert reason is not None and "future-client needs Python >= 99.0" in reason and "--peer-python" in reason
+    assert PEER_PYTHON_ENV in reason
+
+    # an interpreter too old for it: named, with its version
+    interp, _, reason = interpreter_for(spec, sys.executable)
+    assert interp is not None and interp.version.count(".") == 2
+    assert reason == f"future-client needs Python >= 99.0; {sys.executable} is Python {interp.version}"
+
+    # one that cannot be run at all
+    missing = str(tmp_path / "no-python")
+    monkeypatch.setenv(PEER_PYTHON_ENV, missing)
+    interp, _, reason = interpreter_for(spec, None)
+    assert interp is None and reason is not None and f"cannot run {missing}" in reason
+
+    # new enough, but without the package: how to install it there
+    spec = ClientSpec("now", "now", "no_such_module_for_bench", "now-client", False, "#000", (3, 0), install="pip x")
+    interp, found, _, why = probe_interpreter(sys.executable, spec)
+    assert interp is not None and found is False and why is None
+    _, _, reason = interpreter_for(spec, None)
+    assert reason == "now-client is not installed (pip x)"  # this interpreter is new enough: it runs here
+
+
+def test_nats_core_unavailable_is_skipped_in_every_cell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.harness.runner import QUICK, Config, _plan
+
+    monkeypatch.delenv(PEER_PYTHON_ENV, raising=False)
+    spec = by_key("natscore")
+    interp, _, reason = interpreter_for(spec, str(tmp_path / "no-python"))
+    assert interp is None and reason is not None and reason.startswith("nats-core needs Python >= 3.13")
+    cfg = Config(out=tmp_path, quick=True, settings=QUICK, scenarios=["publish", "delivery", "request_reply"])
+    clients = {c.key: {"label": c.label, "available": True, "reason": None} for c in CLIENTS}
+    clients["natscore"].update(available=False, reason=reason)
+    doc: dict[str, Any] = {"clients": clients, "scenarios": []}
+    jobs = _plan(cfg, doc)
+    assert "natscore" not in {j.client for j in jobs}
+    cells = [p["results"]["natscore"] for sc in doc["scenarios"] for p in sc["points"]]
+    assert len(cells) == 5 + 2 + 1 and all(c == {"status": "skipped", "reason": reason} for c in cells)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get(PEER_PYTHON_ENV), reason=f"no peer interpreter given ({PEER_PYTHON_ENV})")
+def test_nats_core_runs_under_the_peer_interpreter(tmp_path: Path) -> None:
+    peer = os.environ[PEER_PYTHON_ENV]
+    interp, found, _, why = probe_interpreter(peer, by_key("natscore"))
+    if interp is None or not found or interp.as_tuple() < (3, 13):
+        pytest.skip(f"{peer} cannot run nats-core: {why or 'not installed or too old'}")
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--count", "40", "--reps", "1", "--out", str(out)]
+        + ["--scenarios", "publish,request_reply", "--clients", "natscore", "--no-plots", "--peer-python", peer],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["clients"]["natscore"]["python"]["version"] == interp.version
+    assert doc["clients"]["natscore"]["version"] == doc["machine"]["packages"]["nats-core"]
+    for sc in doc["scenarios"]:
+        for point in sc["points"]:
+            res = point["results"]["natscore"]
+            assert res["status"] == "ok" and res["python"] == f"CPython {interp.version}", (sc["name"], res)
+            assert point["results"][OURS]["python"] == f"CPython {doc['clients'][OURS]['python']['version']}"
+    assert f"nats-core          CPython {interp.version} ({interp.executable})" in proc.stdout
+    assert any(r["peer"] == "natscore" for r in doc["ratios"])

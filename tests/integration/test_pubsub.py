@@ -51,6 +51,28 @@ def test_order_of_100k_messages_from_one_thread(client: bns.Client) -> None:
     assert seen == list(range(n))
 
 
+def test_large_and_small_payloads_interleaved_keep_their_order_and_bytes(client: bns.Client) -> None:
+    # large commands are handed to the socket on their own, small ones joined into chunks: the
+    # order between the two kinds, and every byte, must survive that
+    sizes = [16, 40 * 1024, 1, 64 * 1024, 0, 200 * 1024, 5, 32 * 1024, 32 * 1024 - 1, 3]
+    rounds = 30
+    expected = [(i, sizes[i % len(sizes)]) for i in range(rounds * len(sizes))]
+    sub = client.subscribe("pubsub.mixed", pending_msgs_limit=len(expected) + 1, pending_bytes_limit=1 << 30)
+    client.flush(5.0)
+    for i, size in expected:
+        head = b"%d:" % i
+        client.publish("pubsub.mixed", (head + bytes([i % 251]) * size)[: max(size, len(head))])
+    got = []
+    for _ in expected:
+        data = sub.next_msg(10.0).data
+        index = int(data.split(b":", 1)[0])
+        got.append((index, data))
+    assert [i for i, _ in got] == [i for i, _ in expected]
+    for (i, size), (_, data) in zip(expected, got, strict=True):
+        head = b"%d:" % i
+        assert data == (head + bytes([i % 251]) * size)[: max(size, len(head))], (i, size, len(data))
+
+
 def test_eight_threads_publishing_keep_their_order_and_lose_nothing(client: bns.Client) -> None:
     threads, per = 8, 10_000
     sub = client.subscribe("pubsub.threads", pending_msgs_limit=threads * per + 1)
