@@ -93,6 +93,7 @@ class Dispatcher(Generic[T]):
         *,
         low_water: int = 0,
         on_room: Callable[[], None] = _no_room_signal,
+        counted: bool = True,
     ) -> None:
         self._handle = handle
         self._discard = discard
@@ -108,6 +109,10 @@ class Dispatcher(Generic[T]):
         self.stopping = False
         self._ended = False
         self.thread = threading.Thread(target=self._run, name=name[:60], daemon=True)
+        if not counted:
+            # a producer that keeps its own counts (a subscription) needs no backlog here: put
+            # is then the queue's own method, one call less per item on the I/O thread
+            self.put = self._q.put  # type: ignore[method-assign]
 
     def start(self) -> None:
         self.thread.start()

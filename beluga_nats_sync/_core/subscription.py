@@ -133,7 +133,7 @@ class Subscription:
         self._disp: Dispatcher[Msg] | None = None
         self._pull_lock = threading.Lock()
         if callback is not None:
-            self._disp = Dispatcher(f"nats-dispatch-{subject}", self._handle, self._skip)
+            self._disp = Dispatcher(f"nats-dispatch-{subject}", self._handle, self._skip, counted=False)
             self._put = self._disp.put
         else:
             self._put = self._q.put
