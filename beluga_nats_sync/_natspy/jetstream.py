@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import nats.errors as nerr
-import nats.js.errors as jserr
 from nats.js import JetStreamContext, JetStreamManager
 from nats.js.api import (
-    DEFAULT_PREFIX,
     AckPolicy,
     ConsumerConfig,
     ConsumerInfo,
@@ -24,26 +22,17 @@ from nats.js.api import (
     StreamInfo,
 )
 
-from .._core.jserrors import ERR_CONSUMER_NOT_FOUND
-from .errors import translate_js
-
 __all__ = [
-    "DEFAULT_PREFIX",
     "AckPolicy",
     "ConsumerConfig",
     "ConsumerInfo",
     "JetStreamBackend",
-    "JetStreamManager",
     "KeyValueConfig",
     "StreamConfig",
     "StreamInfo",
-    "consumer_or_none",
-    "kv_keys",
+    "kv_watch",
     "quietly",
-    "stream_for_subject",
 ]
-
-T = TypeVar("T")
 _GONE = (nerr.BadSubscriptionError, nerr.ConnectionClosedError, nerr.ConnectionDrainingError)
 
 
@@ -60,34 +49,19 @@ class JetStreamBackend:
         return JetStreamManager(self._nc, prefix=prefix, timeout=timeout)
 
 
-async def stream_for_subject(jsm: JetStreamManager, subject: str) -> str | None:
-    """The stream that captures ``subject``, or None."""
-    try:
-        name: str = await jsm.find_stream_name_by_subject(subject)
-    except jserr.NotFoundError:
-        return None
-    except Exception as exc:
-        raise translate_js(exc, "find the stream of a subject") from None
-    return name
-
-
-async def consumer_or_none(jsm: JetStreamManager, stream: str, durable: str, what: str) -> ConsumerInfo | None:
-    """The consumer's info, or None if the stream has no such consumer."""
-    try:
-        info: ConsumerInfo = await jsm.consumer_info(stream, durable)
-    except jserr.NotFoundError as exc:
-        if exc.err_code not in (None, ERR_CONSUMER_NOT_FOUND):
-            raise translate_js(exc, what, stream=stream, consumer=durable) from None
-        return None
-    return info
-
-
-async def kv_keys(nkv: Any) -> list[str]:
-    """The keys of a bucket that have a value; [] for an empty bucket."""
-    try:
-        return list(await nkv.keys())
-    except jserr.NoKeysError:
-        return []
+async def kv_watch(
+    backend: JetStreamBackend,
+    prefix: str,
+    timeout: float,
+    bucket: str,
+    key: str,
+    include_history: bool,
+    ignore_deletes: bool,
+) -> Any:
+    """nats-py's watcher of ``key`` in ``bucket`` (an async iterator of its entries, None marking
+    the end of the initial values)."""
+    nkv = await backend.context(prefix, timeout).key_value(bucket)
+    return await nkv.watch(key, include_history=include_history, ignore_deletes=ignore_deletes)
 
 
 async def quietly(fn: Callable[[], Awaitable[Any]]) -> None:

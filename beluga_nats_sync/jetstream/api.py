@@ -1,7 +1,7 @@
 """JetStream plumbing shared by the JetStream modules: input checks and configuration building.
 
-Everything here runs in the caller's thread, so a bad call is refused before anything reaches
-the I/O thread.
+Everything here runs in the caller's thread, so a bad call is refused before anything is sent.
+The API-request helper itself is :mod:`._api`.
 """
 
 from __future__ import annotations
@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from .._core.connection import Connection
-    from .._natspy.jetstream import ConsumerInfo, JetStreamManager
+    from .._natspy.jetstream import ConsumerInfo
+    from ._api import JsApi
+    from .publish import PubAck
 
 __all__ = [
     "JetStreamLike",
@@ -28,7 +30,6 @@ __all__ = [
 ]
 
 C = TypeVar("C")
-T = TypeVar("T")
 
 
 class JetStreamLike(Protocol):
@@ -37,13 +38,19 @@ class JetStreamLike(Protocol):
     _engine: Connection
     timeout: float
     api_prefix: str
-
-    def _jsm(self, timeout: float | None = None) -> JetStreamManager: ...
-
-    def _call(self, fn: Callable[[], Coroutine[Any, Any, T]], timeout: float, what: str, **context: str | None) -> T:
-        ...
+    _api: JsApi
 
     def _t(self, timeout: float | None) -> float: ...
+
+    def publish(
+        self,
+        subject: str,
+        payload: bytes | bytearray | memoryview = b"",
+        *,
+        headers: Mapping[str, str] | None = None,
+        msg_id: str | None = None,
+        timeout: float | None = None,
+    ) -> PubAck: ...
 
     def consumer_info(self, stream: str, durable: str, *, timeout: float | None = None) -> ConsumerInfo: ...
 

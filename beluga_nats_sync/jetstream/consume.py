@@ -11,6 +11,7 @@ the request is presumed lost and made again.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -22,14 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .._core.dispatch import DispatchedWorker, Dispatcher
 from .._core.inbox import new_inbox
 from .._core.protocol import check_timeout
-from .._natspy.jetstream import (
-    AckPolicy,
-    ConsumerConfig,
-    ConsumerInfo,
-    consumer_or_none,
-    quietly,
-    stream_for_subject,
-)
+from .._natspy.jetstream import AckPolicy, ConsumerConfig, ConsumerInfo
 from ..errors import (
     ClosedError,
     ConsumerNotFoundError,
@@ -39,6 +33,7 @@ from ..errors import (
     NATSTimeoutError,
     StreamNotFoundError,
 )
+from ._api import left
 from .api import JetStreamLike
 from .msg import JetStreamMsg, MsgMetadata, parse_metadata
 
@@ -63,25 +58,31 @@ _MAX_ERROR_TEXT = 512
 _RETRY_PAUSES = (0.1, 0.25, 0.5, 1.0, 2.0)  # after a failed pull, before asking again
 
 
-async def ensure_consumer(
-    js: JetStreamLike, stream: str | None, durable: str, subject: str, wanted: dict[str, Any], what: str
+def ensure_consumer(
+    js: JetStreamLike,
+    stream: str | None,
+    durable: str,
+    subject: str,
+    wanted: dict[str, Any],
+    what: str,
+    deadline: float,
 ) -> tuple[str, ConsumerInfo]:
-    """On the I/O thread: find the stream, then create the durable pull consumer or bring the
-    settings the caller named up to date. Settings the caller did not name are left alone, so
-    a durable made elsewhere (say, with another deliver policy) can be bound to."""
-    jsm = js._jsm()
+    """Find the stream, then create the durable pull consumer or bring the settings the caller
+    named up to date. Settings the caller did not name are left alone, so a durable made
+    elsewhere (say, with another deliver policy) can be bound to."""
+    api = js._api
     if stream is None:
-        stream = await stream_for_subject(jsm, subject)
+        stream = api.stream_for_subject(subject, left(deadline, what), what)
         if stream is None:
             raise StreamNotFoundError(
                 f"{what}: no stream captures subject {subject!r}; create one with js.add_stream()", code=404
             )
-    info = await consumer_or_none(jsm, stream, durable, what)
+    info = api.consumer_or_none(stream, durable, left(deadline, what), what)
     if info is None:
         config = ConsumerConfig(
             name=durable, durable_name=durable, filter_subject=subject, ack_policy=AckPolicy.EXPLICIT, **wanted
         )
-        return stream, await jsm.add_consumer(stream, config)
+        return stream, api.add_consumer(stream, config, left(deadline, what), what)
     cfg = info.config
     if cfg.deliver_subject:
         raise JetStreamError(
@@ -95,7 +96,7 @@ async def ensure_consumer(
         )
     changes = {k: v for k, v in wanted.items() if _differs(getattr(cfg, k, None), v)}
     if changes:
-        info = await jsm.add_consumer(stream, cfg.evolve(**changes))
+        info = api.add_consumer(stream, cfg.evolve(**changes), left(deadline, what), what)
     return stream, info
 
 
@@ -109,17 +110,44 @@ class PullSubscription:
     """A durable pull consumer: :meth:`fetch` a batch when you want one. Made by
     :meth:`JetStream.pull_subscribe`.
 
-    Fetch from one thread at a time (concurrent fetches on one subscription take turns).
+    Fetch from one thread at a time (concurrent fetches on one subscription take turns). Its
+    messages arrive on an inbox of its own (``<inbox>.<n>`` for the n-th pull request); a
+    message that comes after its fetch gave up is kept for the next fetch, not dropped.
     """
 
-    def __init__(self, js: JetStreamLike, psub: Any, stream: str, durable: str, subject: str) -> None:
+    def __init__(self, js: JetStreamLike, stream: str, durable: str, subject: str, timeout: float) -> None:
         self._js = js
-        self._psub = psub
         self.stream = stream
         self.durable = durable
         self.subject = subject
         self._lock = threading.Lock()
         self._closed = False
+        self._next_subject = f"{js.api_prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        engine = js._engine
+        self._inbox = new_inbox(engine.options.inbox_prefix)
+        self._requests = 0
+        # filled on the I/O thread, taken by the fetching thread
+        self._cond = threading.Condition(threading.Lock())
+        self._msgs: collections.deque[JetStreamMsg] = collections.deque()
+        self._ended: set[str] = set()  # pull requests the server has answered with a status
+        self._sid: int | None = None
+        self._gone = False  # the client closed
+
+        async def do_subscribe() -> int:
+            return await engine.transport.subscribe(self._inbox + ".*", "", self._on_inbox)
+
+        self._sid = engine.run(do_subscribe, timeout, "pull_subscribe")
+
+    def _on_inbox(self, subject: str, data: bytes, reply: str, headers: Mapping[str, str] | None) -> None:
+        """On the I/O thread: a message of the consumer, or a status ending one pull request."""
+        with self._cond:
+            if reply:
+                self._msgs.append(JetStreamMsg(subject, data, reply, headers, self._js._engine))
+            elif (headers or {}).get("Status", "") != "100":  # 404 no messages, 408 expired, 409 ...
+                self._ended.add(subject)
+            else:
+                return
+            self._cond.notify_all()
 
     def fetch(self, batch: int = 1, timeout: float | None = None) -> list[JetStreamMsg]:
         """Return between 1 and ``batch`` messages, waiting at most ``timeout`` seconds
@@ -138,24 +166,73 @@ class PullSubscription:
         if self._closed:
             raise ClosedError(f"fetch: the pull subscription {self.durable!r} was unsubscribed")
         engine = js._engine
+        engine.guard("fetch")
+        if not engine.is_open:
+            raise engine.closed_error("fetch")
+        deadline = time.monotonic() + t
         if not self._lock.acquire(timeout=t):
             raise NATSTimeoutError(f"fetch: another thread kept fetching from {self.durable!r} for {t:g} s")
+        engine.workers.add(self)  # a close wakes the fetch (worker protocol: _shutdown)
         try:
-            psub = self._psub
-
-            async def do_fetch() -> list[JetStreamMsg]:
-                engine.outbox.pump(force=True)  # acks published before this fetch go out first
-                msgs = await psub.fetch(batch, timeout=t)
-                return [JetStreamMsg(m.subject, m.data, m.reply, m.headers, engine) for m in msgs]
-
-            try:
-                return js._call(do_fetch, t + 1.0, "fetch", stream=self.stream, consumer=self.durable)
-            except NATSTimeoutError:
+            got = self._take(batch)
+            if len(got) < batch:
+                # first what is there now (the server answers at once), then wait for the rest
+                got += self._pull(batch - len(got), {"no_wait": True}, deadline)
+            if not got:
+                expires = max(0.01, deadline - time.monotonic() - min(0.1, t / 10))
+                got = self._pull(batch, {"expires": int(expires * 1e9)}, deadline)
+            if not got:
                 raise NATSTimeoutError(
                     f"fetch: no message for durable {self.durable!r} on stream {self.stream!r} within {t:g} s"
-                ) from None
+                )
+            return got
         finally:
+            engine.workers.discard(self)
             self._lock.release()
+
+    def _take(self, n: int) -> list[JetStreamMsg]:
+        with self._cond:
+            msgs = self._msgs
+            return [msgs.popleft() for _ in range(min(n, len(msgs)))]
+
+    def _pull(self, n: int, options: dict[str, Any], deadline: float) -> list[JetStreamMsg]:
+        """Ask for ``n`` messages and collect them until the batch is full, the server ends the
+        request, or ``deadline``."""
+        self._requests += 1
+        reply = f"{self._inbox}.{self._requests}"
+        self._js._engine.publish(self._next_subject, json.dumps({"batch": n, **options}).encode(), reply, None)
+        got: list[JetStreamMsg] = []
+        cond = self._cond
+        with cond:
+            while True:
+                while self._msgs and len(got) < n:
+                    got.append(self._msgs.popleft())
+                if len(got) >= n:
+                    break
+                if reply in self._ended or self._gone:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                cond.wait(remaining)
+            self._ended.clear()  # statuses of earlier requests are of no use any more
+        if self._gone:
+            raise self._js._engine.closed_error("fetch")
+        if self._closed:
+            for m in got:  # unsubscribed meanwhile: let the server deliver them again soon
+                with contextlib.suppress(NATSSyncError):
+                    m.nak()
+            raise ClosedError(f"fetch: the pull subscription {self.durable!r} was unsubscribed")
+        return got
+
+    def _shutdown(self) -> None:
+        """The client is closing: wake a fetch in progress (worker protocol)."""
+        with self._cond:
+            self._gone = True
+            self._cond.notify_all()
+
+    def _join(self, timeout: float) -> bool:
+        return True  # no thread of its own
 
     def consumer_info(self, timeout: float | None = None) -> ConsumerInfo:
         """The consumer's state on the server (pending, ack pending, redelivered...)."""
@@ -168,14 +245,12 @@ class PullSubscription:
             return
         self._closed = True
         engine = self._js._engine
-        if not engine.is_open:
+        with self._cond:
+            self._cond.notify_all()
+        sid = self._sid
+        if not engine.is_open or sid is None:
             return
-        psub = self._psub
-
-        async def do_unsub() -> None:
-            await quietly(psub.unsubscribe)
-
-        engine.run(do_unsub, check_timeout(timeout, self._js.timeout), "unsubscribe")
+        engine.unsubscribe_sid(sid, check_timeout(timeout, self._js.timeout))
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "active"

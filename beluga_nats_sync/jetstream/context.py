@@ -7,21 +7,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
-from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .._core.protocol import check_subject, check_timeout
-from .._natspy.errors import translate_js
-from .._natspy.jetstream import (
-    DEFAULT_PREFIX,
-    ConsumerConfig,
-    ConsumerInfo,
-    JetStreamManager,
-    KeyValueConfig,
-    StreamConfig,
-    StreamInfo,
-    stream_for_subject,
-)
+from .._natspy.jetstream import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
+from ..errors import JetStreamError
+from ._api import DEFAULT_PREFIX, JsApi, left
 from .api import (
     check_bucket,
     check_delays,
@@ -31,16 +24,13 @@ from .api import (
     make_config,
 )
 from .consume import ConsumeHandle, JsCallback, PullSubscription, ensure_consumer
-from .kv import KeyValue
+from .kv import KeyValue, kv_stream_config
 from .publish import PubAckFuture, Publishing
 
 if TYPE_CHECKING:
     from .._core.connection import Connection as _Engine
 
 __all__ = ["JetStream"]
-
-T = TypeVar("T")
-
 
 
 class JetStream(Publishing):
@@ -73,34 +63,9 @@ class JetStream(Publishing):
         self.api_prefix = prefix
         self.max_pending = check_positive_int(publish_async_max_pending, "publish_async_max_pending")
         self._engine = engine
-        # nats-py's context only stores settings here; it is used on the I/O thread only
-        self._ctx = engine.transport.jetstream().context(prefix, self.timeout)
+        self._api = JsApi(engine, prefix, self.timeout)
         self._pending: collections.deque[PubAckFuture] = collections.deque()
         self._pending_lock = threading.Lock()  # held for deque bookkeeping only, never while waiting
-
-    # -- plumbing ------------------------------------------------------------------------------------
-    def _jsm(self, timeout: float | None = None) -> JetStreamManager:
-        jsm: JetStreamManager = self._engine.transport.jetstream().manager(self.api_prefix, timeout or self.timeout)
-        return jsm
-
-    def _call(
-        self,
-        fn: Callable[[], Coroutine[Any, Any, T]],
-        timeout: float,
-        what: str,
-        **context: str | None,
-    ) -> T:
-        """Run ``fn()`` on the I/O thread, bounded by ``timeout``, translating JetStream errors."""
-        e = self._engine
-        if not e.is_open:
-            raise e.closed_error(what)
-        try:
-            return e.run(fn, timeout, what)
-        except Exception as exc:
-            err = translate_js(exc, what, **context)
-            if err is exc:
-                raise
-            raise err from None
 
     # -- streams ---------------------------------------------------------------------------------------
     def add_stream(
@@ -120,8 +85,7 @@ class JetStream(Publishing):
         another configuration is an error (:class:`JetStreamError`): use :meth:`update_stream`.
         """
         cfg = self._stream_config(name, subjects, config, fields, "add_stream")
-        jsm = self._jsm(self._t(timeout))
-        return self._call(lambda: jsm.add_stream(cfg), self._t(timeout), "add_stream", stream=cfg.name)
+        return self._api.add_stream(cfg, self._t(timeout))
 
     def update_stream(
         self,
@@ -137,40 +101,30 @@ class JetStream(Publishing):
         t = self._t(timeout)
         if config is not None:
             cfg = self._stream_config(name, subjects, config, fields, "update_stream")
-            jsm = self._jsm(t)
-            return self._call(lambda: jsm.update_stream(cfg), t, "update_stream", stream=cfg.name)
+            return self._api.update_stream(cfg, t)
         stream = check_name(name)
         changes = dict(fields)
         if subjects is not None:
             changes["subjects"] = _subjects(subjects)
         make_config(StreamConfig, None, changes, "update_stream")  # refuse unknown names now
-        jsm = self._jsm(t)
-
-        async def do_update() -> StreamInfo:
-            current = await jsm.stream_info(stream)
-            return await jsm.update_stream(current.config.evolve(**changes))
-
-        return self._call(do_update, t, "update_stream", stream=stream)
+        deadline = time.monotonic() + t
+        current = self._api.stream_info(stream, t, "update_stream")
+        return self._api.update_stream(current.config.evolve(**changes), left(deadline, "update_stream"))
 
     def delete_stream(self, name: str, *, timeout: float | None = None) -> None:
         """Delete a stream and every message in it. :class:`StreamNotFoundError` if there is none."""
-        stream = check_name(name)
-        jsm = self._jsm(self._t(timeout))
-        self._call(lambda: jsm.delete_stream(stream), self._t(timeout), "delete_stream", stream=stream)
+        self._api.delete_stream(check_name(name), self._t(timeout))
 
     def purge_stream(self, name: str, *, subject: str | None = None, timeout: float | None = None) -> None:
         """Remove the messages of a stream (only those on ``subject`` if given), keeping the stream."""
         stream = check_name(name)
         if subject is not None:
             check_subject(subject, wildcards=True)
-        jsm = self._jsm(self._t(timeout))
-        self._call(lambda: jsm.purge_stream(stream, subject=subject), self._t(timeout), "purge_stream", stream=stream)
+        self._api.purge_stream(stream, self._t(timeout), subject=subject)
 
     def stream_info(self, name: str, *, timeout: float | None = None) -> StreamInfo:
         """The stream's configuration and state (``info.state.messages``, ``first_seq``, ...)."""
-        stream = check_name(name)
-        jsm = self._jsm(self._t(timeout))
-        return self._call(lambda: jsm.stream_info(stream), self._t(timeout), "stream_info", stream=stream)
+        return self._api.stream_info(check_name(name), self._t(timeout))
 
     def _stream_config(
         self,
@@ -196,28 +150,13 @@ class JetStream(Publishing):
         """A consumer's state: ``num_pending``, ``num_ack_pending``, ``num_redelivered``, ``delivered``..."""
         check_name(stream)
         check_name(durable, "durable name")
-        jsm = self._jsm(self._t(timeout))
-        info: ConsumerInfo = self._call(
-            lambda: jsm.consumer_info(stream, durable),
-            self._t(timeout),
-            "consumer_info",
-            stream=stream,
-            consumer=durable,
-        )
-        return info
+        return self._api.consumer_info(stream, durable, self._t(timeout))
 
     def delete_consumer(self, stream: str, durable: str, *, timeout: float | None = None) -> None:
         """Delete a durable consumer (its position is lost)."""
         check_name(stream)
         check_name(durable, "durable name")
-        jsm = self._jsm(self._t(timeout))
-        self._call(
-            lambda: jsm.delete_consumer(stream, durable),
-            self._t(timeout),
-            "delete_consumer",
-            stream=stream,
-            consumer=durable,
-        )
+        self._api.delete_consumer(stream, durable, self._t(timeout))
 
     def pull_subscribe(
         self,
@@ -240,15 +179,9 @@ class JetStream(Publishing):
         if stream is not None:
             check_name(stream)
         wanted = _consumer_fields(consumer_config, "pull_subscribe")
-        t = self._t(timeout)
-        ctx = self._ctx
-
-        async def do_bind() -> tuple[str, Any]:
-            stream_name, _ = await ensure_consumer(self, stream, durable, subject, wanted, "pull_subscribe")
-            return stream_name, await ctx.pull_subscribe_bind(durable=durable, stream=stream_name)
-
-        stream_name, psub = self._call(do_bind, t, "pull_subscribe", stream=stream, consumer=durable)
-        return PullSubscription(self, psub, stream_name, durable, subject)
+        deadline = time.monotonic() + self._t(timeout)
+        stream_name, _ = ensure_consumer(self, stream, durable, subject, wanted, "pull_subscribe", deadline)
+        return PullSubscription(self, stream_name, durable, subject, left(deadline, "pull_subscribe"))
 
     def consume(
         self,
@@ -303,16 +236,12 @@ class JetStream(Publishing):
             check_subject(dead_letter_subject, what="dead_letter_subject")
         wanted = _consumer_fields(consumer_config, "consume")
         wanted.update(ack_wait=ack_wait, max_ack_pending=max_ack_pending, max_deliver=-1)
-        t = self._t(timeout)
-
-        async def do_ensure() -> tuple[str, bool]:
-            stream_name, _ = await ensure_consumer(self, stream, durable, subject, wanted, "consume")
-            stored = False
-            if dead_letter_subject is not None:  # a stream to store dead letters in, or plain NATS?
-                stored = await stream_for_subject(self._jsm(t), dead_letter_subject) is not None
-            return stream_name, stored
-
-        stream_name, dlq_stored = self._call(do_ensure, t, "consume", stream=stream, consumer=durable)
+        deadline = time.monotonic() + self._t(timeout)
+        stream_name, _ = ensure_consumer(self, stream, durable, subject, wanted, "consume", deadline)
+        dlq_stored = False
+        if dead_letter_subject is not None:  # a stream to store dead letters in, or plain NATS?
+            found = self._api.stream_for_subject(dead_letter_subject, left(deadline, "consume"), "consume")
+            dlq_stored = found is not None
         handle = ConsumeHandle(
             self,
             stream=stream_name,
@@ -326,16 +255,15 @@ class JetStream(Publishing):
             dead_letter_stored=dlq_stored,
             expires=expires,
         )
-        handle._start(t)
+        handle._start(left(deadline, "consume"))
         return handle
 
     # -- key-value ---------------------------------------------------------------------------------------
     def key_value(self, bucket: str, *, timeout: float | None = None) -> KeyValue:
         """Bind to an existing key-value bucket; :class:`BucketNotFoundError` if there is none."""
         check_bucket(bucket)
-        ctx = self._ctx
-        nkv = self._call(lambda: ctx.key_value(bucket), self._t(timeout), "key_value", bucket=bucket)
-        return KeyValue(self, nkv, bucket)
+        info = self._api.stream_info(f"KV_{bucket}", self._t(timeout), "key_value", bucket=bucket)
+        return self._bind(bucket, info, "key_value")
 
     def create_key_value(
         self,
@@ -354,15 +282,22 @@ class JetStream(Publishing):
         cfg = make_config(KeyValueConfig, config, {**fields, "bucket": bucket}, "create_key_value")
         if isinstance(cfg.history, bool) or not isinstance(cfg.history, int) or not 1 <= cfg.history <= 64:
             raise ValueError(f"history must be an int from 1 to 64 (revisions kept per key), got {cfg.history!r}")
-        ctx = self._ctx
-        nkv = self._call(lambda: ctx.create_key_value(cfg), self._t(timeout), "create_key_value", bucket=bucket)
-        return KeyValue(self, nkv, bucket)
+        scfg = kv_stream_config(cfg)
+        info = self._api.add_stream(scfg, self._t(timeout), "create_key_value", bucket=bucket)
+        return self._bind(bucket, info, "create_key_value")
 
     def delete_key_value(self, bucket: str, *, timeout: float | None = None) -> None:
         """Delete a key-value bucket and everything in it."""
         check_bucket(bucket)
-        ctx = self._ctx
-        self._call(lambda: ctx.delete_key_value(bucket), self._t(timeout), "delete_key_value", bucket=bucket)
+        self._api.delete_stream(f"KV_{bucket}", self._t(timeout), "delete_key_value", bucket=bucket)
+
+    def _bind(self, bucket: str, info: StreamInfo, what: str) -> KeyValue:
+        cfg = info.config
+        if not cfg.max_msgs_per_subject or cfg.max_msgs_per_subject < 1:
+            raise JetStreamError(
+                f"{what}: stream {cfg.name!r} is not a key-value bucket (it keeps no history per key)"
+            )
+        return KeyValue(self, bucket, direct=bool(cfg.allow_direct))
 
     def __repr__(self) -> str:
         return f"<JetStream {self.api_prefix!r} timeout={self.timeout:g}>"

@@ -21,12 +21,11 @@ import attrs
 from .._core.jserrors import api_error, not_enabled
 from .._core.protocol import check_timeout
 from .._core.requests import Reply, Waiter
-from .._natspy.errors import translate_js
-from .._natspy.jetstream import JetStreamManager, stream_for_subject
 from ..errors import JetStreamError, JetStreamNotEnabledError, NATSTimeoutError, StreamNotFoundError
 
 if TYPE_CHECKING:
     from .._core.connection import Connection
+    from ._api import JsApi
 
 __all__ = ["PubAck", "PubAckFuture", "Publishing"]
 
@@ -150,9 +149,7 @@ class Publishing:
     max_pending: int
     _pending: collections.deque[PubAckFuture]
     _pending_lock: threading.Lock
-
-    def _jsm(self, timeout: float | None = None) -> JetStreamManager:
-        raise NotImplementedError
+    _api: JsApi
 
     def _t(self, timeout: float | None) -> float:
         return check_timeout(timeout, self.timeout, wait=True)
@@ -285,12 +282,12 @@ class Publishing:
         )
         if t < 0.01:
             return unknown
-        jsm = self._jsm(t)
         try:
-            stream = self._engine.run(lambda: stream_for_subject(jsm, subject), t, what)
-        except Exception as exc:
-            err = translate_js(exc, what)
-            return not_enabled(what) if isinstance(err, JetStreamNotEnabledError) else unknown
+            stream = self._api.stream_for_subject(subject, t, what)
+        except JetStreamNotEnabledError:
+            return not_enabled(what)
+        except Exception:
+            return unknown
         if stream is not None:
             return _NoLeaderError(
                 f"{what} to {subject!r}: stream {stream!r} captures the subject but did not answer: it has no "

@@ -11,6 +11,7 @@ import pytest
 import beluga_nats_sync as bns
 from beluga_nats_sync._core.msg import Msg
 from beluga_nats_sync.jetstream._api import JsApi, decode_reply
+from beluga_nats_sync.jetstream.kv import parse_headers
 
 
 class FakeConnection:
@@ -111,4 +112,10 @@ def test_timeouts_are_checked_and_a_closed_client_is_refused_before_sending() ->
     with pytest.raises(bns.ClosedError, match="info"):
         _api(closed).request("INFO", None, None, "info")
     assert conn.sent == [] and closed.sent == []
+
+
+def test_stored_message_headers_are_parsed() -> None:
+    raw = b"NATS/1.0\r\nKV-Operation: DEL\r\nNats-Expected-Last-Subject-Sequence: 7\r\n\r\n"
+    assert parse_headers(raw) == {"KV-Operation": "DEL", "Nats-Expected-Last-Subject-Sequence": "7"}
+    assert parse_headers(b"NATS/1.0\r\n\r\n") == {}
 
