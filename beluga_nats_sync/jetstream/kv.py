@@ -1,9 +1,12 @@
-"""Key-value buckets from synchronous code: :class:`KeyValue` and its :class:`KeyWatcher`.
+"""Key-value buckets from synchronous code: :class:`KeyValue` (a watch: :mod:`.watch`).
 
-Each call runs the engine's key-value support (through the seam) on the I/O thread, bounded by a timeout. Entries
-cross to the caller as frozen :class:`KeyValueEntry` values. A watch copies updates to a
-dispatcher thread, which calls the user's callback one entry at a time; when the callback falls
-behind, reading stops (up to nats-py's own buffer) instead of piling up entries in memory.
+A bucket is the stream ``KV_<bucket>`` on subjects ``$KV.<bucket>.<key>``, laid out as nats.go
+and nats-py lay it out, so buckets are shared with them. Reads are JetStream API requests
+(``STREAM.MSG.GET``, or ``DIRECT.GET`` when the bucket allows it); writes are JetStream
+publishes with acknowledgement carrying the usual headers (``Nats-Expected-Last-Subject-Sequence``
+for a conditional write, ``KV-Operation: DEL``/``PURGE`` and ``Nats-Rollup: sub`` for deletes).
+Every call blocks the calling thread, bounded by a timeout; entries are frozen
+:class:`KeyValueEntry` values.
 """
 
 from __future__ import annotations
@@ -11,77 +14,40 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import datetime
-import logging
-import threading
+import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
-from .._core.dispatch import DispatchedWorker, Dispatcher
 from .._core.jserrors import ERR_NO_MESSAGE_FOUND, bucket_not_found, key_not_found
-from .._core.protocol import check_timeout, payload_bytes
-from .._natspy.errors import translate_js
-from .._natspy.jetstream import KeyValueConfig, StreamConfig, kv_watch, quietly
+from .._core.protocol import payload_bytes
+from .._natspy.jetstream import KeyValueConfig, StreamConfig
 from ..errors import (
     JetStreamError,
     JetStreamNotEnabledError,
     KeyExistsError,
-    NATSSyncError,
-    NATSTimeoutError,
     StreamNotFoundError,
     WrongRevisionError,
 )
 from ._api import left
+from ._kvwire import (
+    HDR_EXPECTED_LAST_SUBJECT_SEQ,
+    HDR_OPERATION,
+    HDR_ROLLUP,
+    OP_DEL,
+    OP_PURGE,
+    KeyValueEntry,
+    KvCallback,
+    operation,
+    parse_headers,
+)
 from ._read import read_stream
 from .api import JetStreamLike, check_key
+from .watch import KeyWatcher
 
-__all__ = ["KeyValue", "KeyValueEntry", "KeyWatcher", "KvCallback", "kv_stream_config"]
+__all__ = ["KeyValue", "KeyValueEntry", "KeyWatcher", "KvCallback", "kv_stream_config", "parse_headers"]
 
-log = logging.getLogger("beluga_nats_sync")
-
-_WATCH_BACKLOG = 256  # entries waiting for the callback before the watch stops reading
-
-# the headers of key-value writes, as nats.go and nats-py send them
-HDR_OPERATION = "KV-Operation"
-HDR_EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
-HDR_ROLLUP = "Nats-Rollup"
-OP_DEL = "DEL"
-OP_PURGE = "PURGE"
 _DUPLICATE_WINDOW = 120.0  # seconds; a bucket with a shorter ttl uses its ttl
-
-
-@attrs.frozen
-class KeyValueEntry:
-    """One revision of a key: ``value`` (b'' for a delete), ``revision`` (the stream sequence,
-    growing across the bucket), ``operation`` ('PUT', 'DEL' or 'PURGE'); ``created`` and
-    ``delta`` (revisions still to come in a watch) are set on entries from watch and history."""
-
-    bucket: str
-    key: str
-    value: bytes
-    revision: int
-    operation: str = "PUT"
-    created: datetime.datetime | None = None
-    delta: int | None = None
-
-
-KvCallback = Callable[[KeyValueEntry], Any]
-
-
-def _entry(e: Any) -> KeyValueEntry:
-    """From nats-py's watch entry."""
-    return KeyValueEntry(
-        bucket=e.bucket,
-        key=e.key,
-        value=e.value or b"",
-        revision=int(e.revision or 0),
-        operation=e.operation or "PUT",
-        created=e.created,
-        delta=e.delta,
-    )
 
 
 def kv_stream_config(cfg: KeyValueConfig) -> StreamConfig:
@@ -115,21 +81,6 @@ def kv_stream_config(cfg: KeyValueConfig) -> StreamConfig:
         fields["subject_delete_marker_ttl"] = marker_ttl
     known = {f.name for f in dataclasses.fields(StreamConfig)}
     return StreamConfig(**{k: v for k, v in fields.items() if k in known})
-
-
-def parse_headers(raw: bytes) -> dict[str, str]:
-    """A ``NATS/1.0`` header block (as a stored message's ``hdrs`` carries it) as a dict."""
-    out: dict[str, str] = {}
-    for line in raw.decode("utf-8", "replace").split("\r\n")[1:]:
-        name, sep, value = line.partition(":")
-        if sep and name:
-            out[name.strip()] = value.strip()
-    return out
-
-
-def _operation(headers: Mapping[str, str] | None) -> str:
-    op = (headers or {}).get(HDR_OPERATION, "")
-    return op if op in (OP_DEL, OP_PURGE) else "PUT"
 
 
 class KeyValue:
@@ -180,15 +131,13 @@ class KeyValue:
             return None
         if got_subject != subject:  # that revision is of another key
             return None
-        return KeyValueEntry(self.bucket, key, data, seq, _operation(hdrs))
+        return KeyValueEntry(self.bucket, key, data, seq, operation(hdrs))
 
     def _direct_get(
         self, body: dict[str, Any], timeout: float, what: str
     ) -> tuple[str, bytes, int, Mapping[str, str] | None] | None:
         """A direct get: the stored message itself, or ('', ...) if there is none; None when the
         stream did not answer (then the plain get tells why)."""
-        import json
-
         try:
             msg = self._js._api.request_msg(f"DIRECT.GET.{self._stream}", json.dumps(body).encode(), timeout, what)
         except JetStreamNotEnabledError:  # nothing serves direct gets of this stream: ask the API why
@@ -204,7 +153,7 @@ class KeyValue:
     def keys(self, *, timeout: float | None = None) -> list[str]:
         """The keys that have a value now (deleted ones excluded); [] for an empty bucket."""
         msgs = self._read(self._pre + ">", "last_per_subject", True, timeout, "keys")
-        return [m.subject[len(self._pre) :] for m in msgs if _operation(m.headers) == "PUT"]
+        return [m.subject[len(self._pre) :] for m in msgs if operation(m.headers) == "PUT"]
 
     def history(self, key: str, *, timeout: float | None = None) -> list[KeyValueEntry]:
         """Every revision of ``key`` still kept (up to the bucket's ``history``), oldest first,
@@ -219,7 +168,7 @@ class KeyValue:
                 key,
                 m.data,
                 m.sequence,
-                _operation(m.headers),
+                operation(m.headers),
                 created=m.timestamp,
                 delta=m.pending,
             )
@@ -326,140 +275,13 @@ class KeyValue:
             raise TypeError(f"callback must be callable (it receives a KeyValueEntry), got {type(callback).__name__}")
         if asyncio.iscoroutinefunction(callback):
             raise TypeError("callback must be a plain function, not a coroutine function; it runs on its own thread")
-        w = KeyWatcher(self, key, callback)
-        w._start(include_history, ignore_deletes, self._js._t(timeout))
+        w = KeyWatcher(
+            self._js, self.bucket, key, callback, include_history=include_history, ignore_deletes=ignore_deletes
+        )
+        w._start(self._js._t(timeout))
         return w
 
     def __repr__(self) -> str:
         return f"<KeyValue bucket={self.bucket!r}>"
 
 
-_INITIAL_DONE = object()
-
-
-class KeyWatcher(DispatchedWorker):
-    """A running :meth:`KeyValue.watch`; end it with :meth:`stop` (or a ``with`` block).
-
-    ``initialized`` turns True once the callback has seen every value that existed when the
-    watch started; entries after that are changes.
-    """
-
-    def __init__(self, kv: KeyValue, key: str, callback: KvCallback) -> None:
-        self._kv = kv
-        self._engine = kv._js._engine
-        self._loop = self._engine.loop
-        self.key = key
-        self._callback = callback
-        self._initialized = threading.Event()
-        self._disp: Dispatcher[Any] = Dispatcher(
-            f"nats-kv-{kv.bucket}-{key}",
-            self._deliver,
-            lambda item: None,
-            low_water=_WATCH_BACKLOG,
-            on_room=self._room_from_thread,
-        )
-        self._nwatch: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._room: asyncio.Event | None = None
-        self.delivered = 0
-        self.errors = 0
-
-    def _start(self, include_history: bool, ignore_deletes: bool, timeout: float) -> None:
-        kv = self._kv
-        backend = self._engine.transport.jetstream()
-        prefix = kv._js.api_prefix
-
-        async def do_watch() -> None:
-            self._room = asyncio.Event()
-            self._nwatch = await kv_watch(
-                backend, prefix, timeout, kv.bucket, self.key, include_history, ignore_deletes
-            )
-            self._task = asyncio.get_running_loop().create_task(self._pump())
-
-        self._disp.start()
-        self._engine.workers.add(self)
-        try:
-            try:
-                self._engine.run(do_watch, timeout, "watch")
-            except Exception as exc:
-                err = translate_js(exc, "watch", bucket=kv.bucket, key=self.key)
-                if err is exc:
-                    raise
-                raise err from None
-        except BaseException:
-            self._shutdown()
-            self._engine.workers.discard(self)
-            raise
-
-    # -- I/O thread --------------------------------------------------------------------------------
-    async def _pump(self) -> None:
-        disp = self._disp
-        room = self._room
-        assert room is not None
-        async for e in self._nwatch:
-            disp.put(_INITIAL_DONE if e is None else _entry(e))
-            while not disp.has_room():
-                room.clear()
-                await room.wait()
-
-    def _room_from_thread(self) -> None:
-        room = self._room
-        if room is not None:
-            self._engine.loop.call_soon(room.set)
-
-    # -- the dispatcher thread ----------------------------------------------------------------------
-    def _deliver(self, item: Any) -> None:
-        if item is _INITIAL_DONE:
-            self._initialized.set()
-            return
-        self.delivered += 1
-        try:
-            self._callback(item)
-        except BaseException:  # SystemExit and the like in a callback must not end the watch
-            self.errors += 1
-            self._engine.count_callback_error()
-            log.exception("watch %r on bucket %r: callback raised; delivery goes on", self.key, self._kv.bucket)
-
-    # -- stopping --------------------------------------------------------------------------------
-    def stop(self, timeout: float | None = None) -> None:
-        """End the watch; the callback in progress finishes (waited for at most ``timeout``).
-        Idempotent; may be called from the callback."""
-        t = check_timeout(timeout, self._kv._js.timeout)
-        deadline = time.monotonic() + t
-        engine = self._engine
-        first = not self._disp.stopping
-        self._disp.stopping = True
-        if first and engine.is_open and not engine.loop.in_loop_thread():
-            try:
-                engine.run(self._stop_on_loop, max(0.05, t), "stop")
-            except NATSSyncError as exc:
-                log.debug("watch %r: stop: %r", self.key, exc)
-        self._shutdown()
-        engine.workers.discard(self)
-        if not self._disp.join(max(0.0, deadline - time.monotonic())):
-            raise NATSTimeoutError(f"stop: the callback of the watch on {self.key!r} did not return within {t:g} s")
-
-    async def _stop_on_loop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        w = self._nwatch
-        if w is not None:
-            await quietly(w.stop)
-
-    def _shutdown(self) -> None:
-        self._disp.stopping = True
-        self._cancel_on_loop(self._task)
-        self._disp.end()
-
-    # -- observing --------------------------------------------------------------------------------
-    @property
-    def initialized(self) -> bool:
-        return self._initialized.is_set()
-
-    @property
-    def is_active(self) -> bool:
-        return not self._disp.stopping
-
-    def __repr__(self) -> str:
-        state = "active" if self.is_active else "stopped"
-        return f"<KeyWatcher bucket={self._kv.bucket!r} key={self.key!r} {state} delivered={self.delivered}>"
