@@ -7,12 +7,14 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync.jetstream import JetStream, KeyValue, KeyValueEntry
 from beluga_nats_sync.jetstream import watch as watch_module
+from beluga_nats_sync.server import EmbeddedServer
 
 from helpers import thread_names, wait_for
 
@@ -118,3 +120,31 @@ def test_a_blocked_callback_holds_the_server_back_and_then_gets_everything_in_or
         release.set()
         wait_for(lambda: len(seen.values()) == n, 20.0, "every change after the release")
     assert [int(v.split(b":")[0]) for _, v in seen.values()] == list(range(n))
+
+
+def test_a_watch_resumes_after_a_server_restart(tmp_path: Path, fast_heartbeats: None) -> None:
+    with EmbeddedServer(store_dir=tmp_path / "store") as srv:
+        nc = bns.connect(srv.url, reconnect_wait=0.1, max_reconnects=100)
+        try:
+            js = nc.jetstream(timeout=5.0)
+            kv = js.create_key_value("restarts", storage="file")
+            kv.put("a", b"1")
+            seen = Seen()
+            with kv.watch(">", seen) as w:
+                wait_for(lambda: w.initialized, 5.0, "initial values delivered")
+                srv.restart()  # same port, same store; the watch's in-memory consumer is gone
+                wait_for(lambda: nc.is_connected, 15.0, "the client reconnected")
+
+                def written() -> bool:
+                    try:
+                        kv.put("b", b"2", timeout=1.0)
+                        return True
+                    except bns.NATSSyncError:
+                        return False  # JetStream is still recovering the store
+
+                wait_for(written, 15.0, "a write after the restart")
+                wait_for(lambda: ("b", b"2") in seen.values(), 15.0, "the write seen by the watch")
+                assert w.resets >= 1
+                assert seen.values() == [("a", b"1"), ("b", b"2")]
+        finally:
+            nc.close()
