@@ -131,3 +131,25 @@ def test_key_value_on_a_stream_that_is_not_a_bucket_is_refused(js: JetStream) ->
             js.key_value(bucket)
     finally:
         js.delete_stream(f"KV_{bucket}")
+
+
+@pytest.mark.parametrize("settings", [{}, {"history": 5, "ttl": 60.0, "max_bytes": 1 << 20}], ids=["defaults", "set"])
+def test_creating_a_bucket_nats_py_made_with_the_same_settings_binds_to_it(
+    js: JetStream, nats_server: EmbeddedServer, settings: dict[str, object]
+) -> None:
+    bucket = _bucket("made")
+
+    async def create() -> None:
+        nc = await nats.connect(nats_server.url)
+        try:
+            await nc.jetstream().create_key_value(bucket=bucket, **settings)
+        finally:
+            await nc.close()
+
+    asyncio.run(create())
+    try:
+        kv = js.create_key_value(bucket, **settings)  # the same stream configuration: no conflict
+        kv.put("k", b"v")
+        assert js.key_value(bucket).get("k").value == b"v"
+    finally:
+        js.delete_key_value(bucket)
