@@ -209,7 +209,7 @@ class PullSubscription:
                     got.append(self._msgs.popleft())
                 if len(got) >= n:
                     break
-                if reply in self._ended or self._gone:
+                if reply in self._ended or self._gone or self._closed:
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

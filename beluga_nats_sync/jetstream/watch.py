@@ -27,7 +27,7 @@ from .._core.dispatch import DispatchedWorker, Dispatcher
 from .._core.inbox import new_inbox
 from .._core.protocol import check_timeout
 from .._natspy.jetstream import ConsumerConfig
-from ..errors import NATSSyncError, NATSTimeoutError
+from ..errors import JetStreamError, NATSSyncError, NATSTimeoutError
 from ._api import left
 from ._kvwire import KeyValueEntry, KvCallback, operation
 from .api import JetStreamLike
@@ -40,7 +40,7 @@ log = logging.getLogger("beluga_nats_sync")
 _WATCH_BACKLOG = 256  # entries waiting for the callback before flow control holds the server back
 _HEARTBEAT = 5.0  # seconds between the server's idle heartbeats (nats.go and nats-py use 5 s)
 _INACTIVE = 300.0  # the server removes a consumer nobody listens to after this long
-_RETRY_PAUSE = 1.0  # after a failed recreation, before the next try
+_RETRY_PAUSES = (1.0, 2.0, 5.0, 10.0)  # after failed recreations in a row, before the next try
 
 
 class _Reset:
@@ -99,6 +99,7 @@ class KeyWatcher(DispatchedWorker):
         self._last_seen = 0.0
         self._fc_reply: str | None = None  # a flow-control request held back until there is room
         self._resetting = False
+        self._failures = 0  # recreations failed in a row (the dispatcher thread's count)
         self._initial = True  # still delivering the values that existed at the start
         self._stopped = False
         self._watchdog: asyncio.Task[None] | None = None
@@ -266,22 +267,31 @@ class KeyWatcher(DispatchedWorker):
 
     def _recreate(self, reason: str) -> None:
         log.debug("watch %r on bucket %r: making its consumer again (%s)", self.key, self.bucket, reason)
+        pause = 0.0
         try:
             # _sseq is not written while resetting: the old consumer's messages no longer count
             self._make(time.monotonic() + self._js.timeout, start_seq=self._sseq + 1 if self._sseq else 0)
             self.resets += 1
-            ok = True
+            self._failures = 0
         except NATSSyncError as exc:
+            pause = _RETRY_PAUSES[min(self._failures, len(_RETRY_PAUSES) - 1)]
+            self._failures += 1
             log.debug("watch %r on bucket %r: consumer not made again yet: %r", self.key, self.bucket, exc)
-            ok = False
+            if self._failures == 1 and not self._stopped:  # once per episode, like slow consumers
+                self._engine.report(
+                    JetStreamError(
+                        f"watch {self.key!r} on bucket {self.bucket!r}: lost its consumer and cannot make it "
+                        f"again yet ({exc}); retrying"
+                    )
+                )
         with contextlib.suppress(RuntimeError):  # the loop is gone: the client is closing
-            self._loop.call_soon(self._reset_done, ok)
+            self._loop.call_soon(self._reset_done, pause)
 
-    def _reset_done(self, ok: bool) -> None:
-        """On the I/O thread: the recreation ended; a failed one is tried again shortly."""
+    def _reset_done(self, pause: float) -> None:
+        """On the I/O thread: the recreation ended; a failed one is tried again after ``pause``."""
         self._resetting = False
-        if not ok:
-            self._last_seen = time.monotonic() - 2 * self._heartbeat + _RETRY_PAUSE
+        if pause:
+            self._last_seen = time.monotonic() - 2 * self._heartbeat - 0.1 + pause
 
     # -- stopping --------------------------------------------------------------------------------
     def stop(self, timeout: float | None = None) -> None:

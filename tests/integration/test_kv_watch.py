@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -148,3 +148,24 @@ def test_a_watch_resumes_after_a_server_restart(tmp_path: Path, fast_heartbeats:
                 assert seen.values() == [("a", b"1"), ("b", b"2")]
         finally:
             nc.close()
+
+
+def test_a_watch_whose_bucket_is_deleted_reports_it_once_and_keeps_trying(
+    make_client: Callable[..., bns.Client], fast_heartbeats: None
+) -> None:
+    errors: list[BaseException] = []
+    nc = make_client(error_cb=errors.append)
+    js = nc.jetstream(timeout=2.0)
+    bucket = f"del_{uuid.uuid4().hex[:8]}"
+    kv = js.create_key_value(bucket)
+    with kv.watch(">", lambda e: None) as w:
+        js.delete_key_value(bucket)
+        wait_for(lambda: w._failures >= 2, 10.0, "two failed recreations")
+        assert w.is_active
+        assert len(errors) == 1 and isinstance(errors[0], bns.JetStreamError)
+        assert f"bucket {bucket!r}: lost its consumer" in str(errors[0])
+        js.create_key_value(bucket)  # back: the next try succeeds
+        kv.put("k", b"v")
+        wait_for(lambda: w._failures == 0 and w.resets >= 1, 15.0, "the consumer made again")
+    js.delete_key_value(bucket)
+
