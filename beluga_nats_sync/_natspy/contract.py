@@ -4,6 +4,10 @@ clear error instead of failing silently (or, for the TLS guard, insecurely).
 
 The supported range is :data:`SUPPORTED`; the check looks at what the installed release really
 has rather than trusting its version number, and names both in its error.
+
+JetStream and key-value rely on no private of nats-py (nor on its JetStream objects): they send
+their own requests over the core, and take from nats-py only the public configuration and
+information dataclasses that :mod:`.jetstream` re-exports.
 """
 
 from __future__ import annotations

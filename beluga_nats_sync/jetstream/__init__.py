@@ -18,8 +18,9 @@ calling thread, each bounded by a timeout, and are safe from any thread::
     kv.update("agent-1.status", b"idle", last=rev)
 
 Messages from consumers are :class:`JetStreamMsg` values; their ``ack()``/``nak()``/``term()``/
-``in_progress()`` publish through the client's thread-safe path. The configuration and
-information classes (:class:`StreamConfig`, ...) are nats-py's, re-exported from the seam.
+``in_progress()`` publish through the client's thread-safe path. Every JetStream API call is a
+request of the client's own (one helper, ``_api.JsApi``); the configuration and information
+classes (:class:`StreamConfig`, ...) are nats-py's public dataclasses, re-exported from the seam.
 """
 
 from __future__ import annotations
