@@ -26,11 +26,12 @@ classes (:class:`StreamConfig`, ...) are nats-py's public dataclasses, re-export
 from __future__ import annotations
 
 from .._natspy.jetstream import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
-from .consume import ConsumeHandle, PullSubscription
+from .consume import ConsumeHandle
 from .context import JetStream
 from .kv import KeyValue, KeyValueEntry, KeyWatcher
 from .msg import JetStreamMsg, MsgMetadata
 from .publish import PubAck, PubAckFuture
+from .pull import PullSubscription
 
 __all__ = [
     "ConsumeHandle",

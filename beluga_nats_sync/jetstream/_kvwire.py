@@ -28,6 +28,7 @@ HDR_ROLLUP = "Nats-Rollup"
 OP_DEL = "DEL"
 OP_PURGE = "PURGE"
 
+
 @attrs.frozen
 class KeyValueEntry:
     """One revision of a key: ``value`` (b'' for a delete), ``revision`` (the stream sequence,

@@ -155,4 +155,3 @@ def _read_once(
                 engine.publish(js._api.subject(f"CONSUMER.DELETE.{stream}.{name}"), b"", None, None)
         with contextlib.suppress(NATSSyncError):
             engine.unsubscribe_sid(sid, max(0.5, deadline - time.monotonic()))
-

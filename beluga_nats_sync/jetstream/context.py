@@ -23,9 +23,10 @@ from .api import (
     check_positive_int,
     make_config,
 )
-from .consume import ConsumeHandle, JsCallback, PullSubscription, ensure_consumer
+from .consume import ConsumeHandle, JsCallback, ensure_consumer
 from .kv import KeyValue, kv_stream_config
 from .publish import PubAckFuture, Publishing
+from .pull import PullSubscription
 
 if TYPE_CHECKING:
     from .._core.connection import Connection as _Engine

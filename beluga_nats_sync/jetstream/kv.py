@@ -283,5 +283,3 @@ class KeyValue:
 
     def __repr__(self) -> str:
         return f"<KeyValue bucket={self.bucket!r}>"
-
-

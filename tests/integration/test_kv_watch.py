@@ -168,4 +168,3 @@ def test_a_watch_whose_bucket_is_deleted_reports_it_once_and_keeps_trying(
         kv.put("k", b"v")
         wait_for(lambda: w._failures == 0 and w.resets >= 1, 15.0, "the consumer made again")
     js.delete_key_value(bucket)
-

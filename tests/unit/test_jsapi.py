@@ -118,4 +118,3 @@ def test_stored_message_headers_are_parsed() -> None:
     raw = b"NATS/1.0\r\nKV-Operation: DEL\r\nNats-Expected-Last-Subject-Sequence: 7\r\n\r\n"
     assert parse_headers(raw) == {"KV-Operation": "DEL", "Nats-Expected-Last-Subject-Sequence": "7"}
     assert parse_headers(b"NATS/1.0\r\n\r\n") == {}
-
