@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 
 import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync.server import EmbeddedServer
+
+# Tests press Ctrl-C (SIGINT) in the processes they start and expect Python's KeyboardInterrupt.
+# A run started in the background of a non-interactive shell inherits SIGINT ignored, and so would
+# every process it starts (an ignored signal survives exec): hand them the default back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ import importlib.util
 import os
 import queue
 import signal
-import sys
 import time
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +102,12 @@ def test_the_quickstart_runs_without_the_opentelemetry_sdk(tmp_path: Path) -> No
 
 
 class Cell:
-    def __init__(self) -> None:
+    def __init__(self, msg_id: str) -> None:
+        self.msg_id = msg_id
         self.stdout = ""
+        #: what other cells printed meanwhile (a kernel may route a thread's output to the cell
+        #: that started the thread), by their msg_id
+        self.elsewhere: dict[str, str] = {}
         self.error: tuple[str, str] | None = None
         self.interrupted_at: float | None = None
         self.finished_at = 0.0
@@ -122,7 +126,7 @@ class Kernel:
     def run(self, code: str, *, interrupt_on: str | None = None, timeout: float = 60.0) -> Cell:
         """Run ``code``; with ``interrupt_on``, interrupt the kernel once that text was printed."""
         msg_id = self.kc.execute(code)
-        cell = Cell()
+        cell = Cell(msg_id)
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -132,9 +136,12 @@ class Kernel:
                 msg = self.kc.get_iopub_msg(timeout=remaining)
             except queue.Empty:
                 continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
             kind, content = msg["msg_type"], msg["content"]
+            parent = msg["parent_header"].get("msg_id")
+            if parent != msg_id:
+                if kind == "stream" and parent:
+                    cell.elsewhere[parent] = cell.elsewhere.get(parent, "") + content["text"]
+                continue
             if kind == "stream":
                 cell.stdout += content["text"]
                 if interrupt_on is not None and cell.interrupted_at is None and interrupt_on in cell.stdout:
@@ -163,11 +170,6 @@ class Kernel:
 
 @pytest.fixture
 def kernel() -> Iterator[Kernel]:
-    if sys.version_info < (3, 11):
-        # A known, unexplained defect: on Python 3.10, in a full run, a cell of these tests
-        # (nc.close(), or connect + subscribe + flush) sometimes does not finish within 60 s.
-        # It is open in the support-range issue; the quickstart notebook runs on 3.10 above.
-        pytest.skip("Python 3.10: a kernel cell sometimes does not finish (open defect, see the changelog)")
     k = Kernel()
     try:
         yield k
@@ -254,8 +256,11 @@ def test_rerunning_a_cell_that_makes_a_client_leaves_no_orphan_threads(
     assert kernel.ok(f"nc.close()\nprint({NATS_THREADS})").strip() == "[]"
 
 
-def test_prints_from_callbacks_show_in_the_running_cell(kernel: Kernel, nats_server: EmbeddedServer) -> None:
-    kernel.ok(
+def test_prints_from_callbacks_show_in_a_cell(kernel: Kernel, nats_server: EmbeddedServer) -> None:
+    """Where a callback's print shows is the kernel's choice (docs/notebooks.md): ipykernel 7
+    shows it in the cell running at that moment, ipykernel 6 under the cell that started the
+    subscription's thread. Either way it is shown, whole, from the dispatcher thread."""
+    subscribe = kernel.run(
         "import threading\nimport beluga_nats_sync as bns\n"
         f"nc = bns.connect({nats_server.url!r})\n"
         "printed = threading.Event()\n"
@@ -264,8 +269,14 @@ def test_prints_from_callbacks_show_in_the_running_cell(kernel: Kernel, nats_ser
         "    printed.set()\n"
         "nc.subscribe('nb.print', shout)\nnc.flush(5)"
     )
-    out = kernel.ok("nc.publish('nb.print', b'hello')\nassert printed.wait(5)\nprint('cell done')")
-    assert "callback got hello on nats-dispatch-nb.print\n" in out and "cell done" in out
+    assert subscribe.error is None, subscribe.error
+    cell = kernel.run("nc.publish('nb.print', b'hello')\nassert printed.wait(5)\nprint('cell done')")
+    assert cell.error is None, (cell.error, cell.stdout)
+    shout = "callback got hello on nats-dispatch-nb.print\n"
+    if int(version("ipykernel").split(".")[0]) >= 7:
+        assert shout in cell.stdout and "cell done" in cell.stdout, cell.stdout
+    else:
+        assert cell.stdout == "cell done\n" and shout in cell.elsewhere.get(subscribe.msg_id, ""), cell.elsewhere
     kernel.ok("nc.close()")
 
 
