@@ -9,7 +9,6 @@ is a no-op of the API, which costs next to nothing.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
@@ -19,6 +18,8 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from ._otel import metrics_on, telemetry_off, tracing_on
 
 __all__ = [
     "TRACER_NAME",
@@ -75,45 +76,6 @@ class _CaseInsensitiveGetter(Getter[Mapping[str, str]]):
 
 
 _GETTER = _CaseInsensitiveGetter()
-
-
-# Whether an SDK is installed is asked on every message; the API's own getters read the
-# environment each time (several microseconds), so look at the globals it sets, where they exist.
-_TRACE_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
-_METER_ENV = "OTEL_PYTHON_METER_PROVIDER" in os.environ
-_trace_module: Any = trace
-try:
-    from opentelemetry.metrics import _internal as _metrics_module
-except ImportError:  # pragma: no cover - an API without the private module
-    _metrics_module = None  # type: ignore[assignment]
-
-
-def tracing_on() -> bool:
-    """Whether a real tracer provider is installed; without one, spans are skipped."""
-    if _TRACE_ENV or not hasattr(_trace_module, "_TRACER_PROVIDER"):
-        return not isinstance(trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
-    provider = _trace_module._TRACER_PROVIDER
-    return provider is not None and not isinstance(provider, trace.NoOpTracerProvider)
-
-
-def telemetry_off() -> bool:
-    """True when neither a tracer nor a meter provider is installed: the common, fast case."""
-    try:
-        return (
-            _trace_module._TRACER_PROVIDER is None
-            and _metrics_module._METER_PROVIDER is None
-            and not (_TRACE_ENV or _METER_ENV)
-        )
-    except AttributeError:  # pragma: no cover - an API that moved its globals
-        return not tracing_on() and not metrics_on()
-
-
-def metrics_on() -> bool:
-    """Whether a real meter provider is installed; without one, recording is skipped."""
-    if _METER_ENV or _metrics_module is None or not hasattr(_metrics_module, "_METER_PROVIDER"):
-        return type(metrics.get_meter_provider()).__name__ not in ("_ProxyMeterProvider", "NoOpMeterProvider")
-    provider = _metrics_module._METER_PROVIDER
-    return provider is not None and type(provider).__name__ != "NoOpMeterProvider"
 
 
 def inject(headers: MutableMapping[str, str]) -> None:

@@ -65,6 +65,20 @@ def test_only_the_seam_imports_nats_py() -> None:
     assert offenders == []
 
 
+def test_only_one_module_reads_opentelemetry_privates() -> None:
+    """The bus's fast "is telemetry on" reads two private globals of the API, checked where they
+    are read (bus/_otel.py); nothing else may name them or the API's private modules."""
+    privates = ("_TRACER_PROVIDER", "_METER_PROVIDER", "opentelemetry.metrics._internal", "metrics import _internal")
+    offenders = [
+        f"{name} names {p}"
+        for name, path in modules().items()
+        if name != "beluga_nats_sync.bus._otel"
+        for p in privates
+        if p in path.read_text()
+    ]
+    assert offenders == []
+
+
 def test_the_core_reaches_neither_the_seam_nor_the_features() -> None:
     offenders = []
     for name, path in modules().items():
