@@ -216,9 +216,22 @@ class DispatchedWorker:
 
     _disp: Dispatcher[Any]
     _loop: Any  # the client's IOLoop
+    _stopped: bool  # no more work is started on the I/O thread
+    _watchdog: Any  # the worker's asyncio task on the I/O thread, if any
 
     def stop(self) -> None:
         raise NotImplementedError
+
+    def _shutdown(self) -> None:
+        """Stop at once (the client is closing, or ``stop()``): worker protocol."""
+        self._disp.stopping = True
+        self._stopped = True
+        self._cancel_on_loop(self._watchdog)
+        self._disp.end()
+
+    @property
+    def is_active(self) -> bool:
+        return not self._disp.stopping
 
     def _cancel_on_loop(self, task: Any) -> None:
         """Cancel an asyncio task or handle of the I/O thread from any thread (gone loop: ignored)."""

@@ -399,18 +399,7 @@ class ConsumeHandle(DispatchedWorker):
         if self._nsub is not None:
             await self._engine.transport.unsubscribe(self._nsub)
 
-    def _shutdown(self) -> None:
-        """The client is closing: stop at once (worker protocol)."""
-        self._disp.stopping = True
-        self._stopped = True
-        self._cancel_on_loop(self._watchdog)
-        self._disp.end()
-
     # -- observing ----------------------------------------------------------------------------------
-    @property
-    def is_active(self) -> bool:
-        return not self._disp.stopping
-
     @property
     def pending(self) -> int:
         """Messages received and waiting for the callback."""

@@ -322,21 +322,10 @@ class KeyWatcher(DispatchedWorker):
             with contextlib.suppress(NATSSyncError):
                 await self._engine.transport.unsubscribe(self._sid)
 
-    def _shutdown(self) -> None:
-        """Stop at once (the client is closing, or :meth:`stop`): worker protocol."""
-        self._disp.stopping = True
-        self._stopped = True
-        self._cancel_on_loop(self._watchdog)
-        self._disp.end()
-
     # -- observing --------------------------------------------------------------------------------
     @property
     def initialized(self) -> bool:
         return self._initialized.is_set()
-
-    @property
-    def is_active(self) -> bool:
-        return not self._disp.stopping
 
     def __repr__(self) -> str:
         state = "active" if self.is_active else "stopped"
