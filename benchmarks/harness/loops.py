@@ -22,6 +22,7 @@ __all__ = [
     "async_round_trips",
     "publish_and_pull",
     "publish_n",
+    "publish_n_async",
     "pull_while_publishing",
     "round_trips",
 ]
@@ -35,6 +36,14 @@ def publish_n(pub: Callable[..., Any], subject: str, payload: bytes, n: int, pay
     else:
         for _ in range(n):
             pub(subject, payload)
+
+
+async def publish_n_async(
+    pub: Callable[[Any, bytes], Awaitable[Any]], subject: str | bytes, payload: bytes, n: int
+) -> None:
+    """``await pub(subject, payload)`` ``n`` times."""
+    for _ in range(n):
+        await pub(subject, payload)
 
 
 class AsyncDone:
@@ -61,8 +70,7 @@ class AsyncDone:
         self.fut = asyncio.get_running_loop().create_future()
         pub = pub_nc.publish
         t0 = clock()
-        for _ in range(n):
-            await pub(subject, payload)
+        await publish_n_async(pub, subject, payload, n)
         try:
             await asyncio.wait_for(self.fut, deadline)
         except asyncio.TimeoutError:
@@ -174,8 +182,7 @@ async def publish_and_pull(
 
     t0 = clock()
     consumer = asyncio.ensure_future(consume())
-    for _ in range(n):
-        await pub(subject, payload)
+    await publish_n_async(pub, subject, payload, n)
     try:
         t_end = await asyncio.wait_for(consumer, deadline)
     except asyncio.TimeoutError:
