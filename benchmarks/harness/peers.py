@@ -19,6 +19,8 @@ __all__ = [
     "BIG_PENDING_BYTES",
     "BIG_PENDING_MSGS",
     "AsyncRunner",
+    "Handlers",
+    "Subscribers",
     "beluga",
     "beluga_subscribers",
     "natscore",
@@ -182,6 +184,9 @@ def pynats2_ready(sub_nc: Any, pub_nc: Any, timeout: float = 10.0) -> None:
 
 #: one message handler per subscriber connection; None: a subscription to pull from
 Handlers = Sequence[Callable[[Any], Any] | None]
+#: :func:`beluga_subscribers` or :func:`pynats2_subscribers`: (url, subject, handlers, queue=, name=)
+#: -> a context yielding (the publisher's connection, the subscriptions)
+Subscribers = Callable[..., AbstractContextManager[tuple[Any, list[Any]]]]
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from ..harness.loops import AsyncDone, Done
 from ..harness.measure import Incomplete, Settings, clock, measure_throughput
 from ..harness.peers import (
     AsyncRunner,
+    Subscribers,
     beluga_subscribers,
     natscore_drain,
     natscore_subscribers,
@@ -38,16 +39,22 @@ def scaled(result: dict[str, Any], factor: int) -> dict[str, Any]:
     return result
 
 
-def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
+def _blocking(subscribers: Subscribers, payload_keyword: bool, url: str, point: Point, s: Settings) -> dict[str, Any]:
+    """This library and pynats2: callbacks on their own threads, a blocking publish."""
     n_subs = point["subscribers"]
     done = Done()
-    with beluga_subscribers(url, SUBJECT, [lambda _msg: done.hit()] * n_subs) as (pub_nc, _subs):
+    with subscribers(url, SUBJECT, [lambda _msg: done.hit()] * n_subs) as (pub_nc, _subs):
         pub = pub_nc.publish
 
         def once(n: int) -> float:
-            return done.publish_and_wait(pub, SUBJECT, PAYLOAD, n, n * n_subs, s.rep_deadline, "fan-out")
+            expected = n * n_subs
+            return done.publish_and_wait(pub, SUBJECT, PAYLOAD, n, expected, s.rep_deadline, "fan-out", payload_keyword)
 
         return scaled(measure_throughput(once, s), n_subs)
+
+
+def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
+    return _blocking(beluga_subscribers, False, url, point, s)
 
 
 def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
@@ -120,15 +127,7 @@ def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
 
 
 def _pynats2(url: str, point: Point, s: Settings) -> dict[str, Any]:
-    n_subs = point["subscribers"]
-    done = Done()
-    with pynats2_subscribers(url, SUBJECT, [lambda _msg: done.hit()] * n_subs) as (pub_nc, _subs):
-        pub = pub_nc.publish
-
-        def once(n: int) -> float:
-            return done.publish_and_wait(pub, SUBJECT, PAYLOAD, n, n * n_subs, s.rep_deadline, "fan-out", True)
-
-        return scaled(measure_throughput(once, s), n_subs)
+    return _blocking(pynats2_subscribers, True, url, point, s)
 
 
 SCENARIO = Scenario(

@@ -14,6 +14,7 @@ from ..harness.loops import AsyncDone, Done
 from ..harness.measure import Settings, measure_throughput
 from ..harness.peers import (
     AsyncRunner,
+    Subscribers,
     beluga_subscribers,
     natscore_drain,
     natscore_subscribers,
@@ -62,17 +63,22 @@ class _Shares:
         return result
 
 
-def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
+def _blocking(subscribers: Subscribers, payload_keyword: bool, url: str, point: Point, s: Settings) -> dict[str, Any]:
+    """This library and pynats2: callbacks on their own threads, a blocking publish."""
     n_members = point["members"]
     done, shares = Done(), _Shares(n_members)
     handlers = [shares.member(i, done) for i in range(n_members)]
-    with beluga_subscribers(url, SUBJECT, handlers, queue=QUEUE, name=NAME) as (pub_nc, _subs):
+    with subscribers(url, SUBJECT, handlers, queue=QUEUE, name=NAME) as (pub_nc, _subs):
         pub = pub_nc.publish
 
         def once(n: int) -> float:
-            return done.publish_and_wait(pub, SUBJECT, PAYLOAD, n, n, s.rep_deadline, "queue group")
+            return done.publish_and_wait(pub, SUBJECT, PAYLOAD, n, n, s.rep_deadline, "queue group", payload_keyword)
 
         return shares.record(measure_throughput(once, s))
+
+
+def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
+    return _blocking(beluga_subscribers, False, url, point, s)
 
 
 def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
@@ -104,16 +110,7 @@ def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
 
 
 def _pynats2(url: str, point: Point, s: Settings) -> dict[str, Any]:
-    n_members = point["members"]
-    done, shares = Done(), _Shares(n_members)
-    handlers = [shares.member(i, done) for i in range(n_members)]
-    with pynats2_subscribers(url, SUBJECT, handlers, queue=QUEUE, name=NAME) as (pub_nc, _subs):
-        pub = pub_nc.publish
-
-        def once(n: int) -> float:
-            return done.publish_and_wait(pub, SUBJECT, PAYLOAD, n, n, s.rep_deadline, "queue group", True)
-
-        return shares.record(measure_throughput(once, s))
+    return _blocking(pynats2_subscribers, True, url, point, s)
 
 
 SCENARIO = Scenario(
