@@ -8,6 +8,7 @@ Subscribers use callbacks, except nats-py-sync (no callbacks): a thread per subs
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 from ..harness.loops import AsyncDone, Done
@@ -51,10 +52,6 @@ def _blocking(subscribers: Subscribers, payload_keyword: bool, url: str, point: 
             return done.publish_and_wait(pub, SUBJECT, PAYLOAD, n, expected, s.rep_deadline, "fan-out", payload_keyword)
 
         return scaled(measure_throughput(once, s), n_subs)
-
-
-def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
-    return _blocking(beluga_subscribers, False, url, point, s)
 
 
 def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
@@ -126,10 +123,6 @@ def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
         return scaled(measure_throughput(once, s), n_subs)
 
 
-def _pynats2(url: str, point: Point, s: Settings) -> dict[str, Any]:
-    return _blocking(pynats2_subscribers, True, url, point, s)
-
-
 SCENARIO = Scenario(
     name="fanout",
     title="fan-out to N subscribers, 16 B (deliveries/s)",
@@ -137,6 +130,12 @@ SCENARIO = Scenario(
     higher_is_better=True,
     points=lambda quick: [{"subscribers": 4}],
     label=lambda p: f"{p['subscribers']} subscribers",
-    impls={"beluga": _beluga, "natspy": _natspy, "natscore": _natscore, "natspysync": _natspysync, "pynats2": _pynats2},
+    impls={
+        "beluga": partial(_blocking, beluga_subscribers, False),
+        "natspy": _natspy,
+        "natscore": _natscore,
+        "natspysync": _natspysync,
+        "pynats2": partial(_blocking, pynats2_subscribers, True),
+    },
     notes={"natspysync": "no callbacks: one thread per subscriber pulls with recv()"},
 )

@@ -8,6 +8,7 @@ busiest and the idlest member is recorded too (how evenly the server spread the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ..harness.loops import AsyncDone, Done
@@ -77,10 +78,6 @@ def _blocking(subscribers: Subscribers, payload_keyword: bool, url: str, point: 
         return shares.record(measure_throughput(once, s))
 
 
-def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
-    return _blocking(beluga_subscribers, False, url, point, s)
-
-
 def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
     n_members = point["members"]
     done, shares = AsyncDone(), _Shares(n_members)
@@ -109,10 +106,6 @@ def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
         return shares.record(measure_throughput(once, s))
 
 
-def _pynats2(url: str, point: Point, s: Settings) -> dict[str, Any]:
-    return _blocking(pynats2_subscribers, True, url, point, s)
-
-
 SCENARIO = Scenario(
     name="queue_group",
     title="queue-group work sharing, 16 B",
@@ -120,7 +113,12 @@ SCENARIO = Scenario(
     higher_is_better=True,
     points=lambda quick: [{"members": 4}],
     label=lambda p: f"{p['members']} members",
-    impls={"beluga": _beluga, "natspy": _natspy, "natscore": _natscore, "pynats2": _pynats2},
+    impls={
+        "beluga": partial(_blocking, beluga_subscribers, False),
+        "natspy": _natspy,
+        "natscore": _natscore,
+        "pynats2": partial(_blocking, pynats2_subscribers, True),
+    },
     unsupported={
         "natspysync": "no queue groups (its subscribe() takes no queue)",
     },
