@@ -13,13 +13,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from .harness.clients import CLIENTS, OURS, PEER_PYTHON_ENV
 from .harness.runner import FULL, QUICK, Config, run
 from .harness.scenario import SCENARIO_MODULES
 
 __all__ = ["build_parser", "main"]
+
+T = TypeVar("T", int, float)
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
@@ -34,24 +38,23 @@ def _names(text: str, known: tuple[str, ...], what: str) -> list[str]:
     return names
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
+def _positive(kind: Callable[[str], T], what: str) -> Callable[[str], T]:
+    """An argparse type: ``kind(text)``, refused with ``expected {what}`` unless it is > 0."""
+
+    def parse(text: str) -> T:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {value}")
-    return value
+_positive_int = _positive(int, "a whole number >= 1")
+_positive_float = _positive(float, "a number of seconds > 0")
 
 
 def build_parser() -> argparse.ArgumentParser:

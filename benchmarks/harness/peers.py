@@ -1,4 +1,4 @@
-"""Connecting, flushing and closing each client the same way in every scenario.
+"""Connecting, subscribing, flushing and closing each client the same way in every scenario.
 
 Only the scenario workers import this (never the runner), so a peer's import cost or failure
 stays in the worker's process. Peers are imported inside the functions for the same reason.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import threading
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from .measure import Incomplete, clock
@@ -19,17 +19,23 @@ __all__ = [
     "BIG_PENDING_BYTES",
     "BIG_PENDING_MSGS",
     "AsyncRunner",
-    "Done",
+    "Handlers",
+    "Subscribers",
     "beluga",
+    "beluga_subscribers",
     "natscore",
     "natscore_drain",
+    "natscore_subscribers",
     "natspy",
+    "natspy_subscribers",
     "natspysync",
     "natspysync_close",
     "natspysync_flush",
+    "natspysync_subscribers",
     "payload_of",
     "pynats2",
     "pynats2_ready",
+    "pynats2_subscribers",
 ]
 
 T = TypeVar("T")
@@ -66,77 +72,6 @@ class AsyncRunner:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class AsyncDone:
-    """The nats-py twin of :class:`Done`: its callbacks count down on the loop thread."""
-
-    def __init__(self) -> None:
-        self.left = 0
-        self.t_end = 0.0
-        self.fut: asyncio.Future[None] | None = None
-
-    def hit(self) -> None:
-        """Count one delivery (call from a nats-py callback)."""
-        self.left -= 1
-        if self.left == 0 and self.fut is not None:
-            self.t_end = clock()
-            self.fut.set_result(None)
-
-    async def publish_and_wait(
-        self, pub_nc: Any, subject: str | bytes, payload: bytes, n: int, expected: int, deadline: float, incomplete: str
-    ) -> float:
-        """Publish ``n`` messages and wait for ``expected`` deliveries; return the seconds from the
-        first publish to the last delivery. ``incomplete`` formats (done, expected) on a timeout."""
-        self.left = expected
-        self.fut = asyncio.get_running_loop().create_future()
-        pub = pub_nc.publish
-        t0 = clock()
-        for _ in range(n):
-            await pub(subject, payload)
-        try:
-            await asyncio.wait_for(self.fut, deadline)
-        except asyncio.TimeoutError:
-            raise Incomplete(incomplete.format(expected - self.left, expected)) from None
-        return float(self.t_end - t0)
-
-
-class Done:
-    """Counts deliveries across threads and records when the target count was reached.
-
-    ``next()`` on an ``itertools.count`` is atomic in CPython, so several delivering threads
-    (queue groups, pynats2's worker pool) need no lock on the hot path.
-    """
-
-    def __init__(self) -> None:
-        self.target = 0
-        self.t_end = 0.0
-        self.event = threading.Event()
-        self._count = itertools.count()
-        self.seen = 0
-
-    def reset(self, target: int) -> None:
-        self.target = target
-        self.t_end = 0.0
-        self.event.clear()
-        self._count = itertools.count()
-        self.seen = 0
-
-    def hit(self) -> bool:
-        """Count one delivery; True (once) when it is the last one awaited."""
-        k = next(self._count)
-        self.seen = k + 1  # for the error message only; racy across threads but never read hot
-        if k == self.target - 1:
-            self.t_end = clock()
-            self.event.set()
-            return True
-        return False
-
-    def wait(self, timeout: float, what: str) -> float:
-        """Wait for the target count; return the time it was reached. Raise Incomplete past timeout."""
-        if not self.event.wait(timeout):
-            raise Incomplete(f"{what}: {self.seen} of {self.target} delivered within {timeout:g} s")
-        return self.t_end
 
 
 @contextlib.contextmanager
@@ -245,3 +180,104 @@ def pynats2_ready(sub_nc: Any, pub_nc: Any, timeout: float = 10.0) -> None:
             raise Incomplete(f"pynats2: the subscriptions were not live within {timeout:g} s")
         pub_nc.publish(subject, payload=b"")
     sub_nc.unsubscribe(sub)
+
+
+#: one message handler per subscriber connection; None: a subscription to pull from
+Handlers = Sequence[Callable[[Any], Any] | None]
+#: :func:`beluga_subscribers` or :func:`pynats2_subscribers`: (url, subject, handlers, queue=, name=)
+#: -> a context yielding (the publisher's connection, the subscriptions)
+Subscribers = Callable[..., AbstractContextManager[tuple[Any, list[Any]]]]
+
+
+@contextlib.contextmanager
+def _subscribers(
+    open_conn: Callable[[str], AbstractContextManager[Any]],
+    n: int,
+    name: str,
+    subscribe: Callable[[int, Any, Any], Any],
+) -> Iterator[tuple[Any, list[Any]]]:
+    """``n`` subscriber connections (``name-0`` ...) and a publisher's (``bench-pub``); then
+    ``subscribe(i, conn, pub_conn)`` on each. Yields the publisher's connection and what each
+    ``subscribe`` returned; closes every connection, the publisher's first."""
+    with contextlib.ExitStack() as stack:
+        conns = [stack.enter_context(open_conn(f"{name}-{i}")) for i in range(n)]
+        pub_nc = stack.enter_context(open_conn("bench-pub"))
+        yield pub_nc, [subscribe(i, nc, pub_nc) for i, nc in enumerate(conns)]
+
+
+def beluga_subscribers(
+    url: str, subject: str, handlers: Handlers, queue: str = "", name: str = "bench-sub"
+) -> AbstractContextManager[tuple[Any, list[Any]]]:
+    """A connection per handler, subscribed to ``subject`` (in ``queue`` if given) with no
+    pending limit and flushed, and the publisher's: yields (publisher, subscriptions)."""
+
+    def subscribe(i: int, nc: Any, _pub: Any) -> Any:
+        sub = nc.subscribe(
+            subject,
+            handlers[i],
+            queue=queue,
+            pending_msgs_limit=BIG_PENDING_MSGS,
+            pending_bytes_limit=BIG_PENDING_BYTES,
+        )
+        nc.flush(10.0)
+        return sub
+
+    return _subscribers(lambda conn_name: beluga(url, conn_name), len(handlers), name, subscribe)
+
+
+def natspy_subscribers(
+    runner: AsyncRunner, url: str, subject: str, handlers: Handlers, queue: str = "", name: str = "bench-sub"
+) -> AbstractContextManager[tuple[Any, list[Any]]]:
+    """As :func:`beluga_subscribers`, for nats-py (handlers are coroutine functions; 0 lifts its limits)."""
+
+    def subscribe(i: int, nc: Any, _pub: Any) -> Any:
+        sub = runner.run(
+            nc.subscribe(subject, queue=queue, cb=handlers[i], pending_msgs_limit=0, pending_bytes_limit=0)
+        )
+        runner.run(nc.flush())
+        return sub
+
+    return _subscribers(lambda conn_name: natspy(runner, url, conn_name), len(handlers), name, subscribe)
+
+
+def natscore_subscribers(
+    runner: AsyncRunner, url: str, subject: str, handlers: Handlers, queue: str = ""
+) -> AbstractContextManager[tuple[Any, list[Any]]]:
+    """As :func:`beluga_subscribers`, for nats-core: a handler is added with ``add_callback``
+    (run on its loop as each message is queued; drain the subscriptions with :func:`natscore_drain`)."""
+    queue_kw = {"queue": queue} if queue else {}
+
+    def subscribe(i: int, nc: Any, _pub: Any) -> Any:
+        sub = runner.run(nc.subscribe(subject, **queue_kw, max_pending_messages=None, max_pending_bytes=None))
+        if handlers[i] is not None:
+            sub.add_callback(handlers[i])
+        runner.run(nc.flush(timeout=10.0))
+        return sub
+
+    return _subscribers(lambda _name: natscore(runner, url), len(handlers), "bench-sub", subscribe)
+
+
+def natspysync_subscribers(url: str, subject: str, n: int) -> AbstractContextManager[tuple[Any, list[Any]]]:
+    """``n`` nats-py-sync contexts subscribed to ``subject`` (it has no callbacks: pull with
+    ``recv``) and flushed, and the publisher's context: yields (publisher, subscriptions)."""
+
+    def subscribe(_i: int, ctx: Any, _pub: Any) -> Any:
+        sub = ctx.subscribe(subject)
+        natspysync_flush(ctx)
+        return sub
+
+    return _subscribers(lambda _name: natspysync(url), n, "bench-sub", subscribe)
+
+
+def pynats2_subscribers(
+    url: str, subject: str, handlers: Sequence[Callable[[Any], Any]], queue: str = "", name: str = "bench-sub"
+) -> AbstractContextManager[tuple[Any, list[Any]]]:
+    """As :func:`beluga_subscribers`, for pynats2 (callbacks only; each subscription is made
+    sure of with :func:`pynats2_ready`, as it has no flush)."""
+
+    def subscribe(i: int, nc: Any, pub_nc: Any) -> Any:
+        sub = nc.subscribe(subject, callback=handlers[i], queue=queue)
+        pynats2_ready(nc, pub_nc)
+        return sub
+
+    return _subscribers(lambda conn_name: pynats2(url, conn_name), len(handlers), name, subscribe)

@@ -55,6 +55,17 @@ def _footer(fig: Any, doc: dict[str, Any]) -> None:
     fig.text(0.01, 0.01, text, fontsize=6, color="#666666")
 
 
+def _save(plt: Any, fig: Any, doc: dict[str, Any], path: Path, legend_on: Any = None) -> bool:
+    """Finish a plot the same way as every other (legend, footer, margins), write it and close it."""
+    if legend_on is not None:
+        legend_on.legend(fontsize=7)
+    _footer(fig, doc)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
 def _throughput(doc: dict[str, Any], plt: Any, path: Path) -> bool:
     sc = _scenario(doc, "publish")
     if sc is None:
@@ -78,12 +89,7 @@ def _throughput(doc: dict[str, Any], plt: Any, path: Path) -> bool:
     for ax in (ax1, ax2):
         ax.grid(True, which="both", alpha=0.3)
     _plain_log(ax1.yaxis)
-    ax1.legend(fontsize=7)
-    _footer(fig, doc)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, doc, path, legend_on=ax1)
 
 
 def _latency(doc: dict[str, Any], plt: Any, path: Path) -> bool:
@@ -105,12 +111,7 @@ def _latency(doc: dict[str, Any], plt: Any, path: Path) -> bool:
     ax.set(yscale="log", ylabel="microseconds (lower is better)", title="request/reply round trip, 16 B")
     ax.grid(True, axis="y", which="both", alpha=0.3)
     _plain_log(ax.yaxis, fine=True)
-    ax.legend(fontsize=7)
-    _footer(fig, doc)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, doc, path, legend_on=ax)
 
 
 def _threads(doc: dict[str, Any], plt: Any, path: Path) -> bool:
@@ -135,12 +136,7 @@ def _threads(doc: dict[str, Any], plt: Any, path: Path) -> bool:
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xticks([p["params"]["threads"] for p in sc["points"]], [str(p["params"]["threads"]) for p in sc["points"]])
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    _footer(fig, doc)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, doc, path, legend_on=ax)
 
 
 def _ratios(doc: dict[str, Any], plt: Any, path: Path) -> bool:
@@ -171,11 +167,7 @@ def _ratios(doc: dict[str, Any], plt: Any, path: Path) -> bool:
     ax.set_xlabel(f"{by_key(OURS).label} / nats-py async (> 1: better; latency inverted)")
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(True, axis="x", which="both", alpha=0.3)
-    _footer(fig, doc)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, doc, path)
 
 
 def plot_all(doc: dict[str, Any], out: Path) -> tuple[list[str], str | None]:

@@ -7,31 +7,29 @@ Subscribers use callbacks, except nats-py-sync (no callbacks): a thread per subs
 
 from __future__ import annotations
 
-import contextlib
 import threading
+from functools import partial
 from typing import Any
 
+from ..harness.loops import AsyncDone, Done
 from ..harness.measure import Incomplete, Settings, clock, measure_throughput
 from ..harness.peers import (
-    BIG_PENDING_BYTES,
-    BIG_PENDING_MSGS,
-    AsyncDone,
     AsyncRunner,
-    Done,
-    beluga,
-    natscore,
+    Subscribers,
+    beluga_subscribers,
     natscore_drain,
-    natspy,
-    natspysync,
+    natscore_subscribers,
+    natspy_subscribers,
     natspysync_flush,
+    natspysync_subscribers,
     payload_of,
-    pynats2,
-    pynats2_ready,
+    pynats2_subscribers,
 )
 from ..harness.scenario import Point, Scenario
 
 SUBJECT = "bench.fanout"
 PAYLOAD = payload_of(16)
+INCOMPLETE = "fan-out: {} of {} delivered"
 
 
 def scaled(result: dict[str, Any], factor: int) -> dict[str, Any]:
@@ -42,74 +40,45 @@ def scaled(result: dict[str, Any], factor: int) -> dict[str, Any]:
     return result
 
 
-def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
+def _blocking(subscribers: Subscribers, payload_keyword: bool, url: str, point: Point, s: Settings) -> dict[str, Any]:
+    """This library and pynats2: callbacks on their own threads, a blocking publish."""
     n_subs = point["subscribers"]
-    with contextlib.ExitStack() as stack:
-        subs = [stack.enter_context(beluga(url, f"bench-sub-{i}")) for i in range(n_subs)]
-        pub_nc = stack.enter_context(beluga(url, "bench-pub"))
-        done = Done()
-        for nc in subs:
-            nc.subscribe(
-                SUBJECT,
-                lambda _msg: done.hit(),
-                pending_msgs_limit=BIG_PENDING_MSGS,
-                pending_bytes_limit=BIG_PENDING_BYTES,
-            )
-            nc.flush(10.0)
+    done = Done()
+    with subscribers(url, SUBJECT, [lambda _msg: done.hit()] * n_subs) as (pub_nc, _subs):
         pub = pub_nc.publish
 
         def once(n: int) -> float:
-            done.reset(n * n_subs)
-            t0 = clock()
-            for _ in range(n):
-                pub(SUBJECT, PAYLOAD)
-            return done.wait(s.rep_deadline, "fan-out") - t0
+            expected = n * n_subs
+            return done.publish_and_wait(pub, SUBJECT, PAYLOAD, n, expected, s.rep_deadline, "fan-out", payload_keyword)
 
         return scaled(measure_throughput(once, s), n_subs)
 
 
 def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
     n_subs = point["subscribers"]
-    with contextlib.ExitStack() as stack:
-        r = stack.enter_context(AsyncRunner())
-        subs = [stack.enter_context(natspy(r, url, f"bench-sub-{i}")) for i in range(n_subs)]
-        pub_nc = stack.enter_context(natspy(r, url, "bench-pub"))
-        done = AsyncDone()
+    done = AsyncDone()
 
-        async def cb(_msg: Any) -> None:
-            done.hit()
+    async def cb(_msg: Any) -> None:
+        done.hit()
 
-        for nc in subs:
-            r.run(nc.subscribe(SUBJECT, cb=cb, pending_msgs_limit=0, pending_bytes_limit=0))
-            r.run(nc.flush())
+    with AsyncRunner() as r, natspy_subscribers(r, url, SUBJECT, [cb] * n_subs) as (pub_nc, _subs):
 
         def once(n: int) -> float:
-            wait = done.publish_and_wait(
-                pub_nc, SUBJECT, PAYLOAD, n, n * n_subs, s.rep_deadline, "fan-out: {} of {} delivered"
-            )
-            return r.run(wait)
+            return r.run(done.publish_and_wait(pub_nc, SUBJECT, PAYLOAD, n, n * n_subs, s.rep_deadline, INCOMPLETE))
 
         return scaled(measure_throughput(once, s), n_subs)
 
 
 def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
     n_subs = point["subscribers"]
-    with contextlib.ExitStack() as stack:
-        r = stack.enter_context(AsyncRunner())
-        subs_nc = [stack.enter_context(natscore(r, url)) for _ in range(n_subs)]
-        pub_nc = stack.enter_context(natscore(r, url))
-        done = AsyncDone()
-        subs = []
-        for nc in subs_nc:
-            sub = r.run(nc.subscribe(SUBJECT, max_pending_messages=None, max_pending_bytes=None))
-            sub.add_callback(lambda _msg: done.hit())
-            subs.append(sub)
-            r.run(nc.flush(timeout=10.0))
+    done = AsyncDone()
+    handlers = [lambda _msg: done.hit()] * n_subs
+    with AsyncRunner() as r, natscore_subscribers(r, url, SUBJECT, handlers) as (pub_nc, subs):
 
         def once(n: int) -> float:
             try:
                 wait = done.publish_and_wait(
-                    pub_nc, SUBJECT.encode(), PAYLOAD, n, n * n_subs, s.rep_deadline, "fan-out: {} of {} delivered"
+                    pub_nc, SUBJECT.encode(), PAYLOAD, n, n * n_subs, s.rep_deadline, INCOMPLETE
                 )
                 return r.run(wait)
             finally:
@@ -121,12 +90,7 @@ def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
 
 def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
     n_subs = point["subscribers"]
-    with contextlib.ExitStack() as stack:
-        ctxs = [stack.enter_context(natspysync(url)) for _ in range(n_subs)]
-        subs = [ctx.subscribe(SUBJECT) for ctx in ctxs]
-        for ctx in ctxs:
-            natspysync_flush(ctx)
-        pub_ctx = stack.enter_context(natspysync(url))
+    with natspysync_subscribers(url, SUBJECT, n_subs) as (pub_ctx, subs):
 
         def once(n: int) -> float:
             go = threading.Event()
@@ -159,27 +123,6 @@ def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
         return scaled(measure_throughput(once, s), n_subs)
 
 
-def _pynats2(url: str, point: Point, s: Settings) -> dict[str, Any]:
-    n_subs = point["subscribers"]
-    with contextlib.ExitStack() as stack:
-        subs = [stack.enter_context(pynats2(url, f"bench-sub-{i}")) for i in range(n_subs)]
-        pub_nc = stack.enter_context(pynats2(url, "bench-pub"))
-        done = Done()
-        for nc in subs:
-            nc.subscribe(SUBJECT, callback=lambda _msg: done.hit())
-            pynats2_ready(nc, pub_nc)
-        pub = pub_nc.publish
-
-        def once(n: int) -> float:
-            done.reset(n * n_subs)
-            t0 = clock()
-            for _ in range(n):
-                pub(SUBJECT, payload=PAYLOAD)
-            return done.wait(s.rep_deadline, "fan-out") - t0
-
-        return scaled(measure_throughput(once, s), n_subs)
-
-
 SCENARIO = Scenario(
     name="fanout",
     title="fan-out to N subscribers, 16 B (deliveries/s)",
@@ -187,6 +130,12 @@ SCENARIO = Scenario(
     higher_is_better=True,
     points=lambda quick: [{"subscribers": 4}],
     label=lambda p: f"{p['subscribers']} subscribers",
-    impls={"beluga": _beluga, "natspy": _natspy, "natscore": _natscore, "natspysync": _natspysync, "pynats2": _pynats2},
+    impls={
+        "beluga": partial(_blocking, beluga_subscribers, False),
+        "natspy": _natspy,
+        "natscore": _natscore,
+        "natspysync": _natspysync,
+        "pynats2": partial(_blocking, pynats2_subscribers, True),
+    },
     notes={"natspysync": "no callbacks: one thread per subscriber pulls with recv()"},
 )

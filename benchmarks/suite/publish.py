@@ -7,113 +7,81 @@ server has processed every message, not when the client has queued them. Payload
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from ..harness.loops import publish_n, publish_n_async
 from ..harness.measure import Settings, clock, measure_throughput
-from ..harness.peers import (
-    AsyncRunner,
-    beluga,
-    natscore,
-    natspy,
-    natspysync,
-    natspysync_flush,
-    payload_of,
-    pynats2,
-)
+from ..harness.peers import AsyncRunner, beluga, natscore, natspy, natspysync, natspysync_flush, payload_of, pynats2
 from ..harness.scenario import Point, Scenario, size_label
 
 SIZES = (0, 16, 1024, 64 * 1024, 1024 * 1024)
 SUBJECT = "bench.publish"
 
 
-def _first_count(size: int) -> int:
-    return max(2, min(200, (1 << 22) // max(size, 1)))
-
-
-def _with_mb(result: dict[str, Any], size: int) -> dict[str, Any]:
+def _measured(once: Callable[[int], float], s: Settings, size: int) -> dict[str, Any]:
+    """msgs/s, from a small first count for large payloads, and MB/s alongside."""
+    result = measure_throughput(once, s, max(2, min(200, (1 << 22) // max(size, 1))))
     result["mb_per_s"] = result["median"] * size / 1e6
     result["payload"] = size
     return result
 
 
+def _sync(
+    pub: Callable[..., Any], payload: bytes, flush: Callable[[], object] | None, payload_keyword: bool = False
+) -> Callable[[int], float]:
+    """``once(n)``: ``n`` publishes through a blocking client, then its ``flush()`` if it has one."""
+
+    def once(n: int) -> float:
+        t0 = clock()
+        publish_n(pub, SUBJECT, payload, n, payload_keyword)
+        if flush is not None:
+            flush()
+        return clock() - t0
+
+    return once
+
+
+def _async(r: AsyncRunner, nc: Any, subject: str | bytes, payload: bytes, s: Settings) -> Callable[[int], float]:
+    """``once(n)``: ``n`` publishes through a nats-py or nats-core client, then its flush."""
+
+    async def timed(n: int) -> float:
+        t0 = clock()
+        await publish_n_async(nc.publish, subject, payload, n)
+        await nc.flush(timeout=s.rep_deadline)
+        return clock() - t0
+
+    return lambda n: r.run(timed(n))
+
+
 def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
     size = point["payload"]
-    payload = payload_of(size)
     with beluga(url, "bench-publish") as nc:
-        pub = nc.publish
-
-        def once(n: int) -> float:
-            t0 = clock()
-            for _ in range(n):
-                pub(SUBJECT, payload)
-            nc.flush(s.rep_deadline)
-            return clock() - t0
-
-        return _with_mb(measure_throughput(once, s, _first_count(size)), size)
+        return _measured(_sync(nc.publish, payload_of(size), lambda: nc.flush(s.rep_deadline)), s, size)
 
 
 def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
     size = point["payload"]
-    payload = payload_of(size)
     with AsyncRunner() as r, natspy(r, url, "bench-publish") as nc:
-
-        async def once(n: int) -> float:
-            pub = nc.publish
-            t0 = clock()
-            for _ in range(n):
-                await pub(SUBJECT, payload)
-            await nc.flush(timeout=s.rep_deadline)
-            return clock() - t0
-
-        return _with_mb(measure_throughput(lambda n: r.run(once(n)), s, _first_count(size)), size)
+        return _measured(_async(r, nc, SUBJECT, payload_of(size), s), s, size)
 
 
 def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
     size = point["payload"]
-    payload = payload_of(size)
-    subject = SUBJECT.encode()  # bytes: its documented zero-copy path
-    with AsyncRunner() as r, natscore(r, url) as nc:
-
-        async def once(n: int) -> float:
-            pub = nc.publish
-            t0 = clock()
-            for _ in range(n):
-                await pub(subject, payload)
-            await nc.flush(timeout=s.rep_deadline)
-            return clock() - t0
-
-        return _with_mb(measure_throughput(lambda n: r.run(once(n)), s, _first_count(size)), size)
+    with AsyncRunner() as r, natscore(r, url) as nc:  # the subject as bytes: its documented zero-copy path
+        return _measured(_async(r, nc, SUBJECT.encode(), payload_of(size), s), s, size)
 
 
 def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
     size = point["payload"]
-    payload = payload_of(size)
     with natspysync(url) as ctx:
-        pub = ctx.publish
-
-        def once(n: int) -> float:
-            t0 = clock()
-            for _ in range(n):
-                pub(SUBJECT, payload)
-            natspysync_flush(ctx)
-            return clock() - t0
-
-        return _with_mb(measure_throughput(once, s, _first_count(size)), size)
+        return _measured(_sync(ctx.publish, payload_of(size), lambda: natspysync_flush(ctx)), s, size)
 
 
 def _pynats2(url: str, point: Point, s: Settings) -> dict[str, Any]:
     size = point["payload"]
-    payload = payload_of(size)
     with pynats2(url, "bench-publish") as nc:
-        pub = nc.publish
-
-        def once(n: int) -> float:
-            t0 = clock()
-            for _ in range(n):
-                pub(SUBJECT, payload=payload)
-            return clock() - t0
-
-        return _with_mb(measure_throughput(once, s, _first_count(size)), size)
+        return _measured(_sync(nc.publish, payload_of(size), None, payload_keyword=True), s, size)
 
 
 SCENARIO = Scenario(

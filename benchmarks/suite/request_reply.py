@@ -11,7 +11,8 @@ import statistics
 import threading
 from typing import Any
 
-from ..harness.measure import Incomplete, Settings, clock, measure_latency
+from ..harness.loops import async_round_trips, round_trips
+from ..harness.measure import Incomplete, Settings, measure_latency
 from ..harness.peers import (
     AsyncRunner,
     beluga,
@@ -34,16 +35,7 @@ def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
         responder.subscribe(SUBJECT, lambda m: m.respond(m.data))
         responder.flush(10.0)
         request = requester.request
-
-        def once(n: int) -> list[float]:
-            lat = []
-            for _ in range(n):
-                t0 = clock()
-                request(SUBJECT, PAYLOAD, timeout=s.rep_deadline)
-                lat.append(clock() - t0)
-            return lat
-
-        return measure_latency(once, s)
+        return measure_latency(lambda n: round_trips(request, SUBJECT, PAYLOAD, n, s.rep_deadline), s)
 
 
 def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
@@ -55,16 +47,7 @@ def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
         r.run(responder.subscribe(SUBJECT, cb=echo))
         r.run(responder.flush())
 
-        async def once(n: int) -> list[float]:
-            request = rq.request
-            lat = []
-            for _ in range(n):
-                t0 = clock()
-                await request(SUBJECT, PAYLOAD, timeout=s.rep_deadline)
-                lat.append(clock() - t0)
-            return lat
-
-        return measure_latency(lambda n: r.run(once(n)), s)
+        return measure_latency(lambda n: r.run(async_round_trips(rq.request, SUBJECT, PAYLOAD, n, s.rep_deadline)), s)
 
 
 def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
@@ -82,17 +65,9 @@ def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
 
         serving = r.loop.create_task(echo())
         try:
-
-            async def once(n: int) -> list[float]:
-                request = rq.request
-                lat = []
-                for _ in range(n):
-                    t0 = clock()
-                    await request(SUBJECT, PAYLOAD, timeout=s.rep_deadline)
-                    lat.append(clock() - t0)
-                return lat
-
-            return measure_latency(lambda n: r.run(once(n)), s)
+            return measure_latency(
+                lambda n: r.run(async_round_trips(rq.request, SUBJECT, PAYLOAD, n, s.rep_deadline)), s
+            )
         finally:
             serving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -129,16 +104,7 @@ def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
             raise Incomplete(f"the nats-py-sync responder did not start: {failed[0] if failed else 'timeout'}")
         with natspysync(url) as ctx:
             request = ctx.request
-
-            def once(n: int) -> list[float]:
-                lat = []
-                for _ in range(n):
-                    t0 = clock()
-                    request(SUBJECT, PAYLOAD, timeout=s.rep_deadline)
-                    lat.append(clock() - t0)
-                return lat
-
-            return measure_latency(once, s)
+            return measure_latency(lambda n: round_trips(request, SUBJECT, PAYLOAD, n, s.rep_deadline), s)
     finally:
         stop.set()
         th.join(5.0)
@@ -155,12 +121,7 @@ def _pynats2(url: str, point: Point, s: Settings) -> dict[str, Any]:
         # thread-less NATSNoSubscribeClient blocks on the socket itself and is far faster:
         # measure pynats2 at its best, and keep the other figure for the record.
         def timed(request: Any, n: int) -> list[float]:
-            lat = []
-            for _ in range(n):
-                t0 = clock()
-                request(SUBJECT, payload=PAYLOAD, timeout=s.rep_deadline)
-                lat.append(clock() - t0)
-            return lat
+            return round_trips(request, SUBJECT, PAYLOAD, n, s.rep_deadline, payload_keyword=True)
 
         slow = sorted(timed(probe.request, 200))
         nc = NATSNoSubscribeClient(url, name="bench-requester")

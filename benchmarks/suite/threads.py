@@ -15,17 +15,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ..harness.loops import publish_n, publish_n_async
 from ..harness.measure import Incomplete, Settings, clock, measure_throughput
-from ..harness.peers import (
-    AsyncRunner,
-    beluga,
-    natscore,
-    natspy,
-    natspysync,
-    natspysync_flush,
-    payload_of,
-    pynats2,
-)
+from ..harness.peers import AsyncRunner, beluga, natscore, natspy, natspysync, natspysync_flush, payload_of, pynats2
 from ..harness.scenario import Point, Scenario
 
 THREADS = (1, 4, 16)
@@ -64,14 +56,27 @@ def _in_threads(n_threads: int, work: Callable[[int, int], None], finish: Callab
     return once
 
 
+def _in_tasks(r: AsyncRunner, nc: Any, subject: str | bytes, n_tasks: int, s: Settings) -> Callable[[int], float]:
+    """``once(n)`` for measure_throughput: ``n_tasks`` tasks publish on ``nc``'s loop, then a flush."""
+
+    async def timed(n: int) -> float:
+        share = max(1, n // n_tasks)
+        pub = nc.publish
+        t0 = clock()
+        await asyncio.gather(*(publish_n_async(pub, subject, PAYLOAD, share) for _ in range(n_tasks)))
+        await nc.flush(timeout=s.rep_deadline)
+        return float(clock() - t0) * n / (share * n_tasks)
+
+    return lambda n: r.run(timed(n))
+
+
 def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
     n_threads = int(point["threads"])
     with beluga(url, "bench-threads") as nc:
         pub = nc.publish
 
         def work(_i: int, share: int) -> None:
-            for _ in range(share):
-                pub(SUBJECT, PAYLOAD)
+            publish_n(pub, SUBJECT, PAYLOAD, share)
 
         return measure_throughput(_in_threads(n_threads, work, lambda: nc.flush(s.rep_deadline), s), s, 400)
 
@@ -79,42 +84,13 @@ def _beluga(url: str, point: Point, s: Settings) -> dict[str, Any]:
 def _natspy(url: str, point: Point, s: Settings) -> dict[str, Any]:
     n_tasks = int(point["threads"])
     with AsyncRunner() as r, natspy(r, url, "bench-threads") as nc:
-
-        async def once(n: int) -> float:
-            share = max(1, n // n_tasks)
-            pub = nc.publish
-
-            async def work() -> None:
-                for _ in range(share):
-                    await pub(SUBJECT, PAYLOAD)
-
-            t0 = clock()
-            await asyncio.gather(*(work() for _ in range(n_tasks)))
-            await nc.flush(timeout=s.rep_deadline)
-            return float(clock() - t0) * n / (share * n_tasks)
-
-        return measure_throughput(lambda n: r.run(once(n)), s, 400)
+        return measure_throughput(_in_tasks(r, nc, SUBJECT, n_tasks, s), s, 400)
 
 
 def _natscore(url: str, point: Point, s: Settings) -> dict[str, Any]:
     n_tasks = int(point["threads"])
-    subject = SUBJECT.encode()
     with AsyncRunner() as r, natscore(r, url) as nc:
-
-        async def once(n: int) -> float:
-            share = max(1, n // n_tasks)
-            pub = nc.publish
-
-            async def work() -> None:
-                for _ in range(share):
-                    await pub(subject, PAYLOAD)
-
-            t0 = clock()
-            await asyncio.gather(*(work() for _ in range(n_tasks)))
-            await nc.flush(timeout=s.rep_deadline)
-            return float(clock() - t0) * n / (share * n_tasks)
-
-        return measure_throughput(lambda n: r.run(once(n)), s, 400)
+        return measure_throughput(_in_tasks(r, nc, SUBJECT.encode(), n_tasks, s), s, 400)
 
 
 def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
@@ -123,10 +99,8 @@ def _natspysync(url: str, point: Point, s: Settings) -> dict[str, Any]:
         ctxs = [stack.enter_context(natspysync(url)) for _ in range(n_threads)]
 
         def work(i: int, share: int) -> None:
-            ctx = ctxs[i]
-            for _ in range(share):
-                ctx.publish(SUBJECT, PAYLOAD)
-            natspysync_flush(ctx)
+            publish_n(ctxs[i].publish, SUBJECT, PAYLOAD, share)
+            natspysync_flush(ctxs[i])
 
         return measure_throughput(_in_threads(n_threads, work, lambda: None, s), s, 400)
 
@@ -137,8 +111,7 @@ def _pynats2(url: str, point: Point, s: Settings) -> dict[str, Any]:
         pub = nc.publish
 
         def work(_i: int, share: int) -> None:
-            for _ in range(share):
-                pub(SUBJECT, payload=PAYLOAD)
+            publish_n(pub, SUBJECT, PAYLOAD, share, payload_keyword=True)
 
         return measure_throughput(_in_threads(n_threads, work, lambda: None, s), s, 400)
 

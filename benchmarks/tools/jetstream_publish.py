@@ -38,35 +38,32 @@ def _fresh_stream_sync(js: object) -> None:
     js.add_stream(name=STREAM, subjects=[SUBJECT], storage="file")
 
 
-def bench_ours_sync(url: str, n: int, payload: bytes) -> float:
+def _ours_run(url: str, n: int, payload: bytes, pipelined: bool) -> float:
     import beluga_nats_sync as bns
 
     with bns.connect(url) as nc:
         js = nc.jetstream(timeout=30.0)
         _fresh_stream_sync(js)
         t0 = time.perf_counter()
-        for _ in range(n):
-            js.publish(SUBJECT, payload)
+        if pipelined:
+            for _ in range(n):
+                js.publish_async(SUBJECT, payload)
+            js.publish_async_complete(timeout=60.0)
+        else:
+            for _ in range(n):
+                js.publish(SUBJECT, payload)
         rate = n / (time.perf_counter() - t0)
         assert js.stream_info(STREAM).state.messages == n
         js.delete_stream(STREAM)
         return rate
+
+
+def bench_ours_sync(url: str, n: int, payload: bytes) -> float:
+    return _ours_run(url, n, payload, pipelined=False)
 
 
 def bench_ours_async(url: str, n: int, payload: bytes) -> float:
-    import beluga_nats_sync as bns
-
-    with bns.connect(url) as nc:
-        js = nc.jetstream(timeout=30.0)
-        _fresh_stream_sync(js)
-        t0 = time.perf_counter()
-        for _ in range(n):
-            js.publish_async(SUBJECT, payload)
-        js.publish_async_complete(timeout=60.0)
-        rate = n / (time.perf_counter() - t0)
-        assert js.stream_info(STREAM).state.messages == n
-        js.delete_stream(STREAM)
-        return rate
+    return _ours_run(url, n, payload, pipelined=True)
 
 
 async def _natspy_run(url: str, n: int, payload: bytes, pipelined: bool) -> float:
