@@ -1,7 +1,11 @@
 """The outbox: framed commands on their way from callers' threads to the socket.
 
-``publish`` validates and frames in the caller's thread, appends to one locked list and wakes
-the I/O thread once per batch. On the I/O thread, :meth:`Outbox.pump` hands batches to the
+``publish`` validates and frames in the caller's thread. When nothing is waiting to be written
+(the outbox, ``_carry`` and a pump in progress are all empty) and the message is a request, a
+large one, or the first after a quiet spell, the caller writes it straight into the socket
+(:meth:`Transport.try_write`): no hand-off to the I/O thread. Otherwise, and for whatever the
+socket did not take, it appends to one locked list and wakes the I/O thread once per batch: a
+stream of small publishes is written in batches, as before. On the I/O thread, :meth:`Outbox.pump` hands batches to the
 transport in chunks of about a megabyte; when the socket is congested the rest waits in
 ``_carry`` (served first) while a writer task waits for the transport to drain, and publishers
 feel the back-pressure of the outbox's bound. While disconnected the outbox is the reconnect
@@ -31,6 +35,12 @@ log = logging.getLogger("beluga_nats_sync")
 
 _SUBJECT_CACHE_MAX = 4096
 CHUNK = 1 << 20  # batches are handed to the transport in pieces of about this size
+#: a framed command at least this large is written straight into the socket when nothing waits
+DIRECT_SIZE = 16 * 1024
+#: a small one is, when the outbox was last found empty at least this long ago (a publish loop
+#: finds it empty every few microseconds and is better served by batches)
+DIRECT_QUIET = 50e-6
+_monotonic = time.monotonic
 
 
 class Outbox:
@@ -61,6 +71,11 @@ class Outbox:
         # the bound: the reconnect buffer's size while disconnected, max_outbound_bytes while connected
         self._limit = options.reconnect_buffer_size
         self._carry: collections.deque[bytes] = collections.deque()  # taken from the outbox, not yet written
+        # True from the moment pump() takes the outbox's content (under the lock) until it has handed
+        # it to the transport: while it is, and while anything is carried, no caller writes directly
+        self._pumping = False
+        self._last_empty = 0.0  # when a publish last found nothing waiting (for DIRECT_QUIET)
+        self._try_write = transport.try_write
         self._writer_task: asyncio.Task[None] | None = None
         self._pub_prefix: dict[str, bytes] = {}
         self.out_msgs = 0
@@ -72,8 +87,16 @@ class Outbox:
         self._limit = self._options.max_outbound_bytes if connected else self._options.reconnect_buffer_size
 
     # -- callers' threads --------------------------------------------------------------------------
-    def publish(self, subject: str, payload: Any, reply: str | None, headers: Mapping[str, str] | None) -> None:
-        """Frame and queue one message; see Client.publish."""
+    def publish(
+        self,
+        subject: str,
+        payload: Any,
+        reply: str | None,
+        headers: Mapping[str, str] | None,
+        urgent: bool = False,
+    ) -> None:
+        """Frame and queue one message; see Client.publish. ``urgent`` (a request, whose caller
+        waits for the reply) writes it straight into the socket whenever nothing waits before it."""
         if not self.open:
             raise self.closed_error("publish")
         prefix = self._pub_prefix.get(subject)
@@ -91,13 +114,25 @@ class Outbox:
             cmd = b"%b%d\r\n%b\r\n" % (prefix, n, payload)
         else:
             cmd = frame_pub(subject, payload, reply, headers, self.max_payload, self.max_control_line)
-        self.enqueue(cmd, n)
+        self.enqueue(cmd, n, urgent)
 
-    def enqueue(self, cmd: bytes, payload_size: int) -> None:
+    def enqueue(self, cmd: bytes, payload_size: int, urgent: bool = False) -> None:
         size = len(cmd)
-        # No call inside the lock: a thread preempted while holding it (the GIL is handed over at
-        # calls) makes every other publisher queue behind it; that cost 4x with 4 threads.
+        # No call inside the lock beyond the direct write's clock and send: a thread preempted while
+        # holding it (the GIL is handed over at calls) makes every other publisher queue behind it;
+        # that cost 4x with 4 threads.
         with self._lock:
+            if not self._items and self.connected and not self._pumping and not self._carry:
+                # Nothing of ours waits to be written: the transport checks that nothing of its own
+                # does either, and writes into the socket now; if it cannot, the message is queued
+                # below for the I/O thread, as any other.
+                now = _monotonic()
+                if (urgent or size >= DIRECT_SIZE or now - self._last_empty >= DIRECT_QUIET) and self._try_write(cmd):
+                    self._last_empty = now
+                    self.out_msgs += 1
+                    self.out_bytes += payload_size
+                    return
+                self._last_empty = now
             if self._bytes + size > self._limit and self._bytes > 0:
                 self._wait_for_space(size)
             self._items.append(cmd)
@@ -111,12 +146,6 @@ class Outbox:
         with contextlib.suppress(RuntimeError):
             self._loop.loop.call_soon_threadsafe(self.pump)
 
-    def _current_limit(self) -> int:
-        o = self._options
-        limit = o.max_outbound_bytes if self._transport.is_connected else o.reconnect_buffer_size
-        self._limit = limit
-        return limit
-
     def _wait_for_space(self, size: int) -> None:
         """Called with the lock held: wait for room in the outbox, or raise.
 
@@ -128,10 +157,11 @@ class Outbox:
         start = time.monotonic()
         self._space_waiters += 1
         try:
-            while self._bytes > 0 and self._bytes + size > (limit := self._current_limit()):
+            # set_connected() keeps _limit in step with connected, on the I/O thread
+            while self._bytes > 0 and self._bytes + size > (limit := self._limit):
                 if not self.open:  # closed while waiting: this message was never accepted
                     raise self.closed_error("publish")
-                connected = self._transport.is_connected
+                connected = self.connected
                 allowed = self._options.timeout if connected else self._options.reconnect_buffer_timeout
                 remaining = start + allowed - time.monotonic()
                 if remaining <= 0:
@@ -152,6 +182,7 @@ class Outbox:
     def _take(self) -> list[bytes]:
         with self._lock:
             self._wake_scheduled = False
+            self._pumping = True  # under the lock: a direct write now waits its turn in the outbox
             batch = self._items
             if not batch:
                 return batch
@@ -193,25 +224,29 @@ class Outbox:
             # Our outbox is the reconnect buffer: publishers feel its bound; it is sent once we are
             # connected again and, on a background first connect, once the reply subscription exists.
             return
-        batch = self._take()
-        carry = self._carry
-        if batch:
-            if len(batch) == 1:
-                carry.append(batch[0])
-            else:
-                cur: list[bytes] = []
-                cur_size = 0
-                for cmd in batch:
-                    cur.append(cmd)
-                    cur_size += len(cmd)
-                    if cur_size >= CHUNK:
+        try:
+            batch = self._take()
+            carry = self._carry
+            if batch:
+                if len(batch) == 1:
+                    carry.append(batch[0])
+                else:
+                    cur: list[bytes] = []
+                    cur_size = 0
+                    for cmd in batch:
+                        cur.append(cmd)
+                        cur_size += len(cmd)
+                        if cur_size >= CHUNK:
+                            carry.append(b"".join(cur))
+                            cur, cur_size = [], 0
+                    if cur:
                         carry.append(b"".join(cur))
-                        cur, cur_size = [], 0
-                if cur:
-                    carry.append(b"".join(cur))
-        if not carry:
-            return
-        congested = self._transport.write(carry, force)
+            if not carry:
+                return
+            congested = self._transport.write(carry, force)
+        finally:
+            # what was taken is now in the transport's hands, or still carried (served first)
+            self._pumping = False
         if congested and self._wake is not None:
             self._writer_busy = True
             self._wake.set()
