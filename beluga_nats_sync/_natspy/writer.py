@@ -66,6 +66,9 @@ class SocketWriter:
         # that socket before anything else, and dropped with it
         self._rest: tuple[Any, memoryview] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: direct writes the socket took whole, and the ones it took in part (for tests and profiles)
+        self.direct_writes = 0
+        self.partial_writes = 0
 
     @property
     def direct(self) -> bool:
@@ -148,8 +151,10 @@ class SocketWriter:
                 n = sock.send(data)
             except OSError:  # full (EAGAIN), or the connection broke: nats-py's reader finds out
                 return False
+            self.direct_writes += 1
             if n < len(data):
                 self._rest = (t, memoryview(data)[n:])
+                self.partial_writes += 1
         finally:
             lock.release()
         if n < len(data):  # outside the lock: wake the I/O thread to write the rest
