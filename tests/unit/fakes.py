@@ -51,6 +51,13 @@ class FakeTransport:
         self.congested_after: int | None = None  # chunks accepted before reporting congestion
         #: whether direct writes (try_write) are taken; refused (False) by default
         self.direct = False
+        #: set: write() stops (bounded) after taking its first chunk, until the gate opens
+        self.write_gate: threading.Event | None = None
+        self.in_write = threading.Event()
+        #: True: drain_writes waits until release() (a congested socket that stays congested)
+        self.hold_drain = False
+        self._drained: asyncio.Event | None = None
+        self.payload_limit = 1024
         self.direct_calls = 0
         self.direct_written: list[bytes] = []  # what direct writes took, in order
         self._lock = threading.Lock()  # as the real transport's write lock: one writer at a time
@@ -67,6 +74,7 @@ class FakeTransport:
             raise self.fail_connect
         self.connected = True
         self._loop = asyncio.get_running_loop()
+        self._drained = asyncio.Event()
         self.events.on_connected()
         return True
 
@@ -76,7 +84,7 @@ class FakeTransport:
 
     @property
     def max_payload(self) -> int:
-        return 1024
+        return self.payload_limit
 
     @property
     def max_control_line(self) -> int:
@@ -107,6 +115,9 @@ class FakeTransport:
                 return True
             data = chunks.popleft()
             taken += 1
+            if self.write_gate is not None:  # the chunk is in nobody's hands but this call's
+                self.in_write.set()
+                assert self.write_gate.wait(5.0), "the test never opened the write gate"
             with self._lock:
                 self.written.append(data)
                 self._buf += data
@@ -119,7 +130,14 @@ class FakeTransport:
         return b"".join(self.written)
 
     async def drain_writes(self) -> None:
+        if self.hold_drain and self._drained is not None:
+            await asyncio.wait_for(self._drained.wait(), 5.0)
         self.congested_after = None
+
+    def release(self) -> None:
+        """Any thread: let a held drain_writes finish."""
+        assert self._loop is not None and self._drained is not None
+        self._loop.call_soon_threadsafe(self._drained.set)
 
     async def ping(self, timeout: float) -> None:
         self.pings += 1
