@@ -118,31 +118,58 @@ class Outbox:
 
     def enqueue(self, cmd: bytes, payload_size: int, urgent: bool = False) -> None:
         size = len(cmd)
-        # No call inside the lock beyond the direct write's clock and send: a thread preempted while
-        # holding it (the GIL is handed over at calls) makes every other publisher queue behind it;
-        # that cost 4x with 4 threads.
+        # No call inside the lock but the clock's: a thread preempted while holding it (the GIL is
+        # handed over at calls, and always at a send) makes every other publisher queue behind
+        # it; that cost 4x with 4 threads. A direct write is decided here and made after.
         with self._lock:
             if not self._items and self.connected and not self._pumping and not self._carry:
-                # Nothing of ours waits to be written: the transport checks that nothing of its own
-                # does either, and writes into the socket now; if it cannot, the message is queued
-                # below for the I/O thread, as any other.
+                # Nothing of ours waits to be written, and (pump() sets _pumping under this lock)
+                # nothing can start to before this thread's next publish: what this thread sent
+                # before is with the transport or in the socket, and the transport checks that
+                # nothing of its own waits either.
                 now = _monotonic()
-                if (urgent or size >= DIRECT_SIZE or now - self._last_empty >= DIRECT_QUIET) and self._try_write(cmd):
-                    self._last_empty = now
+                direct = urgent or size >= DIRECT_SIZE or now - self._last_empty >= DIRECT_QUIET
+                self._last_empty = now
+                if direct:
                     self.out_msgs += 1
                     self.out_bytes += payload_size
+            else:
+                direct = False
+            if not direct:
+                if self._bytes + size > self._limit and self._bytes > 0:
+                    self._wait_for_space(size)
+                self._items.append(cmd)
+                self._bytes += size
+                self.out_msgs += 1
+                self.out_bytes += payload_size
+                if self._wake_scheduled:
                     return
-                self._last_empty = now
+                self._wake_scheduled = True
+        if direct:
+            if self._try_write(cmd):
+                return
+            self._queue_refused(cmd, payload_size)
+            return
+        # RuntimeError: the loop is gone; close() is running and will report unsent data
+        with contextlib.suppress(RuntimeError):
+            self._loop.loop.call_soon_threadsafe(self.pump)
+
+    def _queue_refused(self, cmd: bytes, payload_size: int) -> None:
+        """The transport could not write ``cmd`` directly (already counted): queue it as any other."""
+        size = len(cmd)
+        with self._lock:
             if self._bytes + size > self._limit and self._bytes > 0:
-                self._wait_for_space(size)
+                try:
+                    self._wait_for_space(size)
+                except BaseException:  # not accepted after all
+                    self.out_msgs -= 1
+                    self.out_bytes -= payload_size
+                    raise
             self._items.append(cmd)
             self._bytes += size
-            self.out_msgs += 1
-            self.out_bytes += payload_size
             if self._wake_scheduled:
                 return
             self._wake_scheduled = True
-        # RuntimeError: the loop is gone; close() is running and will report unsent data
         with contextlib.suppress(RuntimeError):
             self._loop.loop.call_soon_threadsafe(self.pump)
 
