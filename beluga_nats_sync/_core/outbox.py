@@ -1,11 +1,14 @@
 """The outbox: framed commands on their way from callers' threads to the socket.
 
 ``publish`` validates and frames in the caller's thread. When nothing is waiting to be written
-(the outbox, ``_carry`` and a pump in progress are all empty) and the message is a request, a
-large one, or the first after a quiet spell, the caller writes it straight into the socket
-(:meth:`Transport.try_write`): no hand-off to the I/O thread. Otherwise, and for whatever the
-socket did not take, it appends to one locked list and wakes the I/O thread once per batch: a
-stream of small publishes is written in batches, as before. On the I/O thread, :meth:`Outbox.pump` hands batches to the
+(the outbox, ``_carry`` and a pump in progress are all empty) and the message is one somebody
+waits for (a request, a reply to an inbox subject) or a large one, the caller writes it straight
+into the socket (:meth:`Transport.try_write`): no hand-off to the I/O thread. Otherwise, and
+when the transport cannot write it now, it appends to one locked list and wakes the I/O thread
+once per batch: a stream of small publishes is written in batches, as before (a send per small
+message would cost several times the append, and hand the GIL over each time).
+
+On the I/O thread, :meth:`Outbox.pump` hands batches to the
 transport in chunks of about a megabyte; when the socket is congested the rest waits in
 ``_carry`` (served first) while a writer task waits for the transport to drain, and publishers
 feel the back-pressure of the outbox's bound. While disconnected the outbox is the reconnect
@@ -37,10 +40,6 @@ _SUBJECT_CACHE_MAX = 4096
 CHUNK = 1 << 20  # batches are handed to the transport in pieces of about this size
 #: a framed command at least this large is written straight into the socket when nothing waits
 DIRECT_SIZE = 16 * 1024
-#: a small one is, when the outbox was last found empty at least this long ago (a publish loop
-#: finds it empty every few microseconds and is better served by batches)
-DIRECT_QUIET = 50e-6
-_monotonic = time.monotonic
 
 
 class Outbox:
@@ -74,7 +73,8 @@ class Outbox:
         # True from the moment pump() takes the outbox's content (under the lock) until it has handed
         # it to the transport: while it is, and while anything is carried, no caller writes directly
         self._pumping = False
-        self._last_empty = 0.0  # when a publish last found nothing waiting (for DIRECT_QUIET)
+        # a subject under one of these is a reply: its requester waits for it
+        self._reply_prefixes = tuple(dict.fromkeys((options.inbox_prefix + ".", "_INBOX.")))
         self._try_write = transport.try_write
         self._writer_task: asyncio.Task[None] | None = None
         self._pub_prefix: dict[str, bytes] = {}
@@ -96,15 +96,19 @@ class Outbox:
         urgent: bool = False,
     ) -> None:
         """Frame and queue one message; see Client.publish. ``urgent`` (a request, whose caller
-        waits for the reply) writes it straight into the socket whenever nothing waits before it."""
+        waits for the reply) writes it straight into the socket whenever nothing waits before it;
+        so does a reply (a subject under an inbox prefix)."""
         if not self.open:
             raise self.closed_error("publish")
         prefix = self._pub_prefix.get(subject)
         if prefix is None:
             prefix = pub_prefix(subject, self.max_control_line)
-            if len(self._pub_prefix) >= _SUBJECT_CACHE_MAX:
-                self._pub_prefix.clear()
-            self._pub_prefix[subject] = prefix
+            if subject.startswith(self._reply_prefixes):
+                urgent = True  # a reply; and not cached: each request has its own subject
+            else:
+                if len(self._pub_prefix) >= _SUBJECT_CACHE_MAX:
+                    self._pub_prefix.clear()
+                self._pub_prefix[subject] = prefix
         if type(payload) is not bytes:
             payload = payload_bytes(payload)
         n = len(payload)
@@ -118,23 +122,24 @@ class Outbox:
 
     def enqueue(self, cmd: bytes, payload_size: int, urgent: bool = False) -> None:
         size = len(cmd)
-        # No call inside the lock but the clock's: a thread preempted while holding it (the GIL is
-        # handed over at calls, and always at a send) makes every other publisher queue behind
-        # it; that cost 4x with 4 threads. A direct write is decided here and made after.
+        # No call inside the lock: a thread preempted while holding it (the GIL is handed over at
+        # calls, and always at a send) makes every other publisher queue behind it; that cost 4x
+        # with 4 threads. A direct write is decided here and made after.
         with self._lock:
-            if not self._items and self.connected and not self._pumping and not self._carry:
-                # Nothing of ours waits to be written, and (pump() sets _pumping under this lock)
-                # nothing can start to before this thread's next publish: what this thread sent
-                # before is with the transport or in the socket, and the transport checks that
-                # nothing of its own waits either.
-                now = _monotonic()
-                direct = urgent or size >= DIRECT_SIZE or now - self._last_empty >= DIRECT_QUIET
-                self._last_empty = now
-                if direct:
-                    self.out_msgs += 1
-                    self.out_bytes += payload_size
-            else:
-                direct = False
+            direct = (
+                (urgent or size >= DIRECT_SIZE)
+                and not self._items
+                and self.connected
+                and not self._pumping
+                and not self._carry
+            )
+            # Nothing of ours waits to be written, and (pump() sets _pumping under this lock)
+            # nothing can start to before this thread's next publish: what this thread sent
+            # before is with the transport or in the socket, and the transport checks that
+            # nothing of its own waits either.
+            if direct:
+                self.out_msgs += 1
+                self.out_bytes += payload_size
             if not direct:
                 if self._bytes + size > self._limit and self._bytes > 0:
                     self._wait_for_space(size)
