@@ -126,6 +126,10 @@ class Outbox:
         # calls, and always at a send) makes every other publisher queue behind it; that cost 4x
         # with 4 threads. A direct write is decided here and made after.
         with self._lock:
+            # Direct when nothing of ours waits to be written. pump() sets _pumping under this
+            # lock, and the carry changes only while it is set, so this is one consistent view:
+            # what this thread published before is with the transport or in the socket, and the
+            # transport checks that nothing of its own waits either.
             direct = (
                 (urgent or size >= DIRECT_SIZE)
                 and not self._items
@@ -133,14 +137,10 @@ class Outbox:
                 and not self._pumping
                 and not self._carry
             )
-            # Nothing of ours waits to be written, and (pump() sets _pumping under this lock)
-            # nothing can start to before this thread's next publish: what this thread sent
-            # before is with the transport or in the socket, and the transport checks that
-            # nothing of its own waits either.
-            if direct:
+            if direct:  # counted here, under the lock; uncounted if it cannot be queued after all
                 self.out_msgs += 1
                 self.out_bytes += payload_size
-            if not direct:
+            else:
                 if self._bytes + size > self._limit and self._bytes > 0:
                     self._wait_for_space(size)
                 self._items.append(cmd)

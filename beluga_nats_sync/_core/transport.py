@@ -78,8 +78,9 @@ class Transport(Protocol):
         written before it. True: the transport took all of it (what the kernel did not take at
         once stays with this connection and is written next, by the I/O thread: a command begun on
         one connection is never resumed on another). False: nothing was written; the caller queues
-        it for :meth:`write`. Never blocks; the caller holds its outbox's lock, so that nothing of
-        its own is written in between."""
+        it for :meth:`write`. Never blocks. The caller has made sure that nothing of its own (queued,
+        carried, being handed to :meth:`write`) waits before ``data``: with the transport's own
+        check, nothing written before ``data`` reaches the wire after it."""
 
     def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
         """Hand framed protocol bytes to the connection, taking chunks from the left of
