@@ -1,7 +1,14 @@
 """The outbox: framed commands on their way from callers' threads to the socket.
 
-``publish`` validates and frames in the caller's thread, appends to one locked list and wakes
-the I/O thread once per batch. On the I/O thread, :meth:`Outbox.pump` hands batches to the
+``publish`` validates and frames in the caller's thread. When nothing is waiting to be written
+(the outbox, ``_carry`` and a pump in progress are all empty) and the message is one somebody
+waits for (a request, a reply to an inbox subject) or a large one, the caller writes it straight
+into the socket (:meth:`Transport.try_write`): no hand-off to the I/O thread. Otherwise, and
+when the transport cannot write it now, it appends to one locked list and wakes the I/O thread
+once per batch: a stream of small publishes is written in batches, as before (a send per small
+message would cost several times the append, and hand the GIL over each time).
+
+On the I/O thread, :meth:`Outbox.pump` hands batches to the
 transport in chunks of about a megabyte; when the socket is congested the rest waits in
 ``_carry`` (served first) while a writer task waits for the transport to drain, and publishers
 feel the back-pressure of the outbox's bound. While disconnected the outbox is the reconnect
@@ -31,6 +38,8 @@ log = logging.getLogger("beluga_nats_sync")
 
 _SUBJECT_CACHE_MAX = 4096
 CHUNK = 1 << 20  # batches are handed to the transport in pieces of about this size
+#: a framed command at least this large is written straight into the socket when nothing waits
+DIRECT_SIZE = 16 * 1024
 
 
 class Outbox:
@@ -61,6 +70,12 @@ class Outbox:
         # the bound: the reconnect buffer's size while disconnected, max_outbound_bytes while connected
         self._limit = options.reconnect_buffer_size
         self._carry: collections.deque[bytes] = collections.deque()  # taken from the outbox, not yet written
+        # True from the moment pump() takes the outbox's content (under the lock) until it has handed
+        # it to the transport: while it is, and while anything is carried, no caller writes directly
+        self._pumping = False
+        # a subject under one of these is a reply: its requester waits for it
+        self._reply_prefixes = tuple(dict.fromkeys((options.inbox_prefix + ".", "_INBOX.")))
+        self._try_write = transport.try_write
         self._writer_task: asyncio.Task[None] | None = None
         self._pub_prefix: dict[str, bytes] = {}
         self.out_msgs = 0
@@ -72,16 +87,28 @@ class Outbox:
         self._limit = self._options.max_outbound_bytes if connected else self._options.reconnect_buffer_size
 
     # -- callers' threads --------------------------------------------------------------------------
-    def publish(self, subject: str, payload: Any, reply: str | None, headers: Mapping[str, str] | None) -> None:
-        """Frame and queue one message; see Client.publish."""
+    def publish(
+        self,
+        subject: str,
+        payload: Any,
+        reply: str | None,
+        headers: Mapping[str, str] | None,
+        urgent: bool = False,
+    ) -> None:
+        """Frame and queue one message; see Client.publish. ``urgent`` (a request, whose caller
+        waits for the reply) writes it straight into the socket whenever nothing waits before it;
+        so does a reply (a subject under an inbox prefix)."""
         if not self.open:
             raise self.closed_error("publish")
         prefix = self._pub_prefix.get(subject)
         if prefix is None:
             prefix = pub_prefix(subject, self.max_control_line)
-            if len(self._pub_prefix) >= _SUBJECT_CACHE_MAX:
-                self._pub_prefix.clear()
-            self._pub_prefix[subject] = prefix
+            if subject.startswith(self._reply_prefixes):
+                urgent = True  # a reply; and not cached: each request has its own subject
+            else:
+                if len(self._pub_prefix) >= _SUBJECT_CACHE_MAX:
+                    self._pub_prefix.clear()
+                self._pub_prefix[subject] = prefix
         if type(payload) is not bytes:
             payload = payload_bytes(payload)
         n = len(payload)
@@ -91,31 +118,65 @@ class Outbox:
             cmd = b"%b%d\r\n%b\r\n" % (prefix, n, payload)
         else:
             cmd = frame_pub(subject, payload, reply, headers, self.max_payload, self.max_control_line)
-        self.enqueue(cmd, n)
+        self.enqueue(cmd, n, urgent)
 
-    def enqueue(self, cmd: bytes, payload_size: int) -> None:
+    def enqueue(self, cmd: bytes, payload_size: int, urgent: bool = False) -> None:
         size = len(cmd)
         # No call inside the lock: a thread preempted while holding it (the GIL is handed over at
-        # calls) makes every other publisher queue behind it; that cost 4x with 4 threads.
+        # calls, and always at a send) makes every other publisher queue behind it; that cost 4x
+        # with 4 threads. A direct write is decided here and made after.
         with self._lock:
-            if self._bytes + size > self._limit and self._bytes > 0:
-                self._wait_for_space(size)
-            self._items.append(cmd)
-            self._bytes += size
-            self.out_msgs += 1
-            self.out_bytes += payload_size
-            if self._wake_scheduled:
+            # Direct when nothing of ours waits to be written. pump() sets _pumping under this
+            # lock, and the carry changes only while it is set, so this is one consistent view:
+            # what this thread published before is with the transport or in the socket, and the
+            # transport checks that nothing of its own waits either.
+            direct = (
+                (urgent or size >= DIRECT_SIZE)
+                and not self._items
+                and self.connected
+                and not self._pumping
+                and not self._carry
+            )
+            if direct:  # counted here, under the lock; uncounted if it cannot be queued after all
+                self.out_msgs += 1
+                self.out_bytes += payload_size
+            else:
+                if self._bytes + size > self._limit and self._bytes > 0:
+                    self._wait_for_space(size)
+                self._items.append(cmd)
+                self._bytes += size
+                self.out_msgs += 1
+                self.out_bytes += payload_size
+                if self._wake_scheduled:
+                    return
+                self._wake_scheduled = True
+        if direct:
+            if self._try_write(cmd):
                 return
-            self._wake_scheduled = True
+            self._queue_refused(cmd, payload_size)
+            return
         # RuntimeError: the loop is gone; close() is running and will report unsent data
         with contextlib.suppress(RuntimeError):
             self._loop.loop.call_soon_threadsafe(self.pump)
 
-    def _current_limit(self) -> int:
-        o = self._options
-        limit = o.max_outbound_bytes if self._transport.is_connected else o.reconnect_buffer_size
-        self._limit = limit
-        return limit
+    def _queue_refused(self, cmd: bytes, payload_size: int) -> None:
+        """The transport could not write ``cmd`` directly (already counted): queue it as any other."""
+        size = len(cmd)
+        with self._lock:
+            if self._bytes + size > self._limit and self._bytes > 0:
+                try:
+                    self._wait_for_space(size)
+                except BaseException:  # not accepted after all
+                    self.out_msgs -= 1
+                    self.out_bytes -= payload_size
+                    raise
+            self._items.append(cmd)
+            self._bytes += size
+            if self._wake_scheduled:
+                return
+            self._wake_scheduled = True
+        with contextlib.suppress(RuntimeError):
+            self._loop.loop.call_soon_threadsafe(self.pump)
 
     def _wait_for_space(self, size: int) -> None:
         """Called with the lock held: wait for room in the outbox, or raise.
@@ -128,10 +189,11 @@ class Outbox:
         start = time.monotonic()
         self._space_waiters += 1
         try:
-            while self._bytes > 0 and self._bytes + size > (limit := self._current_limit()):
+            # set_connected() keeps _limit in step with connected, on the I/O thread
+            while self._bytes > 0 and self._bytes + size > (limit := self._limit):
                 if not self.open:  # closed while waiting: this message was never accepted
                     raise self.closed_error("publish")
-                connected = self._transport.is_connected
+                connected = self.connected
                 allowed = self._options.timeout if connected else self._options.reconnect_buffer_timeout
                 remaining = start + allowed - time.monotonic()
                 if remaining <= 0:
@@ -152,6 +214,7 @@ class Outbox:
     def _take(self) -> list[bytes]:
         with self._lock:
             self._wake_scheduled = False
+            self._pumping = True  # under the lock: a direct write now waits its turn in the outbox
             batch = self._items
             if not batch:
                 return batch
@@ -193,25 +256,29 @@ class Outbox:
             # Our outbox is the reconnect buffer: publishers feel its bound; it is sent once we are
             # connected again and, on a background first connect, once the reply subscription exists.
             return
-        batch = self._take()
-        carry = self._carry
-        if batch:
-            if len(batch) == 1:
-                carry.append(batch[0])
-            else:
-                cur: list[bytes] = []
-                cur_size = 0
-                for cmd in batch:
-                    cur.append(cmd)
-                    cur_size += len(cmd)
-                    if cur_size >= CHUNK:
+        try:
+            batch = self._take()
+            carry = self._carry
+            if batch:
+                if len(batch) == 1:
+                    carry.append(batch[0])
+                else:
+                    cur: list[bytes] = []
+                    cur_size = 0
+                    for cmd in batch:
+                        cur.append(cmd)
+                        cur_size += len(cmd)
+                        if cur_size >= CHUNK:
+                            carry.append(b"".join(cur))
+                            cur, cur_size = [], 0
+                    if cur:
                         carry.append(b"".join(cur))
-                        cur, cur_size = [], 0
-                if cur:
-                    carry.append(b"".join(cur))
-        if not carry:
-            return
-        congested = self._transport.write(carry, force)
+            if not carry:
+                return
+            congested = self._transport.write(carry, force)
+        finally:
+            # what was taken is now in the transport's hands, or still carried (served first)
+            self._pumping = False
         if congested and self._wake is not None:
             self._writer_busy = True
             self._wake.set()

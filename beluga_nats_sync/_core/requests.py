@@ -116,7 +116,7 @@ class Requester:
             raise outbox.closed_error(what)
         reply = self._router.register(waiter)
         try:
-            outbox.publish(subject, payload, reply, headers)
+            outbox.publish(subject, payload, reply, headers, True)  # urgent: written at once if it can be
         except BaseException:
             self._router.cancel(reply)
             raise

@@ -72,6 +72,16 @@ class Transport(Protocol):
     def counters(self) -> tuple[int, int, int]:
         """``(in_msgs, in_bytes, reconnects)`` (any thread)."""
 
+    def try_write(self, data: bytes) -> bool:
+        """Any thread: write ``data`` straight into the socket, now, if the connection is up and
+        nothing the transport holds (its own commands, bytes buffered for the socket) waits to be
+        written before it. True: the transport took all of it (what the kernel did not take at
+        once stays with this connection and is written next, by the I/O thread: a command begun on
+        one connection is never resumed on another). False: nothing was written; the caller queues
+        it for :meth:`write`. Never blocks. The caller has made sure that nothing of its own (queued,
+        carried, being handed to :meth:`write`) waits before ``data``: with the transport's own
+        check, nothing written before ``data`` reaches the wire after it."""
+
     def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
         """Hand framed protocol bytes to the connection, taking chunks from the left of
         ``chunks``; stop early (leaving the rest) when the socket is congested, unless ``force``.

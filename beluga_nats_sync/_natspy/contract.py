@@ -8,6 +8,10 @@ has rather than trusting its version number, and names both in its error.
 JetStream and key-value rely on no private of nats-py (nor on its JetStream objects): they send
 their own requests over the core, and take from nats-py only the public configuration and
 information dataclasses that :mod:`.jetstream` re-exports.
+
+The privates of asyncio's socket transport that callers' direct writes rely on are checked by
+:func:`direct_write_problems`: without them the client works as well, with the I/O thread as the
+socket's one writer, so they switch that path off rather than refuse nats-py.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["SUPPORTED", "NatsPyContractError", "check", "require"]
+__all__ = ["SUPPORTED", "NatsPyContractError", "check", "direct_write_problems", "require"]
 
 #: the nats-py releases this package is tested with (keep in step with setup.cfg)
 SUPPORTED = ">=2.15,<3"
@@ -95,6 +99,7 @@ def problems() -> list[str]:
         ("_subs", dict),
         ("_pending", list),
         ("_pending_data_size", int),
+        ("_status", int),  # direct writes: only while CONNECTED
         ("_server_info", dict),
         ("_server_pool", list),
         ("stats", dict),
@@ -115,6 +120,36 @@ def problems() -> list[str]:
     return found
 
 
+def _direct_write_problems() -> list[str]:
+    from asyncio import selector_events
+
+    cls = getattr(selector_events, "_SelectorSocketTransport", None)
+    base = getattr(selector_events, "_SelectorTransport", None)
+    if cls is None or base is None:
+        return ["asyncio.selector_events has no _SelectorSocketTransport"]
+    found = _sets(base, ("_sock", "_buffer", "_conn_lost", "_closing"))
+    if not cls.__dictoffset__:
+        found.append("_SelectorSocketTransport instances cannot have their write methods wrapped")
+    for name in ("write", "writelines", "is_closing"):
+        if not callable(getattr(cls, name, None)):
+            found.append(f"_SelectorSocketTransport.{name} is missing")
+    code = getattr(vars(cls).get("__init__"), "__code__", None)
+    if not callable(getattr(cls, "_write_ready", None)) and "_write_ready" not in getattr(code, "co_names", ()):
+        found.append("_SelectorSocketTransport has no _write_ready")
+    return found
+
+
+_direct_checked: list[str] | None = None
+
+
+def direct_write_problems() -> list[str]:
+    """What asyncio lacks for callers' direct writes into the socket (cached); empty when they can."""
+    global _direct_checked
+    if _direct_checked is None:
+        _direct_checked = _direct_write_problems()
+    return _direct_checked
+
+
 _checked: list[str] | None = None
 
 
@@ -132,7 +167,8 @@ def check() -> None:
 
 
 def require() -> None:
-    """Re-check now (after nats-py was changed in this process, as the tests do)."""
-    global _checked
+    """Re-check now (after nats-py or asyncio was changed in this process, as the tests do)."""
+    global _checked, _direct_checked
     _checked = None
+    _direct_checked = None
     check()

@@ -10,6 +10,9 @@ does that we must not pass on to users is changed here:
   (``_process_msg`` is wrapped) and are handed to the core's ``deliver`` callable;
 - framed commands are written straight into the socket's transport when nats-py has nothing
   queued, or behind what it has queued (``_pending``) otherwise: one writer order on one socket;
+- callers' threads may write into a plain TCP socket themselves (:meth:`try_write`) when nothing
+  waits before them; every write into that socket, nats-py's and asyncio's included, then takes
+  one lock (see :mod:`.writer`);
 - its flush cancels the PONG future on timeout and the late PONG then kills its read loop: our
   ping waits on a shielded future instead;
 - the socket of a failed reconnect attempt is closed instead of left to the garbage collector;
@@ -19,7 +22,6 @@ does that we must not pass on to users is changed here:
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 from typing import Any
@@ -33,14 +35,13 @@ from .._core.transport import Deliver, TransportEvents
 from ..errors import NATSTimeoutError
 from .errors import translate, translate_async_error, translate_connect_error
 from .security import connect_kwargs, is_auth_error
+from .writer import SocketWriter
 
 __all__ = ["NatsPyTransport"]
 
 log = logging.getLogger("beluga_nats_sync")
 
 _CHUNK = 1 << 20
-_HIGH_WATER = 4 * _CHUNK  # bytes in nats-py's pending buffer past which we wait for the socket
-_DIRECT_HIGH_WATER = 64 * 1024  # bytes in the socket transport's buffer past which we stop writing into it
 _GONE = (nerr.BadSubscriptionError, nerr.ConnectionClosedError, nerr.ConnectionDrainingError)
 
 
@@ -57,6 +58,9 @@ class NatsPyTransport:
         self._connect_task: asyncio.Future[None] | None = None
         self._lame_duck_task: asyncio.Future[None] | None = None
         self._wired = False
+        self._writer = SocketWriter(self.nc)
+        self.try_write = self._writer.try_write  # the hot path: no hop through this object
+        self.write = self._writer.write
 
     # -- connecting --------------------------------------------------------------------------------
     def _nats_options(self, timeout: float, on_error: Any) -> dict[str, Any]:
@@ -119,6 +123,7 @@ class NatsPyTransport:
     def _after_connect(self) -> None:
         self.nc._error_cb = self._on_error
         self._install_fast_delivery()
+        self._writer.own()
         self._ever_connected = True
         self._events.on_connected()
 
@@ -187,10 +192,12 @@ class NatsPyTransport:
         self._events.on_error(translate_async_error(exc))
 
     async def _on_disconnected(self) -> None:
+        self._writer.disown()
         if not self._closing:
             self._events.on_disconnected()
 
     async def _on_reconnected(self) -> None:
+        self._writer.own()  # a new socket: before the core learns it may write again
         if not self._closing:
             self._events.on_reconnected()
 
@@ -246,30 +253,6 @@ class NatsPyTransport:
         return s["in_msgs"], s["in_bytes"], s["reconnects"]
 
     # -- writing ---------------------------------------------------------------------------------------
-    def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
-        """While nats-py holds no pending commands of its own, chunks go straight into the socket's
-        transport (one loop iteration from publish to the wire), but only up to the transport's
-        high-water mark: asyncio's buffer copies itself on each partial send, so a deep buffer
-        costs more than it saves. When nats-py has commands queued, chunks go behind them into
-        its pending buffer, which its flusher writes."""
-        nc = self.nc
-        transport = nc._transport
-        if not nc._pending and type(transport).__name__ == "TcpTransport":
-            writer = transport._io_writer  # type: ignore[union-attr]
-            buffered = writer.transport.get_write_buffer_size
-            while chunks and (force or buffered() < _DIRECT_HIGH_WATER):
-                writer.write(chunks.popleft())
-            return bool(chunks)
-        pending = nc._pending
-        while chunks:
-            c = chunks.popleft()
-            pending.append(c)
-            nc._pending_data_size += len(c)
-        fq = nc._flush_queue
-        if fq is not None and fq.empty():
-            fq.put_nowait(asyncio.get_running_loop().create_future())
-        return nc._pending_data_size > _HIGH_WATER
-
     async def drain_writes(self) -> None:
         nc = self.nc
         fq = nc._flush_queue
@@ -326,6 +309,7 @@ class NatsPyTransport:
     # -- closing -------------------------------------------------------------------------------------
     async def close(self, timeout: float) -> None:
         self._closing = True
+        self._writer.disown()
         nc = self.nc
         if nc.is_connected:
             try:

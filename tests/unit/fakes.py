@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +49,19 @@ class FakeTransport:
         self.next_sid = 1
         self.written: list[bytes] = []
         self.congested_after: int | None = None  # chunks accepted before reporting congestion
+        #: whether direct writes (try_write) are taken; refused (False) by default
+        self.direct = False
+        #: set: write() stops (bounded) after taking its first chunk, until the gate opens
+        self.write_gate: threading.Event | None = None
+        self.in_write = threading.Event()
+        #: True: drain_writes waits until release() (a congested socket that stays congested)
+        self.hold_drain = False
+        self._drained: asyncio.Event | None = None
+        self.payload_limit = 1024
+        self.direct_calls = 0
+        self.direct_written: list[bytes] = []  # what direct writes took, in order
+        self._lock = threading.Lock()  # as the real transport's write lock: one writer at a time
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.pings = 0
         self.closed = False
         self.in_msgs = 0
@@ -59,6 +73,8 @@ class FakeTransport:
         if self.fail_connect is not None:
             raise self.fail_connect
         self.connected = True
+        self._loop = asyncio.get_running_loop()
+        self._drained = asyncio.Event()
         self.events.on_connected()
         return True
 
@@ -68,7 +84,7 @@ class FakeTransport:
 
     @property
     def max_payload(self) -> int:
-        return 1024
+        return self.payload_limit
 
     @property
     def max_control_line(self) -> int:
@@ -81,6 +97,17 @@ class FakeTransport:
     def counters(self) -> tuple[int, int, int]:
         return self.in_msgs, self.in_bytes, 0
 
+    def try_write(self, data: bytes) -> bool:
+        self.direct_calls += 1
+        if not self.direct or not self.connected or self._loop is None:
+            return False
+        with self._lock:
+            self.written.append(data)
+            self.direct_written.append(data)
+            self._buf += data
+        self._loop.call_soon_threadsafe(self._route)  # deliveries happen on the I/O thread
+        return True
+
     def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
         taken = 0
         while chunks:
@@ -88,13 +115,29 @@ class FakeTransport:
                 return True
             data = chunks.popleft()
             taken += 1
-            self.written.append(data)
-            self._buf += data
+            if self.write_gate is not None:  # the chunk is in nobody's hands but this call's
+                self.in_write.set()
+                assert self.write_gate.wait(5.0), "the test never opened the write gate"
+            with self._lock:
+                self.written.append(data)
+                self._buf += data
             self._route()
         return False
 
+    @property
+    def wire(self) -> bytes:
+        """Everything written so far, in the order it reached the "socket"."""
+        return b"".join(self.written)
+
     async def drain_writes(self) -> None:
+        if self.hold_drain and self._drained is not None:
+            await asyncio.wait_for(self._drained.wait(), 5.0)
         self.congested_after = None
+
+    def release(self) -> None:
+        """Any thread: let a held drain_writes finish."""
+        assert self._loop is not None and self._drained is not None
+        self._loop.call_soon_threadsafe(self._drained.set)
 
     async def ping(self, timeout: float) -> None:
         self.pings += 1
@@ -121,24 +164,32 @@ class FakeTransport:
 
     # -- the fake "server" ---------------------------------------------------------------------------
     def _route(self) -> None:
-        while b"\r\n" in self._buf:
-            line, rest = self._buf.split(b"\r\n", 1)
-            parts = line.decode().split(" ")
-            if parts[0] == "PUB":
-                subject, reply, size = parts[1], (parts[2] if len(parts) == 4 else ""), int(parts[-1])
-                if len(rest) < size + 2:
-                    return
-                self.deliver(subject, rest[:size], reply, None)
-                self._buf = rest[size + 2 :]
-            elif parts[0] == "HPUB":
-                subject, reply = parts[1], (parts[2] if len(parts) == 5 else "")
-                hsize, total = int(parts[-2]), int(parts[-1])
-                if len(rest) < total + 2:
-                    return
-                self.deliver(subject, rest[hsize:total], reply, parse_headers(rest[:hsize]))
-                self._buf = rest[total + 2 :]
-            else:
-                raise AssertionError(f"the core wrote an unexpected command: {line!r}")
+        while True:
+            with self._lock:
+                cmd = self._next_command()
+            if cmd is None:
+                return
+            self.deliver(*cmd)
+
+    def _next_command(self) -> tuple[str, bytes, str, Mapping[str, str] | None] | None:
+        if b"\r\n" not in self._buf:
+            return None
+        line, rest = self._buf.split(b"\r\n", 1)
+        parts = line.decode().split(" ")
+        if parts[0] == "PUB":
+            subject, reply, size = parts[1], (parts[2] if len(parts) == 4 else ""), int(parts[-1])
+            if len(rest) < size + 2:
+                return None
+            self._buf = rest[size + 2 :]
+            return subject, rest[:size], reply, None
+        if parts[0] == "HPUB":
+            subject, reply = parts[1], (parts[2] if len(parts) == 5 else "")
+            hsize, total = int(parts[-2]), int(parts[-1])
+            if len(rest) < total + 2:
+                return None
+            self._buf = rest[total + 2 :]
+            return subject, rest[hsize:total], reply, parse_headers(rest[:hsize])
+        raise AssertionError(f"the core wrote an unexpected command: {line!r}")
 
     def deliver(self, subject: str, data: bytes, reply: str, headers: Mapping[str, str] | None) -> None:
         """Hand a message to every matching subscription (as the transport would, on the I/O thread)."""

@@ -64,3 +64,35 @@ def test_a_missing_instance_attribute_is_refused(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(NatsClient, "__init__", init)
     with pytest.raises(contract.NatsPyContractError, match="_pending_data_size"):
         contract.require()
+
+
+def test_a_missing_connection_status_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = NatsClient.__init__
+
+    def init(self: NatsClient, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        del self._status
+
+    monkeypatch.setattr(NatsClient, "__init__", init)
+    with pytest.raises(contract.NatsPyContractError, match="_status"):
+        contract.require()
+
+
+@pytest.mark.parametrize("private", ["_sock", "_buffer", "_conn_lost", "_closing"])
+def test_an_asyncio_without_a_direct_write_private_turns_direct_writes_off(
+    monkeypatch: pytest.MonkeyPatch, private: str
+) -> None:
+    from asyncio import selector_events
+
+    base = selector_events._SelectorTransport  # type: ignore[attr-defined]
+    names = set(base.__init__.__code__.co_names) - {private}
+
+    def init(self: object, *args: object, **kwargs: object) -> None:  # names every attribute but one
+        pass
+
+    init.__code__ = init.__code__.replace(co_names=tuple(sorted(names)))
+    monkeypatch.setattr(base, "__init__", init)
+    contract.require()  # nats-py itself is still fine: no refusal
+    assert contract.problems() == []
+    problems = contract.direct_write_problems()
+    assert problems and private in problems[0]
