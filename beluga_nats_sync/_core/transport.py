@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 __all__ = ["Deliver", "Transport", "TransportEvents"]
 
@@ -104,6 +104,3 @@ class Transport(Protocol):
 
     async def close(self, timeout: float) -> None:
         """Flush (at most ``timeout``) and close; no event is reported after this."""
-
-    def jetstream(self) -> Any:
-        """The JetStream backend of this connection (``beluga_nats_sync._natspy.jetstream``)."""

@@ -3,16 +3,10 @@
 ``ConsumerConfig``, ``ConsumerInfo``, ``KeyValueConfig``). Only their public methods are used
 (``as_dict()``, ``from_response()``, ``evolve()``): the requests themselves are our own
 (``beluga_nats_sync.jetstream._api``), so no nats-py JetStream object runs any more.
-
-:class:`JetStreamBackend` remains only because the transport still offers ``jetstream()``;
-nothing in the package calls it.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from nats.js import JetStreamContext, JetStreamManager
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
@@ -26,22 +20,7 @@ __all__ = [
     "AckPolicy",
     "ConsumerConfig",
     "ConsumerInfo",
-    "JetStreamBackend",
     "KeyValueConfig",
     "StreamConfig",
     "StreamInfo",
 ]
-
-
-class JetStreamBackend:
-    """nats-py's JetStream context and manager for one connection (unused by the package; see
-    the module docstring)."""
-
-    def __init__(self, nc: Any) -> None:
-        self._nc = nc
-
-    def context(self, prefix: str, timeout: float) -> JetStreamContext:
-        return JetStreamContext(self._nc, prefix=prefix, timeout=timeout)
-
-    def manager(self, prefix: str, timeout: float) -> JetStreamManager:
-        return JetStreamManager(self._nc, prefix=prefix, timeout=timeout)

@@ -319,10 +319,3 @@ class NatsPyTransport:
         if self._connect_task is not None and not self._connect_task.done():
             self._connect_task.cancel()
         await nc.close()
-
-    # -- JetStream -------------------------------------------------------------------------------------
-    def jetstream(self) -> Any:
-        from .jetstream import JetStreamBackend
-
-        return JetStreamBackend(self.nc)
-

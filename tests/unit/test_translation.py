@@ -6,12 +6,11 @@ import asyncio
 import ssl
 
 import nats.errors as nerr
-import nats.js.errors as jserr
 
 import beluga_nats_sync as bns
 from beluga_nats_sync._core.jserrors import api_error
 from beluga_nats_sync._core.options import Options
-from beluga_nats_sync._natspy.errors import translate, translate_async_error, translate_connect_error, translate_js
+from beluga_nats_sync._natspy.errors import translate, translate_async_error, translate_connect_error
 from beluga_nats_sync._natspy.security import TLSNotOfferedError
 
 
@@ -57,15 +56,3 @@ def test_jetstream_api_errors_by_number() -> None:
     assert isinstance(api_error(400, 10071, "wrong last sequence", "put"), bns.WrongRevisionError)
     other = api_error(500, 10999, "odd", "info")
     assert type(other) is bns.JetStreamError and other.err_code == 10999 and "odd" in str(other)
-
-
-def test_jetstream_errors_from_nats_py() -> None:
-    e = translate_js(jserr.APIError(code=404, err_code=10059, description="stream not found"), "info", stream="S")
-    assert isinstance(e, bns.StreamNotFoundError) and "'S'" in str(e)
-    assert isinstance(translate_js(jserr.ServiceUnavailableError(), "info"), bns.JetStreamNotEnabledError)
-    assert isinstance(translate_js(jserr.KeyNotFoundError(), "get", bucket="b", key="k"), bns.KeyNotFoundError)
-    assert isinstance(translate_js(jserr.BucketNotFoundError(), "bind", bucket="b"), bns.BucketNotFoundError)
-    assert isinstance(translate_js(nerr.TimeoutError(), "info"), bns.NATSTimeoutError)
-    assert isinstance(translate_js(nerr.ConnectionClosedError(), "info"), bns.ClosedError)
-    bug = KeyError("x")
-    assert translate_js(bug, "info") is bug
