@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 import attrs
 
+from .handlers import check_handler
 from .protocol import MAX_TIMEOUT
 from .security import check_security
 
@@ -125,10 +126,9 @@ def _int_at_least(name: str, low: int) -> Callable[[Any, Any, Any], None]:
     return check
 
 
-def _optional_callable(name: str) -> Callable[[Any, Any, Any], None]:
+def _optional_callable(name: str, receives: str) -> Callable[[Any, Any, Any], None]:
     def check(_inst: Any, _attr: Any, value: Any) -> None:
-        if value is not None and not callable(value):
-            raise TypeError(f"{name} must be a callable or None, got {type(value).__name__}")
+        check_handler(value, name, receives, optional=True)
 
     return check
 
@@ -257,19 +257,19 @@ class Options:
     tls_handshake_first: bool = False
     """Start TLS before the server's INFO (the server needs ``handshake_first`` in its tls block)."""
     error_cb: ErrorCallback | None = attrs.field(
-        default=None, eq=False, repr=False, validator=_optional_callable("error_cb")
+        default=None, eq=False, repr=False, validator=_optional_callable("error_cb", "the error")
     )
     """Called with each asynchronous error (slow consumer, permissions, lost connection), on the event thread."""
     disconnected_cb: EventCallback | None = attrs.field(
-        default=None, eq=False, repr=False, validator=_optional_callable("disconnected_cb")
+        default=None, eq=False, repr=False, validator=_optional_callable("disconnected_cb", "no arguments")
     )
     """Called when the connection is lost, on the client's event thread."""
     reconnected_cb: EventCallback | None = attrs.field(
-        default=None, eq=False, repr=False, validator=_optional_callable("reconnected_cb")
+        default=None, eq=False, repr=False, validator=_optional_callable("reconnected_cb", "no arguments")
     )
     """Called when a connection is back (subscriptions restored), on the client's event thread."""
     closed_cb: EventCallback | None = attrs.field(
-        default=None, eq=False, repr=False, validator=_optional_callable("closed_cb")
+        default=None, eq=False, repr=False, validator=_optional_callable("closed_cb", "no arguments")
     )
     """Called once when the client is closed, by ``close()`` or because reconnects ran out."""
 

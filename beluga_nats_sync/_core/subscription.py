@@ -9,7 +9,6 @@ through the error callback.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import queue
 import threading
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ClosedError, NATSTimeoutError, SlowConsumerError
 from .dispatch import Dispatcher
+from .handlers import check_handler
 from .msg import Msg, Publisher
 from .protocol import DEFAULT_MAX_CONTROL_LINE, check_control_line, check_queue, check_subject, check_timeout
 
@@ -46,10 +46,7 @@ def check_subscribe(
     check_subject(subject, wildcards=True)
     check_queue(queue)
     check_control_line(max_line, "subject" if len(subject) >= len(queue) else "queue group", subject, queue)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable (it receives a Msg) or None, got {type(callback).__name__}")
-    if callback is not None and inspect.iscoroutinefunction(callback):
-        raise TypeError("callback must be a plain function, not a coroutine function; it runs on its own thread")
+    check_handler(callback, "callback", "a Msg", optional=True)
     if max_msgs is not None and (isinstance(max_msgs, bool) or not isinstance(max_msgs, int) or max_msgs < 1):
         raise ValueError(f"max_msgs must be an int >= 1 or None, got {max_msgs!r}")
     pm = options.pending_msgs_limit if pending_msgs_limit is None else pending_msgs_limit

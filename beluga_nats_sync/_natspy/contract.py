@@ -21,6 +21,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from .._core.handlers import is_async_callable
+
 __all__ = ["SUPPORTED", "NatsPyContractError", "check", "direct_write_problems", "require"]
 
 #: the nats-py releases this package is tested with (keep in step with setup.cfg)
@@ -43,7 +45,7 @@ def _coroutine(owner: Any, name: str, params: tuple[str, ...] = ()) -> str | Non
     label = f"{getattr(owner, '__name__', owner)}.{name}"
     if fn is None:
         return f"{label} is missing"
-    if not inspect.iscoroutinefunction(fn):
+    if not is_async_callable(fn):
         return f"{label} is not a coroutine function"
     got = list(inspect.signature(fn).parameters)
     if params and [p for p in got if p != "self"][: len(params)] != list(params):

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Union
 import attrs
 
 from .._client import Client
+from .._core.handlers import check_handler
 from .._core.msg import Msg
 from .._core.options import Options
 from .._core.protocol import check_timeout
@@ -86,17 +87,6 @@ def _header_text(text: str, limit: int = 512) -> str:
 class HandlerResultError(TypeError):
     """A handler returned what the bus cannot use (a ``serve()`` handler something other than a
     :class:`Message`, or any handler a coroutine): a bug in the handler, so it is not retried."""
-
-
-def _check_handler(handler: Any, expects: str) -> None:
-    if not callable(handler):
-        raise TypeError(f"handler must be callable ({expects}), got {type(handler).__name__}")
-    call = getattr(type(handler), "__call__", None)  # noqa: B004 - an object with an async __call__
-    if any(inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (handler, call)):
-        raise TypeError(
-            "handler must be a plain function, not a coroutine function (async def); "
-            f"it runs on the subscription's own thread ({expects})"
-        )
 
 
 _BUS_KEYWORDS = ("max_retries", "retry_backoff", "retry_backoff_max", "dead_letter_subject")
@@ -237,7 +227,7 @@ class NATSMessageBus:
     # -- receiving -----------------------------------------------------------------------------------
     def subscribe(self, subject: str, handler: MessageHandler, *, queue: str = "") -> Subscription:
         """Call ``handler(message)`` for each Message on ``subject``, on a dispatcher thread, in order."""
-        _check_handler(handler, "it receives a Message")
+        check_handler(handler, "handler", "a Message")
         return self._client.subscribe(
             subject, lambda msg: self._deliver(subject, queue, handler, msg, False), queue=queue
         )
@@ -249,7 +239,7 @@ class NATSMessageBus:
         names the error, and the request is dead-lettered; a handler that returns something other
         than a Message fails that way at once (:class:`HandlerResultError`, never retried).
         """
-        _check_handler(handler, "Message -> Message")
+        check_handler(handler, "handler", "a Message and returns the reply Message")
         return self._client.subscribe(
             subject, lambda msg: self._deliver(subject, queue, handler, msg, True), queue=queue
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .._core.handlers import check_handler
 from ..jetstream import ConsumeHandle, JetStream, JetStreamMsg, PubAck
 from ..message import Message, check_message
 from . import tracing as _tracing
@@ -61,8 +62,7 @@ class BusJetStream:
         with backoff, and after ``max_deliver`` attempts it is dead-lettered (``kwargs`` are those
         of :meth:`JetStream.consume`).
         """
-        if not callable(handler):
-            raise TypeError(f"handler must be callable (it receives a Message), got {type(handler).__name__}")
+        check_handler(handler, "handler", "a Message")
 
         def callback(msg: JetStreamMsg) -> None:
             message = Message.from_json(msg.data)

@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .._client import Client
+from .._core.handlers import check_handler
 from .._core.msg import Msg
 from .._core.options import Options
 from .._core.subscription import Subscription
@@ -422,8 +423,7 @@ class NATSClient(NATSNoSubscribeClient):
         With ``max_messages`` the subscription ends after that many messages; the server is told
         at once, so with a ``queue`` group no message past the limit is taken from the others.
         """
-        if not callable(callback):
-            raise TypeError(f"callback must be callable (it receives a NATSMessage), got {type(callback).__name__}")
+        check_handler(callback, "callback", "a NATSMessage")
         if max_messages is not None and (
             isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1
         ):

@@ -4,13 +4,13 @@ Every call blocks the calling thread, bounded by a timeout, and is safe from any
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._core.handlers import check_handler
 from .._core.protocol import check_subject, check_timeout
 from .._natspy.jetstream import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
 from ..errors import JetStreamError
@@ -223,10 +223,7 @@ class JetStream(Publishing):
         check_name(durable, "durable name")
         if stream is not None:
             check_name(stream)
-        if not callable(callback):
-            raise TypeError(f"callback must be callable (it receives a JetStreamMsg), got {type(callback).__name__}")
-        if asyncio.iscoroutinefunction(callback):
-            raise TypeError("callback must be a plain function, not a coroutine function; it runs on its own thread")
+        check_handler(callback, "callback", "a JetStreamMsg")
         check_positive_int(max_ack_pending, "max_ack_pending")
         check_positive_int(max_deliver, "max_deliver")
         check_positive_int(batch, "batch")

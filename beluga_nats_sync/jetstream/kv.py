@@ -11,7 +11,6 @@ Every call blocks the calling thread, bounded by a timeout; entries are frozen
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import json
@@ -19,6 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from .._core.handlers import check_handler
 from .._core.jserrors import ERR_NO_MESSAGE_FOUND, bucket_not_found, key_not_found
 from .._core.protocol import payload_bytes
 from .._natspy.jetstream import KeyValueConfig, StreamConfig
@@ -271,10 +271,7 @@ class KeyValue:
         until :meth:`KeyWatcher.stop`. Deletes arrive as entries with ``operation`` 'DEL' or
         'PURGE' unless ``ignore_deletes``; ``include_history`` starts with every kept revision."""
         check_key(key, wildcards=True)
-        if not callable(callback):
-            raise TypeError(f"callback must be callable (it receives a KeyValueEntry), got {type(callback).__name__}")
-        if asyncio.iscoroutinefunction(callback):
-            raise TypeError("callback must be a plain function, not a coroutine function; it runs on its own thread")
+        check_handler(callback, "callback", "a KeyValueEntry")
         w = KeyWatcher(
             self._js, self.bucket, key, callback, include_history=include_history, ignore_deletes=ignore_deletes
         )

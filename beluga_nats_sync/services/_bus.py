@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .._core.handlers import check_handler
 from ..errors import MessageDecodeError
 from ..message import Message
-from ._protocol import check_handler, check_prefix, check_queue_group, header_text
+from ._protocol import check_prefix, check_queue_group, header_text
 from ._service import Service, ServiceError, ServiceRequest, resolve_queue_group
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ class _BusAdder:
     ) -> None:
         """Answer each request on ``subject`` (default ``name``) with ``handler(message)``, which
         returns the reply :class:`Message`; as :meth:`Service.add_endpoint` otherwise."""
-        check_handler(handler, "a Message and returns the reply Message")
+        check_handler(handler, "handler", "a Message and returns the reply Message")
         queue = resolve_queue_group(queue_group, self._queue_group)
         wrapped = _MessageEndpoint(self._bus, self._tracing, handler, queue)
         self._service._add(self._prefix, name, wrapped, subject, queue, None, metadata)

@@ -26,7 +26,6 @@ __all__ = [
     "STATS_RESPONSE_TYPE",
     "VERBS",
     "check_endpoint_name",
-    "check_handler",
     "check_metadata",
     "check_prefix",
     "check_queue_group",
@@ -160,15 +159,6 @@ def check_metadata(metadata: Any, what: str = "metadata") -> dict[str, str]:
             )
         out[k] = v
     return out
-
-
-def check_handler(handler: Any, takes: str) -> None:
-    import inspect
-
-    if not callable(handler):
-        raise TypeError(f"handler must be callable (it receives {takes}), got {type(handler).__name__}")
-    if inspect.iscoroutinefunction(handler):
-        raise TypeError("handler must be a plain function, not a coroutine function; it runs on its own thread")
 
 
 def control_subject(verb: str, name: str | None = None, service_id: str | None = None) -> str:

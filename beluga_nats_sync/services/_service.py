@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .._core.handlers import check_handler
 from ..errors import ClosedError, NATSSyncError, NATSTimeoutError
 from ._protocol import (
     DEFAULT_QUEUE_GROUP,
@@ -29,7 +30,6 @@ from ._protocol import (
     STATS_RESPONSE_TYPE,
     VERBS,
     check_endpoint_name,
-    check_handler,
     check_metadata,
     check_prefix,
     check_queue_group,
@@ -330,7 +330,7 @@ class Service(_EndpointAdder):
         metadata: Mapping[str, str] | None,
     ) -> _Endpoint:
         check_endpoint_name(name)
-        check_handler(handler, "a ServiceRequest")
+        check_handler(handler, "handler", "a ServiceRequest")
         own = check_subject(subject) if subject is not None else name
         full = f"{prefix}.{own}" if prefix else own
         qg = resolve_queue_group(queue_group, parent_queue_group)
