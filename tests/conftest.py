@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import signal
+import weakref
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 import beluga_nats_sync as bns
+from beluga_nats_sync import _client
 from beluga_nats_sync.server import EmbeddedServer
 
 # Tests press Ctrl-C (SIGINT) in the processes they start and expect Python's KeyboardInterrupt.
@@ -15,6 +18,25 @@ from beluga_nats_sync.server import EmbeddedServer
 # every process it starts (an ignored signal survives exec): hand them the default back.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
+def close_leftover_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every client a test made and left open (a failing assertion skips its own close), so
+    that no test sees the threads, subscriptions or connections of an earlier one. Clients are
+    held weakly: a test of what the garbage collector does with a dropped client still sees it."""
+    made: weakref.WeakSet[bns.Client] = weakref.WeakSet()
+    init = _client.Client.__init__
+
+    def tracked_init(self: bns.Client, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.add(self)
+
+    monkeypatch.setattr(_client.Client, "__init__", tracked_init)
+    yield
+    for nc in list(made):
+        if not nc.is_closed:
+            nc.close(timeout=5.0)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,17 @@ def thread_names() -> list[str]:
     return sorted(t.name for t in threading.enumerate())
 
 
+def thread_snapshot() -> set[threading.Thread]:
+    """The threads alive now: what a test compares against to see only the threads it started."""
+    return set(threading.enumerate())
+
+
+def threads_started_since(before: set[threading.Thread]) -> list[str]:
+    """The names of the threads alive now that were not in ``before``. A test that must leave no
+    thread behind waits for this to be empty: threads an earlier test left, ending or not, do not count."""
+    return sorted(t.name for t in threading.enumerate() if t not in before)
+
+
 def free_port() -> int:
     """A loopback port that was free a moment ago (for configs that must name their ports)."""
     import socket

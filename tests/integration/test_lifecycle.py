@@ -15,7 +15,7 @@ import pytest
 import beluga_nats_sync as bns
 from beluga_nats_sync.server import EmbeddedServer
 
-from helpers import thread_names, wait_for
+from helpers import thread_snapshot, threads_started_since, wait_for
 
 
 @pytest.fixture
@@ -68,10 +68,10 @@ def test_silent_server_raises_within_the_timeout(silent_port: int) -> None:
 
 
 def test_failed_connect_leaves_no_thread(dead_port: int) -> None:
-    before = thread_names()
+    before = thread_snapshot()
     with pytest.raises(bns.ConnectError):
         bns.connect(f"nats://127.0.0.1:{dead_port}", timeout=2.0)
-    wait_for(lambda: thread_names() == before, what="threads to end")
+    wait_for(lambda: threads_started_since(before) == [], what="threads to end")
 
 
 def test_second_server_in_list_is_used(nats_server: EmbeddedServer, dead_port: int) -> None:
@@ -80,7 +80,7 @@ def test_second_server_in_list_is_used(nats_server: EmbeddedServer, dead_port: i
 
 
 def test_close_releases_every_thread_and_blocked_call(nats_server: EmbeddedServer) -> None:
-    before = thread_names()
+    before = thread_snapshot()
     closed = threading.Event()
     nc = bns.connect(nats_server.url, closed_cb=closed.set)
     for i in range(3):
@@ -112,7 +112,7 @@ def test_close_releases_every_thread_and_blocked_call(nats_server: EmbeddedServe
     assert time.monotonic() - t0 < 2.0
     assert sorted(type(e).__name__ for e in outcome) == ["ClosedError", "ClosedError"]
     assert closed.wait(2.0)
-    wait_for(lambda: thread_names() == before, what="threads back to the start count")
+    wait_for(lambda: threads_started_since(before) == [], what="threads back to the start count")
 
 
 def test_close_sends_what_was_published(nats_server: EmbeddedServer) -> None:
@@ -128,7 +128,7 @@ def test_close_sends_what_was_published(nats_server: EmbeddedServer) -> None:
 
 
 def test_garbage_collected_client_leaves_no_thread(nats_server: EmbeddedServer) -> None:
-    before = thread_names()
+    before = thread_snapshot()
 
     def make_and_drop() -> None:
         nc = bns.connect(nats_server.url)
@@ -136,7 +136,7 @@ def test_garbage_collected_client_leaves_no_thread(nats_server: EmbeddedServer) 
 
     make_and_drop()
     gc.collect()
-    wait_for(lambda: thread_names() == before, what="threads of the dropped client to end")
+    wait_for(lambda: threads_started_since(before) == [], what="threads of the dropped client to end")
 
 
 def test_callbacks_are_plain_functions_off_the_io_thread(nats_server: EmbeddedServer) -> None:

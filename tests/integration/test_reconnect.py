@@ -13,7 +13,7 @@ import pytest
 import beluga_nats_sync as bns
 from beluga_nats_sync.server import EmbeddedServer
 
-from helpers import free_port, pause_process, thread_names, wait_for
+from helpers import free_port, pause_process, thread_snapshot, threads_started_since, wait_for
 
 
 class Events:
@@ -157,7 +157,7 @@ def _capture(into: list, fn) -> None:  # type: ignore[no-untyped-def,type-arg]
 
 
 def test_client_closes_when_reconnects_are_exhausted(fresh_server: EmbeddedServer, events: Events) -> None:
-    before = thread_names()
+    before = thread_snapshot()
     nc = bns.connect(fresh_server.url, reconnect_wait=0.05, max_reconnects=2, **events.options())  # type: ignore[arg-type]
     sub = nc.subscribe("rc.gone")
     nc.subscribe("rc.gone.cb", lambda m: None)
@@ -172,7 +172,7 @@ def test_client_closes_when_reconnects_are_exhausted(fresh_server: EmbeddedServe
     assert nc.is_closed
     with pytest.raises(bns.ClosedError):
         nc.publish("rc.gone", b"")
-    wait_for(lambda: thread_names() == before, what="every thread of the client to end")
+    wait_for(lambda: threads_started_since(before) == [], what="every thread of the client to end")
 
 
 def test_retry_on_failed_connect_starts_before_the_server() -> None:
@@ -251,7 +251,7 @@ def test_restart_with_a_smaller_max_payload(events: Events) -> None:
 def test_server_error_closing_the_connection_is_reported_and_closes_cleanly(events: Events) -> None:
     # Like nats.go, a fatal -ERR (anything but a stale connection or a permissions violation)
     # closes the client: the error is reported, closed_cb fires, every thread ends.
-    before = thread_names()
+    before = thread_snapshot()
     with EmbeddedServer(config="max_control_line: 256\n") as srv:
         nc = bns.connect(srv.url, reconnect_wait=0.1, max_reconnects=-1, **events.options())  # type: ignore[arg-type]
         try:
@@ -265,7 +265,7 @@ def test_server_error_closing_the_connection_is_reported_and_closes_cleanly(even
                 nc.publish("rc.err.ok", b"")
         finally:
             nc.close(timeout=2.0)
-    wait_for(lambda: thread_names() == before, what="every thread of the client to end")
+    wait_for(lambda: threads_started_since(before) == [], what="every thread of the client to end")
 
 
 def test_killed_mid_stream_recovers_and_counts(fresh_server: EmbeddedServer, events: Events) -> None:
