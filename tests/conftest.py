@@ -21,7 +21,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 
 @pytest.fixture(autouse=True)
-def close_leftover_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def close_leftover_clients() -> Iterator[None]:
     """Close every client a test made and left open (a failing assertion skips its own close), so
     that no test sees the threads, subscriptions or connections of an earlier one. Clients are
     held weakly: a test of what the garbage collector does with a dropped client still sees it."""
@@ -32,8 +32,11 @@ def close_leftover_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         init(self, *args, **kwargs)
         made.add(self)
 
-    monkeypatch.setattr(_client.Client, "__init__", tracked_init)
-    yield
+    # a MonkeyPatch of its own: taking the shared `monkeypatch` fixture here would set it up before
+    # every other fixture, and so undo a test's own patches only after their teardowns ran
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_client.Client, "__init__", tracked_init)
+        yield
     for nc in list(made):
         if not nc.is_closed:
             nc.close(timeout=5.0)
