@@ -100,13 +100,13 @@ def selected_context(environ: Mapping[str, str] | None = None) -> str | None:
     return name or None
 
 
-def _context_file(ref: str, environ: Mapping[str, str] | None) -> tuple[str, Path]:
+def _context_file(ref: str, environ: Mapping[str, str] | None, chosen: str = "") -> tuple[str, Path]:
     """``(name, path)`` of a context given by name, or by the path of its ``.json`` (as ``nats --context``)."""
     if ref.endswith(".json") and os.path.isfile(ref):
         return Path(ref).stem, Path(ref)
     if not ref.strip() or ".." in ref or "/" in ref or "\\" in ref or ref.startswith(".") or "\x00" in ref:
         raise ContextError(
-            f"{ref!r} is not a NATS context name (a name has no '/', '\\' or '..' and does not start with '.'; "
+            f"{ref!r}{chosen} is not a NATS context name (a name has no '/', '\\' or '..' and does not start with '.'; "
             "or give the path of an existing .json file)",
             context=ref,
         )
@@ -253,11 +253,11 @@ def load_context(ref: str, environ: Mapping[str, str] | None = None, *, source: 
     env = os.environ if environ is None else environ
     if not isinstance(ref, str):
         raise TypeError(f"context must be a context name (a str), got {type(ref).__name__}")
-    name, path = _context_file(ref, env)
     chosen = {
         "$NATS_CONTEXT": " (named by $NATS_CONTEXT)",
         "selected": f" (selected in {str(config_dir(env) / 'context.txt')!r})",
     }.get(source, "")
+    name, path = _context_file(ref, env, chosen)
     try:
         raw = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):

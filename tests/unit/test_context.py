@@ -352,6 +352,15 @@ def test_names_that_would_leave_the_context_folder_are_refused(home: Path, name:
         bns.Client(context=name)
 
 
+def test_a_bad_name_says_where_it_came_from(three: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    select(three, "../../etc/x")
+    with pytest.raises(bns.ContextError, match=r"'../../etc/x' \(selected in '.*context\.txt'\) is not a NATS"):
+        bns.Client()
+    monkeypatch.setenv("NATS_CONTEXT", "a/b")
+    with pytest.raises(bns.ContextError, match=r"'a/b' \(named by \$NATS_CONTEXT\) is not a NATS context name"):
+        bns.Client()
+
+
 def test_secrets_are_not_in_the_reprs(home: Path) -> None:
     write_context(home / ".config", "s", user="alice", password=SECRET, token=TOKEN)
     client = bns.Client(context="s")
