@@ -14,6 +14,7 @@ in order on their own threads, and every blocking call is bounded by a timeout::
 import typing as _typing  # no `from __future__ import annotations`: it would show in dir()
 
 from ._client import Client, connect
+from ._context import NatsContext
 from ._core.msg import Msg
 from ._core.options import Options
 from ._core.stats import Stats
@@ -25,6 +26,8 @@ from .errors import (
     ClosedError,
     ConnectError,
     ConsumerNotFoundError,
+    ContextError,
+    ContextNotFoundError,
     DisconnectedError,
     InvalidSubjectError,
     JetStreamError,
@@ -62,6 +65,8 @@ __all__ = [
     "ClosedError",
     "ConnectError",
     "ConsumerNotFoundError",
+    "ContextError",
+    "ContextNotFoundError",
     "DisconnectedError",
     "InvalidSubjectError",
     "JetStream",
@@ -79,6 +84,7 @@ __all__ = [
     "NATSMessageBus",
     "NATSSyncError",
     "NATSTimeoutError",
+    "NatsContext",
     "NoReplySubjectError",
     "NoRespondersError",
     "Options",

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._context import NatsContext
+from ._context import resolve as resolve_context
 from ._core.connection import Connection, State, finalize_connection
 from ._core.inbox import new_inbox
 from ._core.msg import Msg
@@ -36,11 +38,14 @@ class Client:
     """A blocking NATS client whose I/O runs on a background thread.
 
     ``Client(servers, **options)`` makes an unconnected client; :meth:`connect` connects it.
-    :func:`beluga_nats_sync.connect` does both. Every method is safe to call from any thread,
-    including from inside a subscription callback.
+    :func:`beluga_nats_sync.connect` does both, and says where settings come from when no
+    ``servers`` are given (``context=``, ``$NATS_CONTEXT``, ``$NATS_URL``, the selected context).
+    Every method is safe to call from any thread, including from inside a subscription callback.
     """
 
-    def __init__(self, servers: ServersArg = None, *, options: Options | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, servers: ServersArg = None, *, options: Options | None = None, context: str | None = None, **kwargs: Any
+    ) -> None:
         extra: dict[str, Any] = dict(kwargs)
         if servers is not None:
             extra["servers"] = servers
@@ -52,7 +57,14 @@ class Client:
                 f"unknown client option {name!r}; {hint}the options are the fields of beluga_nats_sync.Options "
                 "(name, timeout, reconnect_wait, ...)"
             )
-        options = Options(**extra) if options is None else attrs.evolve(options, **extra)
+        self._context: NatsContext | None = None
+        if options is None:  # explicit arguments, then $NATS_CONTEXT/$NATS_URL, then the selected context
+            extra, self._context = resolve_context(extra, context)
+            options = Options(**extra)
+        elif context is not None:
+            raise TypeError("context= cannot be given with options=: an Options is a complete configuration")
+        else:
+            options = attrs.evolve(options, **extra)
         self._options = options
         self._e: Connection | None = None
 
@@ -173,10 +185,16 @@ class Client:
 
         ``timeout`` (default ``Options.timeout``) bounds each JetStream call that takes no
         ``timeout`` of its own. ``domain`` or ``api_prefix`` select another JetStream domain or
-        an imported API. No round trip is made here: a server without JetStream is reported by
-        the first call, as :class:`JetStreamNotEnabledError`.
+        an imported API; when neither is given, those of the client's NATS context apply
+        (``jetstream_domain``, else ``jetstream_api_prefix``). No round trip is made here: a
+        server without JetStream is reported by the first call, as :class:`JetStreamNotEnabledError`.
         """
         from .jetstream import JetStream
+
+        ctx = self._context
+        if ctx is not None and domain is None and api_prefix is None:
+            domain = ctx.jetstream_domain
+            api_prefix = None if domain is not None else ctx.jetstream_api_prefix
 
         return JetStream(
             self._engine,
@@ -206,6 +224,11 @@ class Client:
     def options(self) -> Options:
         """The client's settings (frozen)."""
         return self._options
+
+    @property
+    def context(self) -> NatsContext | None:
+        """The NATS context the settings came from (name, file, how it was chosen), or None."""
+        return self._context
 
     @property
     def is_connected(self) -> bool:
@@ -255,7 +278,8 @@ class Client:
         where = self.connected_url or ", ".join(self._options.redacted_servers)
         subs = len(e.subs) if e is not None else 0
         name = f" {self._options.name!r}" if self._options.name is not None else ""
-        return f"<beluga_nats_sync.Client{name} {state} {where} subscriptions={subs}>"
+        ctx = f" context={self._context.name!r}" if self._context is not None else ""
+        return f"<beluga_nats_sync.Client{name} {state} {where}{ctx} subscriptions={subs}>"
 
     def _display_state(self) -> tuple[bool, int | None, list[Subscription]]:
         e = self._e
@@ -309,11 +333,18 @@ class Client:
         return Service(self, name, version, description=description, metadata=metadata, queue_group=queue_group)
 
 
-def connect(servers: ServersArg = None, *, timeout: float | None = None, **options: Any) -> Client:
+def connect(
+    servers: ServersArg = None, *, timeout: float | None = None, context: str | None = None, **options: Any
+) -> Client:
     """Connect to NATS and return a connected :class:`Client`.
 
-    ``servers`` is one URL, a comma-separated list or a list (default ``$NATS_URL`` or
-    ``nats://localhost:4222``); ``options`` are :class:`Options` fields.
+    ``servers`` is one URL, a comma-separated list or a list; ``options`` are :class:`Options`
+    fields. ``context`` names a NATS context (as ``nats context`` saves them, or the path of its
+    ``.json``) whose URL, credentials, TLS files and inbox prefix are used, the other arguments
+    overriding them. Without ``servers`` or ``context``: ``$NATS_CONTEXT`` (its URL replaced by
+    ``$NATS_URL`` when set), else ``$NATS_URL``, else the context selected with
+    ``nats context select``, else ``nats://localhost:4222``. A context that cannot be used
+    raises :class:`ContextError` (:class:`ContextNotFoundError` for a missing context or file).
     """
-    return Client(servers, **options).connect(timeout)
+    return Client(servers, context=context, **options).connect(timeout)
 

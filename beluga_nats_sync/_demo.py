@@ -10,42 +10,50 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from ._client import Client, connect
 from ._core.msg import Msg
-from ._core.options import DEFAULT_URL
 from .errors import ConnectError
 
 __all__ = ["run_demo"]
 
 
 @contextlib.contextmanager
-def _server_url(url: str | None, say: Callable[[str], None]) -> Iterator[str]:
-    url = url or os.environ.get("NATS_URL") or DEFAULT_URL
+def _server(url: str | None, context: str | None, say: Callable[[str], None]) -> Iterator[dict[str, Any]]:
+    """Where the agents connect: the server the settings name (a NATS context's included), else an
+    embedded one."""
+    probe = Client(url, context=context)  # the settings, resolved; nothing connected yet
+    where = ", ".join(probe.options.redacted_servers)
+    if probe.context is not None:
+        where += f" (NATS context {probe.context.name!r})"
     try:
-        connect(url, timeout=1.0).close()
-        say(f"using the NATS server at {url}")
-        yield url
-        return
+        probe.connect(1.0)
     except ConnectError:
         pass
+    else:
+        probe.close()
+        say(f"using the NATS server at {where}")
+        yield {"servers": url, "context": context}
+        return
     from .server import EmbeddedServer
 
     with EmbeddedServer() as srv:
-        say(f"no server answered at {url}; started an embedded nats-server at {srv.url}")
-        yield srv.url
+        say(f"no server answered at {where}; started an embedded nats-server at {srv.url}")
+        yield {"servers": srv.url}
 
 
-def run_demo(url: str | None = None, requests: int = 20, say: Callable[[str], None] = print) -> int:
+def run_demo(
+    url: str | None = None, requests: int = 20, say: Callable[[str], None] = print, context: str | None = None
+) -> int:
     """Run the scenario and print what happens; return 0 when every message made it."""
-    with _server_url(url, say) as server:
-        worker = connect(server, name="worker-agent")
-        planner = connect(server, name="planner-agent")
-        asker = connect(server, name="asker-agent")
+    with _server(url, context, say) as where:
+        worker = connect(name="worker-agent", **where)
+        planner = connect(name="planner-agent", **where)
+        asker = connect(name="asker-agent", **where)
         try:
             return _scenario(worker, planner, asker, requests, say)
         finally:

@@ -118,7 +118,7 @@ def _connect(args: argparse.Namespace, name: str) -> Client:
     def on_error(exc: BaseException) -> None:
         _warn(_one_line(exc))
 
-    return connect(args.url, name=name, timeout=args.connect_timeout, error_cb=on_error)
+    return connect(args.url, context=args.context, name=name, timeout=args.connect_timeout, error_cb=on_error)
 
 
 # -- the Message envelope (--message) --------------------------------------------------------------
@@ -538,7 +538,12 @@ def _cmd_server(args: argparse.Namespace) -> int:
         except PortInUseError as exc:
             raise CLIError(f"port {exc.port} is taken by another process; --port 0 picks a free one") from None
     else:  # where clients look by default, unless it is taken
-        preferred = _clients_port(args.url)
+        url = args.url
+        if url is None and args.context is not None:  # the port that context's clients reach
+            from ._context import load_context
+
+            url = load_context(args.context).options["servers"]
+        preferred = _clients_port(url)
         try:
             srv = EmbeddedServer(port=preferred).start()
         except PortInUseError:
@@ -564,7 +569,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
-    return run_demo(args.url, requests=args.requests)
+    return run_demo(args.url, requests=args.requests, context=args.context)
 
 
 def _bench_main() -> Callable[[list[str]], Any]:
@@ -697,9 +702,9 @@ def _add_service_command(
 # -- the parser ------------------------------------------------------------------------------------
 
 _EPILOG = """\
-connection: --url (or $NATS_URL, else nats://localhost:4222) and --connect-timeout go before or
-after the command. Received data goes to stdout (--json: one object per line); status, progress
-and summaries go to stderr.
+connection: --url and --context (else $NATS_CONTEXT, $NATS_URL, the selected NATS context, then
+nats://localhost:4222) and --connect-timeout go before or after the command. Received data goes
+to stdout (--json: one object per line); status, progress and summaries go to stderr.
 
 examples:
   beluga-nats server                                   # a local nats-server, until Ctrl-C
@@ -716,6 +721,13 @@ def _common() -> argparse.ArgumentParser:
     group = common.add_argument_group("connection and output")
     group.add_argument(
         "--url", default=argparse.SUPPRESS, help="NATS server URL(s), comma-separated (default: $NATS_URL)"
+    )
+    group.add_argument(
+        "--context",
+        default=argparse.SUPPRESS,
+        metavar="NAME",
+        help="use the NATS context NAME, as `nats context` saves them (default: $NATS_CONTEXT, else $NATS_URL, "
+        "else the selected context); --url overrides its URL",
     )
     group.add_argument(
         "--connect-timeout",
@@ -754,7 +766,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[_common()],
     )
-    parser.set_defaults(url=None, connect_timeout=5.0, json=False, progress=None)
+    parser.set_defaults(url=None, context=None, connect_timeout=5.0, json=False, progress=None)
     cmds = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:

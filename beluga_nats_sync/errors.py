@@ -19,6 +19,8 @@ work as a Python user expects::
      ├── SlowConsumerError
      ├── PermissionsError
      ├── MessageDecodeError (ValueError)
+     ├── ContextError (ValueError)          a NATS context (``nats context``) that cannot be used
+     │    └── ContextNotFoundError (FileNotFoundError)
      └── JetStreamError                      (code, err_code, description from the server)
           ├── JetStreamNotEnabledError
           ├── StreamNotFoundError
@@ -38,6 +40,8 @@ __all__ = [
     "ClosedError",
     "ConnectError",
     "ConsumerNotFoundError",
+    "ContextError",
+    "ContextNotFoundError",
     "DisconnectedError",
     "InvalidSubjectError",
     "JetStreamError",
@@ -149,6 +153,29 @@ class PermissionsError(NATSSyncError):
 
 class MessageDecodeError(NATSSyncError, ValueError):
     """Bytes on the wire are not a valid Beluga ``Message`` envelope."""
+
+
+class ContextError(NATSSyncError, ValueError):
+    """A NATS context (the named settings of the ``nats`` CLI) cannot be used: bad JSON, a field
+    this client cannot honour, a value of the wrong type. ``context`` is its name and ``path`` its
+    file; the message names both and never quotes a secret."""
+
+    def __init__(self, message: str, *, context: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.context = context
+        self.path = path
+
+
+class ContextNotFoundError(ContextError, FileNotFoundError):
+    """The NATS context, or a file it names (``creds``, ``nkey``, ``cert``, ``key``, ``ca``), does
+    not exist; ``filename`` is the missing file."""
+
+    def __init__(self, message: str, *, context: str, path: str | None = None, filename: str | None = None) -> None:
+        super().__init__(message, context=context, path=path)
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # not OSError's "[Errno None] ..." form
 
 
 class JetStreamError(NATSSyncError):

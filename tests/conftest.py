@@ -42,6 +42,17 @@ def close_leftover_clients() -> Iterator[None]:
             nc.close(timeout=5.0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_nats_contexts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite never reads the developer's own NATS contexts: an empty configuration directory,
+    and no $NATS_CONTEXT (the CLI's subprocesses inherit both)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        for name in ("NATS_CONTEXT", "NATS_CONFIG_HOME"):
+            mp.delenv(name, raising=False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def nats_server() -> Iterator[EmbeddedServer]:
     """One server for the session (JetStream on, temporary store)."""

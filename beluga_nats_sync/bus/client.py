@@ -89,7 +89,7 @@ class HandlerResultError(TypeError):
     :class:`Message`, or any handler a coroutine): a bug in the handler, so it is not retried."""
 
 
-_BUS_KEYWORDS = ("max_retries", "retry_backoff", "retry_backoff_max", "dead_letter_subject")
+_BUS_KEYWORDS = ("max_retries", "retry_backoff", "retry_backoff_max", "dead_letter_subject", "context")
 
 
 def _check_keywords(options: dict[str, Any]) -> None:
@@ -108,9 +108,12 @@ class NATSMessageBus:
     """Publish/subscribe and request/reply of Beluga :class:`Message` envelopes, traced.
 
     ``servers_or_options`` is a URL (or list), an :class:`Options`, or a connected :class:`Client`
-    (then the bus does not close it). A handler that raises, or a message that cannot be decoded,
-    is retried up to ``max_retries`` times with exponential backoff from ``retry_backoff`` seconds
-    (capped at ``retry_backoff_max``), then published to the dead-letter subject
+    (then the bus does not close it). Without one, the bus finds its server as
+    :func:`~beluga_nats_sync.connect` does: ``context=`` (a NATS context's name), then
+    ``$NATS_CONTEXT``/``$NATS_URL``, then the selected NATS context, then ``nats://localhost:4222``.
+    A handler that raises, or a message that cannot be decoded, is retried up to ``max_retries``
+    times with exponential backoff from ``retry_backoff`` seconds (capped at ``retry_backoff_max``),
+    then published to the dead-letter subject
     (``dead_letter_subject``, a template with ``{subject}``, a function of the subject, or None to
     disable) as the original bytes with headers naming the error, the subject and the attempts.
     A message that fails to decode is dead-lettered at once: the same bytes cannot decode later.
