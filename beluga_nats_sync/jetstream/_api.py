@@ -5,7 +5,7 @@ request to ``<prefix>.<op>`` (``$JS.API.STREAM.INFO.ORDERS``, ...) with a JSON b
 the server with a JSON document that either is the result or carries
 ``{"error": {"code", "err_code", "description"}}``. :class:`JsApi` sends it from the calling
 thread through the core's request router (no task on the I/O thread), bounded by a timeout,
-and turns an error answer into the most specific of our errors (:mod:`.._core.jserrors`).
+and turns an error answer into the most specific of our errors (:mod:`._errors`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._core.jserrors import api_error, not_enabled
 from .._core.msg import Msg
 from .._core.protocol import check_timeout
 from .._natspy.jetstream import ConsumerConfig, ConsumerInfo, StreamConfig, StreamInfo
 from ..errors import ConsumerNotFoundError, JetStreamError, NATSTimeoutError, NoRespondersError
+from ._errors import api_error, not_enabled
 
 if TYPE_CHECKING:
     from .._core.connection import Connection

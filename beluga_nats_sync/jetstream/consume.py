@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._core.dispatch import DispatchedWorker, Dispatcher
+from .._core.dispatch import Dispatcher
 from .._core.inbox import new_inbox
 from .._core.protocol import check_timeout
 from .._natspy.jetstream import AckPolicy, ConsumerConfig, ConsumerInfo
@@ -32,6 +32,7 @@ from ..errors import (
     StreamNotFoundError,
 )
 from ._api import left
+from ._worker import DispatchedWorker
 from .api import JetStreamLike
 from .msg import JetStreamMsg, MsgMetadata, parse_metadata
 

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._core.handlers import check_handler
-from .._core.jserrors import ERR_NO_MESSAGE_FOUND, bucket_not_found, key_not_found
 from .._core.protocol import payload_bytes
 from .._natspy.jetstream import KeyValueConfig, StreamConfig
 from ..errors import (
@@ -30,6 +29,7 @@ from ..errors import (
     WrongRevisionError,
 )
 from ._api import left
+from ._errors import ERR_NO_MESSAGE_FOUND, bucket_not_found, key_not_found
 from ._kvwire import (
     HDR_EXPECTED_LAST_SUBJECT_SEQ,
     HDR_OPERATION,

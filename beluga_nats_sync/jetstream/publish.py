@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._core.jserrors import api_error, not_enabled
 from .._core.protocol import check_timeout
 from .._core.requests import Reply, Waiter
 from ..errors import JetStreamError, JetStreamNotEnabledError, NATSTimeoutError, StreamNotFoundError
+from ._errors import api_error, not_enabled
 
 if TYPE_CHECKING:
     from .._core.connection import Connection

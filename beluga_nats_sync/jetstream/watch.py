@@ -23,13 +23,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .._core.dispatch import DispatchedWorker, Dispatcher
+from .._core.dispatch import Dispatcher
 from .._core.inbox import new_inbox
 from .._core.protocol import check_timeout
 from .._natspy.jetstream import ConsumerConfig
 from ..errors import JetStreamError, NATSSyncError, NATSTimeoutError
 from ._api import left
 from ._kvwire import KeyValueEntry, KvCallback, operation
+from ._worker import DispatchedWorker
 from .api import JetStreamLike
 from .msg import parse_metadata
 

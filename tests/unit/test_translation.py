@@ -8,10 +8,10 @@ import ssl
 import nats.errors as nerr
 
 import beluga_nats_sync as bns
-from beluga_nats_sync._core.jserrors import api_error
 from beluga_nats_sync._core.options import Options
 from beluga_nats_sync._natspy.errors import translate, translate_async_error, translate_connect_error
 from beluga_nats_sync._natspy.security import TLSNotOfferedError
+from beluga_nats_sync.jetstream._errors import api_error
 
 
 def test_connect_errors_say_what_happened() -> None:
