@@ -83,10 +83,16 @@ def test_a_reply_to_an_inbox_is_written_directly(conn: Connection) -> None:
 def test_requests_and_large_messages_are_written_directly_after_a_batch(conn: Connection) -> None:
     t = fake(conn)
     t.direct = True
+    # Hold the I/O thread so that the batch below is still in the outbox when the large message
+    # comes: left running, it may have written the batch already, and then nothing waits.
+    held, release = threading.Event(), threading.Event()
+    conn.loop.call_soon(lambda: (held.set(), release.wait(5.0)))
+    assert held.wait(5.0)
     for i in range(20):
         conn.publish("a", b"%d" % i, None, None)  # a burst of small ones: batched
     big = b"b" * outbox_module.DIRECT_SIZE
     conn.publish("a", big, None, None)  # queued: the batch is not written yet
+    release.set()
     conn.flush(2.0)
     assert t.direct_written == []
     conn.publish("a", big, None, None)  # nothing waits now
