@@ -18,6 +18,20 @@ from ._core.msg import Msg
 from ._core.options import Options
 from ._core.stats import Stats
 from ._core.subscription import Subscription
+from .agents import (
+    Agent,
+    AgentError,
+    Agents,
+    AgentService,
+    AgentServiceError,
+    Attachment,
+    Envelope,
+    PromptStream,
+    QueryChunk,
+    ResponseChunk,
+    ResponseStream,
+    StatusChunk,
+)
 from .bus import BusStats, NATSMessageBus
 from .errors import (
     AuthorizationError,
@@ -55,6 +69,12 @@ if _typing.TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
+    "AgentError",
+    "AgentService",
+    "AgentServiceError",
+    "Agents",
+    "Attachment",
     "AuthorizationError",
     "BucketNotFoundError",
     "BusStats",
@@ -63,6 +83,7 @@ __all__ = [
     "ConnectError",
     "ConsumerNotFoundError",
     "DisconnectedError",
+    "Envelope",
     "InvalidSubjectError",
     "JetStream",
     "JetStreamError",
@@ -85,13 +106,18 @@ __all__ = [
     "OutboundBufferFullError",
     "PayloadTooLargeError",
     "PermissionsError",
+    "PromptStream",
     "PubAck",
+    "QueryChunk",
     "RequestTimeoutError",
+    "ResponseChunk",
+    "ResponseStream",
     "Service",
     "ServiceGroup",
     "ServiceRequest",
     "SlowConsumerError",
     "Stats",
+    "StatusChunk",
     "StreamNotFoundError",
     "Subscription",
     "TailResult",
