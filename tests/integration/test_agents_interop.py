@@ -6,6 +6,7 @@ Their side runs on an asyncio loop of its own, in a thread; every step waits a b
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -257,3 +258,25 @@ def test_our_caller_discovers_and_prompts_their_reference_host(their_host: Their
         wait_for(lambda: len(beats) >= 1, 10.0, "a heartbeat of their host")
         live = agents.liveness(their_host.instance_id)
         assert live is not None and live.is_online and live.interval_s == 1 and live.owner == "them"
+
+
+def test_the_cli_lists_and_prompts_their_reference_host(their_host: TheirHost, nats_server: EmbeddedServer) -> None:
+    from test_cli import cli
+
+    name = their_host.service.subject.agent
+    listed = cli("--url", nats_server.url, "agents", "ls", "--json", "--agent", name)
+    assert listed.returncode == 0, listed.stderr
+    (doc,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert doc["instance_id"] == their_host.instance_id
+    assert (doc["owner"], doc["session"], doc["protocol_version"]) == ("them", "example", "0.3")
+    assert doc["description"] == "python reference agent"
+    table = cli("--url", nats_server.url, "agents", "ls", "--agent", name)
+    assert their_host.instance_id in table.stdout
+
+    answered = cli("--url", nats_server.url, "agents", "prompt", name, "hello", "--attach", "setup.cfg")
+    assert answered.returncode == 0, answered.stderr
+    assert answered.stdout == "echo: hello [received 1 attachment(s): setup.cfg]\n"
+
+    asked = cli("--url", nats_server.url, "agents", "prompt", name, "ask", stdin="beluga\n")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout == "hello beluga\n" and "asks: your name?" in asked.stderr
