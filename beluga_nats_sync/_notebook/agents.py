@@ -57,8 +57,9 @@ def show_stream(stream: ResponseStream, on_query: Callable[[QueryChunk], str] | 
     from ..agents import AgentError, QueryChunk, ResponseChunk
 
     ipd: Any = None
-    with contextlib.suppress(ImportError):  # IPython is optional: without it, printed as it comes
-        ipd = importlib.import_module("IPython.display")
+    with contextlib.suppress(ImportError):  # IPython is optional: without a shell, printed as it comes
+        if importlib.import_module("IPython").get_ipython() is not None:
+            ipd = importlib.import_module("IPython.display")
     handle: Any = None
     if ipd is not None:
         handle = ipd.display(ipd.HTML(stream_html(stream)), display_id=True)
