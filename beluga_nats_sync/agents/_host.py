@@ -13,6 +13,7 @@ import inspect
 import json
 import logging
 import math
+import queue
 import threading
 import time
 import uuid
@@ -279,7 +280,12 @@ class AgentService:
         self._service: Service | None = None
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(max_concurrent)
-        self._active: dict[PromptStream, threading.Thread] = {}
+        self._active: dict[PromptStream, threading.Thread | None] = {}  # a stream, its worker once taken
+        self._queue: queue.SimpleQueue[tuple[Envelope, PromptStream, Mapping[str, str] | None, int] | None] = (
+            queue.SimpleQueue()
+        )
+        self._workers: list[threading.Thread] = []
+        self._idle = 0
         self._stop_event = threading.Event()
         self._ticker: threading.Thread | None = None
         self._state = "new"
@@ -438,20 +444,40 @@ class AgentService:
             self._slots.release()
             log.warning("agent %s could not acknowledge a prompt: %s", self.subject.agent, exc)
             return
-        worker = threading.Thread(
-            target=self._run,
-            args=(envelope, stream, req.headers, len(req.data)),
-            name=f"agent-{self.subject.agent}-prompt",
-            daemon=True,
-        )
         with self._lock:
-            self._active[stream] = worker
-        worker.start()
+            self._active[stream] = None
+            spawn = self._idle == 0 and len(self._workers) < self.max_concurrent
+            if spawn:
+                worker = threading.Thread(
+                    target=self._work_loop, name=f"agent-{self.subject.agent}-prompt-{len(self._workers)}", daemon=True
+                )
+                self._workers.append(worker)
+        if spawn:
+            worker.start()
+        self._queue.put((envelope, stream, req.headers, len(req.data)))
+
+    def _work_loop(self) -> None:
+        """A worker of the pool: takes prompts until told to stop (a ``None``); the slots bound the
+        prompts in progress, so at most ``max_concurrent`` workers are ever made, and reused."""
+        me = threading.current_thread()
+        while True:
+            with self._lock:
+                self._idle += 1
+            item = self._queue.get()
+            with self._lock:
+                self._idle -= 1
+                if item is not None:
+                    self._active[item[1]] = me
+            if item is None:
+                return
+            self._run(*item)
 
     def _run(self, envelope: Envelope, stream: PromptStream, headers: Mapping[str, str] | None, size: int) -> None:
         handler = self._handler
         assert handler is not None
         try:
+            if self._stop_event.is_set():
+                return  # taken after stop() ended its stream: the handler does not run
             with self._hooks.serve_prompt(stream.subject, headers, size, self.subject.agent):
                 handler(envelope, stream)
         except AgentStoppedError:
@@ -497,10 +523,10 @@ class AgentService:
                     log.warning("agent %s: stopping its service: %s", self.subject.agent, exc)
             while time.monotonic() < deadline:  # running handlers may finish in the grace period
                 with self._lock:
-                    workers = list(self._active.values())
-                if not workers:
+                    busy = bool(self._active)
+                if not busy:
                     break
-                workers[0].join(min(0.05, max(0.0, deadline - time.monotonic())))
+                self._stop_event.wait(min(0.01, max(0.0, deadline - time.monotonic())))
             self._stop_event.set()
             if self._ticker is not None:
                 self._ticker.join(2.0)
@@ -512,8 +538,12 @@ class AgentService:
                     stream._finish()
                 except NATSSyncError as exc:
                     log.warning("could not end the stream on %s: %s", stream.subject, exc)
-            for worker in left.values():
-                worker.join(1.0)
+            with self._lock:
+                workers = list(self._workers)
+            for _ in workers:
+                self._queue.put(None)
+            for worker in workers:
+                worker.join(1.0 if worker in left.values() else 5.0)
                 if worker.is_alive():
                     log.warning(
                         "the prompt handler thread %s of agent %s did not return after stop(); it keeps "

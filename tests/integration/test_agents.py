@@ -475,3 +475,28 @@ def test_json_of_the_wire(serve: Callable[..., AgentService], client: bns.Client
         "data": {"text": "hi", "attachments": [{"filename": "f", "content": "YWI="}]},
     }
     assert frames[2].data == b"" and frames[2].headers is None
+
+
+def test_the_agents_benchmark_runs() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "NATS_URL"}
+    env["PYTHONPATH"] = str(root)
+    args = ["--chunks", "50", "--prompts", "20", "--threads", "4", "--reps", "1"]
+    r = subprocess.run(
+        [sys.executable, "-m", "benchmarks.tools.agents_stream", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "chunks/s" in lines[1] and "prompts/s x4" in lines[1]
+    assert lines[2].startswith("beluga_nats_sync") and len(lines[2].split()) == 5
+    assert lines[3].startswith("official SDKs (async)")
