@@ -325,6 +325,8 @@ class ResponseStream:
                     )
                 self._end(StreamStalledError(f"no chunk from {self.subject} for {self._timeout:g} s"))
             except ClosedError as exc:
+                if self._finish is None:  # close() from another thread
+                    raise StopIteration from None
                 self._end(AgentError(f"the stream from {self.subject} ended without its terminator: {exc}"))
             except BaseException as exc:  # Ctrl-C: the stream is abandoned, its subscription ends
                 self._end(exc)
@@ -633,12 +635,11 @@ class Agents:
 
     @staticmethod
     def _liveness(iid: str, doc: dict[str, Any], seen: datetime, interval: float, now: datetime) -> Liveness:
-        parts = ["", "", "", "", ""]
         return Liveness(
             instance_id=iid,
-            agent=str(doc.get("agent", parts[2])),
-            owner=str(doc.get("owner", parts[3])),
-            session_name=str(doc.get("session", parts[4])),
+            agent=str(doc.get("agent", "")),
+            owner=str(doc.get("owner", "")),
+            session_name=str(doc.get("session", "")),
             last_seen=seen,
             interval_s=interval,
             is_online=(now - seen).total_seconds() <= LIVENESS_SLACK * interval,
