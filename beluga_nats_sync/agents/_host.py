@@ -35,6 +35,7 @@ from ._protocol import (
     Attachment,
     Envelope,
     agent_subject,
+    check_attachments,
     check_token,
     decode_envelope,
     encode_chunk,
@@ -168,8 +169,9 @@ class PromptStream:
         sub = self._client.subscribe(inbox, max_msgs=1)
         try:
             query: dict[str, Any] = {"id": uuid.uuid4().hex, "reply_subject": inbox, "prompt": question}
-            if attachments:
-                query["attachments"] = [a.to_wire() for a in attachments]
+            atts = check_attachments(attachments)
+            if atts:
+                query["attachments"] = [a.to_wire() for a in atts]
             self._write(encode_chunk("query", query))
             deadline = time.monotonic() + timeout
             while True:
@@ -184,7 +186,7 @@ class PromptStream:
                 except ClosedError:
                     self._check_open()
                     raise
-                return decode_envelope(msg.data)
+                return decode_envelope(msg.data) if msg.data else Envelope("")  # an empty answer is an answer
         finally:
             with contextlib.suppress(NATSSyncError):
                 sub.unsubscribe()
@@ -387,6 +389,8 @@ class AgentService:
                 with self._lock:
                     streams = list(self._active)
                 for st in streams:
+                    if st._errored:  # nothing goes between an error frame and the terminator
+                        continue
                     if now - st.last_sent >= ka:
                         try:
                             st._write(_ACK)

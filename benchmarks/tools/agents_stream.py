@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import statistics
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -171,8 +170,7 @@ def main() -> None:
         if res is None:
             print(f"{name:24}  (not installed: pip install synadia-ai-agents synadia-ai-agent-service)")
             continue
-        med: Callable[[str], float] = lambda k: statistics.median(res[k])  # noqa: E731
-        print(f"{name:24}" + "".join(f"{med(k):>16,.0f}" for k in keys))
+        print(f"{name:24}" + "".join(f"{statistics.median(res[k]):>16,.0f}" for k in keys))
 
 
 if __name__ == "__main__":

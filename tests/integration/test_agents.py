@@ -500,3 +500,11 @@ def test_the_agents_benchmark_runs() -> None:
     assert "chunks/s" in lines[1] and "prompts/s x4" in lines[1]
     assert lines[2].startswith("beluga_nats_sync") and len(lines[2].split()) == 5
     assert lines[3].startswith("official SDKs (async)")
+
+
+def test_an_empty_answer_to_a_query_is_an_answer(serve: Callable[..., AgentService], agents: Agents) -> None:
+    def handler(envelope: Envelope, stream: PromptStream) -> None:
+        stream.send(f"[{stream.ask('anything to add?', timeout=10.0).prompt}]")
+
+    agent = find(agents, serve(handler))
+    assert agent.prompt_text("x", on_query=lambda q: "") == "[]"
