@@ -530,12 +530,12 @@ class Agents:
     """Agents on a connection: ``discover()`` them, ``ping()`` an instance, follow their
     heartbeats (``liveness()``, ``on_heartbeat()``), and prompt what you found.
 
-    ``client`` is a connected :class:`~beluga_nats_sync.Client` (anything with its public surface).
+    ``nc`` is a connected :class:`~beluga_nats_sync.Client` (``Agents(nc)`` or ``Agents(nc=nc)``).
     The heartbeat subscription starts with the first ``discover()`` or ``watch()``, before any
     discovery request, and ends with :meth:`close` (or the ``with`` block)."""
 
-    def __init__(self, client: ServiceClient, *, hooks: AgentHooks = NO_HOOKS) -> None:
-        self._client = client
+    def __init__(self, nc: ServiceClient, *, hooks: AgentHooks = NO_HOOKS) -> None:
+        self._client = nc
         self._hooks = hooks
         self._lock = threading.Lock()
         self._beats: dict[str, tuple[dict[str, Any], datetime, float]] = {}

@@ -508,3 +508,10 @@ def test_an_empty_answer_to_a_query_is_an_answer(serve: Callable[..., AgentServi
 
     agent = find(agents, serve(handler))
     assert agent.prompt_text("x", on_query=lambda q: "") == "[]"
+
+
+def test_agents_takes_the_client_by_position_or_as_nc(client: bns.Client) -> None:
+    with Agents(nc=client) as by_name, Agents(client) as by_position:
+        assert by_name.client is by_position.client is client
+    with pytest.raises(bns.ClosedError):
+        by_name.watch()
