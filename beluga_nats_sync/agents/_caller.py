@@ -516,7 +516,7 @@ class Agent:
         return f"<Agent {i.agent}.{i.owner}.{i.session_name} id={i.instance_id} protocol={i.protocol_version}>"
 
 
-class AgentList(list):  # type: ignore[type-arg]
+class AgentList(list["Agent"]):
     """The agents :meth:`Agents.discover` found: a list of :class:`Agent` that shows as a table
     in a notebook."""
 
