@@ -7,19 +7,7 @@ and every harness that speaks the protocol; built on the client's public surface
 
 from __future__ import annotations
 
-from ._caller import (
-    Agent,
-    AgentInfo,
-    AgentList,
-    Agents,
-    Chunk,
-    EndpointInfo,
-    Liveness,
-    QueryChunk,
-    ResponseChunk,
-    ResponseStream,
-    StatusChunk,
-)
+from ._caller import Agent, AgentList, Agents
 from ._errors import (
     AgentError,
     AgentProtocolError,
@@ -35,6 +23,8 @@ from ._errors import (
 )
 from ._host import AgentService, AgentSubject, PromptHandler, PromptStream
 from ._protocol import PROTOCOL_VERSION, Attachment, Envelope
+from ._records import AgentInfo, EndpointInfo, Liveness
+from ._stream import Chunk, QueryChunk, ResponseChunk, ResponseStream, StatusChunk
 
 __all__ = [
     "PROTOCOL_VERSION",

@@ -8,7 +8,6 @@ import json
 import pytest
 
 from beluga_nats_sync.agents import AgentInfo, AgentProtocolError, Attachment, QueryChunk, ResponseChunk, StatusChunk
-from beluga_nats_sync.agents._caller import decode_chunk
 from beluga_nats_sync.agents._protocol import (
     check_token,
     decode_envelope,
@@ -17,6 +16,7 @@ from beluga_nats_sync.agents._protocol import (
     parse_size,
     same_minor,
 )
+from beluga_nats_sync.agents._stream import decode_chunk
 
 
 @pytest.mark.parametrize(
