@@ -101,10 +101,12 @@ class Agent:
         limit = self.info.max_payload
         if limit is not None and len(data) > limit:
             raise PromptTooLargeError(len(data), limit, f"agent {self.info.agent!r}'s")
-        server_limit = getattr(self._client, "max_payload", None)
+        server_limit = self._client.max_payload
         headers, finish = self._hooks.start_prompt(subject, len(data), self.info.agent)
-        if isinstance(server_limit, int) and len(data) > server_limit:
-            error = PromptTooLargeError(len(data), server_limit, "server's")
+        # the server counts the headers too: "NATS/1.0\r\n", "key: value\r\n" each, "\r\n"
+        framed = len(data) + (12 + sum(len(k) + len(v) + 4 for k, v in headers.items()) if headers else 0)
+        if framed > server_limit:
+            error = PromptTooLargeError(framed, server_limit, "server's")
             finish(error, 0)
             raise error
         try:

@@ -97,3 +97,25 @@ def test_a_foreign_callers_traceparent_continues_into_our_host(
         (proc,) = [s for s in spans.get_finished_spans() if s.name == "nats.process"]
         assert format(proc.context.trace_id, "032x") == trace_id
         assert proc.parent is not None and format(proc.parent.span_id, "016x") == parent_id
+
+
+def test_the_trace_headers_count_against_the_servers_max_payload(
+    buses: tuple[bns.NATSMessageBus, bns.NATSMessageBus], spans: Any
+) -> None:
+    import attrs
+
+    from beluga_nats_sync.agents import Agent, PromptTooLargeError
+
+    host, caller = buses
+    name = f"big{time.monotonic_ns() % 10**9}"
+    service = host.agent_service(agent=name, owner="o", session_name="s")
+    service.on_prompt(lambda envelope, stream: stream.send("ok"))
+    with service, caller.agents() as agents:
+        (agent,) = agents.discover(agent=name)
+        limit = caller.client.max_payload
+        roomy = attrs.evolve(agent.info, prompt_endpoint=attrs.evolve(agent.info.prompt_endpoint, max_payload=None))
+        traced = Agent(caller.client, roomy, agents._hooks)
+        text = "x" * (limit - len('{"prompt":""}') - 20)  # fits alone, not with a traceparent
+        with pytest.raises(PromptTooLargeError, match="server"):
+            traced.prompt(text)
+        assert Agent(caller.client, roomy).prompt_text(text, timeout=10.0) == "ok"  # untraced, it fits
