@@ -19,6 +19,20 @@ from ._core.msg import Msg
 from ._core.options import Options
 from ._core.stats import Stats
 from ._core.subscription import Subscription
+from .agents import (
+    Agent,
+    AgentError,
+    Agents,
+    AgentService,
+    AgentServiceError,
+    Attachment,
+    Envelope,
+    PromptStream,
+    QueryChunk,
+    ResponseChunk,
+    ResponseStream,
+    StatusChunk,
+)
 from .bus import BusStats, NATSMessageBus
 from .errors import (
     AuthorizationError,
@@ -58,6 +72,12 @@ if _typing.TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
+    "AgentError",
+    "AgentService",
+    "AgentServiceError",
+    "Agents",
+    "Attachment",
     "AuthorizationError",
     "BucketNotFoundError",
     "BusStats",
@@ -68,6 +88,7 @@ __all__ = [
     "ContextError",
     "ContextNotFoundError",
     "DisconnectedError",
+    "Envelope",
     "InvalidSubjectError",
     "JetStream",
     "JetStreamError",
@@ -91,13 +112,18 @@ __all__ = [
     "OutboundBufferFullError",
     "PayloadTooLargeError",
     "PermissionsError",
+    "PromptStream",
     "PubAck",
+    "QueryChunk",
     "RequestTimeoutError",
+    "ResponseChunk",
+    "ResponseStream",
     "Service",
     "ServiceGroup",
     "ServiceRequest",
     "SlowConsumerError",
     "Stats",
+    "StatusChunk",
     "StreamNotFoundError",
     "Subscription",
     "TailResult",

@@ -35,6 +35,7 @@ from ..message import Message, check_message
 from . import tracing as _tracing
 
 if TYPE_CHECKING:
+    from ..agents import Agents, AgentService
     from ..services import BusService
     from .jetstream import BusJetStream
 
@@ -418,6 +419,27 @@ class NATSMessageBus:
 
         return add_bus_service(
             self, _tracing, name, version, description=description, metadata=metadata, queue_group=queue_group
+        )
+
+    # -- agents (the Synadia Agent Protocol) ---------------------------------------------------------
+    def agents(self) -> Agents:
+        """:class:`~beluga_nats_sync.Agents` on this bus's connection, traced: each prompt is a
+        ``nats.request`` span from the send to the end of its stream, its trace context in the
+        request's headers."""
+        from ..agents import Agents
+        from ._agents import BusAgentHooks
+
+        return Agents(self._client, hooks=BusAgentHooks(self))
+
+    def agent_service(self, *, agent: str, owner: str, session_name: str = "default", **options: Any) -> AgentService:
+        """An :class:`~beluga_nats_sync.AgentService` on this bus's connection, traced: each prompt's
+        handler runs in a ``nats.process`` span, the child of the caller's span when the request
+        carried a trace context (``options`` are the service's)."""
+        from ..agents import AgentService
+        from ._agents import BusAgentHooks
+
+        return AgentService(
+            nc=self._client, agent=agent, owner=owner, session_name=session_name, hooks=BusAgentHooks(self), **options
         )
 
     # -- lifecycle -----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "record_error",
     "send",
     "span",
+    "start_span",
     "telemetry_off",
     "tracing_on",
 ]
@@ -78,9 +79,10 @@ class _CaseInsensitiveGetter(Getter[Mapping[str, str]]):
 _GETTER = _CaseInsensitiveGetter()
 
 
-def inject(headers: MutableMapping[str, str]) -> None:
-    """Write the current trace context (``traceparent``/``tracestate``, lower case) into ``headers``."""
-    propagate.inject(headers)
+def inject(headers: MutableMapping[str, str], span: Span | None = None) -> None:
+    """Write the trace context (``traceparent``/``tracestate``, lower case) into ``headers``: the
+    current one, or that of ``span`` (a span started but not made current)."""
+    propagate.inject(headers, context=trace.set_span_in_context(span) if span is not None else None)
 
 
 def extract(headers: Mapping[str, str] | None) -> Context | None:
@@ -144,6 +146,12 @@ def span(operation: str, attrs: dict[str, Any], parent: Context | None = None) -
             raise
         else:
             s.set_attribute("success", True)
+
+
+def start_span(operation: str, attrs: dict[str, Any]) -> Span:
+    """A span named ``nats.<operation>``, child of the current one, that the caller ends (for work
+    that outlives the call that starts it, such as an agent's response stream)."""
+    return _tracer.start_span(f"nats.{operation}", kind=_KIND[operation], attributes=attrs)
 
 
 def metric_attributes(operation: str, subject: str, error: str | None = None) -> dict[str, Any]:

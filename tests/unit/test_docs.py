@@ -32,6 +32,7 @@ PUBLIC_MODULES = [
     "beluga_nats_sync.cli",
     "beluga_nats_sync.compat.pynats2",
     "beluga_nats_sync.services",
+    "beluga_nats_sync.agents",
 ]
 _DIRECTIVE = re.compile(r"^:::\s*([\w.]+)\s*$", re.M)
 
