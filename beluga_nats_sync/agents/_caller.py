@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .._core.handlers import check_handler
 from ..errors import ClosedError, NATSSyncError, NATSTimeoutError, NoRespondersError
 from ._errors import (
     AgentError,
@@ -304,8 +305,7 @@ class Agents:
     def on_heartbeat(self, callback: Callable[[Liveness], Any]) -> Callable[[], None]:
         """Call ``callback(liveness)`` for every heartbeat (on the heartbeat subscription's thread);
         returns the function that removes it. Starts watching."""
-        if not callable(callback):
-            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        check_handler(callback, "callback", "a Liveness")
         with self._lock:
             self._listeners.append(callback)
         self.watch()

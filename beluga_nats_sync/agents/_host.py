@@ -8,7 +8,6 @@ streams alive; the endpoint threads only check a request, send the leading ack a
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import math
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._core.handlers import check_handler
 from ..errors import NATSSyncError
 from ._errors import AgentProtocolError, AgentStoppedError
 from ._hooks import NO_HOOKS, AgentHooks
@@ -49,18 +49,6 @@ __all__ = ["AgentService", "AgentSubject", "PromptHandler", "PromptStream"]
 log = logging.getLogger("beluga_nats_sync.agents")
 
 _ACK = encode_chunk("status", "ack")
-
-
-def check_prompt_handler(handler: Any) -> None:
-    """A plain callable ``handler(envelope, stream)``; a coroutine function is refused."""
-    if not callable(handler):
-        raise TypeError(f"handler must be callable as handler(envelope, stream), got {type(handler).__name__}")
-    call = getattr(type(handler), "__call__", None)  # noqa: B004 - an object with an async __call__
-    if any(inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f) for f in (handler, call)):
-        raise TypeError(
-            "handler must be a plain function, not a coroutine function (async def): it runs on a "
-            "thread of its own, as handler(envelope, stream)"
-        )
 
 
 @attrs.frozen
@@ -163,7 +151,7 @@ class AgentService:
     # -- setting up -----------------------------------------------------------------------------------
     def on_prompt(self, handler: PromptHandler) -> PromptHandler:
         """Set the prompt handler, ``handler(envelope, stream)``; usable as a decorator."""
-        check_prompt_handler(handler)
+        check_handler(handler, "handler", "the prompt's envelope and its stream")
         self._handler = handler
         return handler
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
 
+from .._core.handlers import check_handler
 from ..errors import ClosedError, NATSSyncError, NATSTimeoutError, NoRespondersError
 from ._errors import (
     AgentError,
@@ -219,6 +220,7 @@ class ResponseStream:
     def text(self, on_query: Callable[[QueryChunk], str] | None = None) -> str:
         """Read the stream to its end and return the response text, joined. A query is answered
         with ``on_query(query)``; without it, a query raises :class:`AgentError`."""
+        check_handler(on_query, "on_query", "a QueryChunk, and returns the answer", optional=True)
         parts: list[str] = []
         with self:
             for chunk in self:
