@@ -18,7 +18,8 @@ in order on that connection's thread:
 - ``on_sub``: after each SUB;
 - ``on_pub``: keyed by subject, after each PUB/HPUB on it (and its echo).
 
-``pong=False`` leaves every PING unanswered, the handshake's included. ``scripts`` given to the
+``handshake_pong=False`` leaves the handshake's PING unanswered (and every PING after it: the
+handshake never ends); ``pong=False`` the PINGs after the handshake. ``scripts`` given to the
 server is one :class:`Script` for every connection, a sequence (connection *i* gets the *i*-th; the
 ones past its end a plain ``Script()``), or a function of the connection's index.
 
@@ -161,7 +162,8 @@ class Script:
     on_handshake: Sequence[Step] = ()
     on_sub: Sequence[Step] = ()
     on_pub: dict[str, Sequence[Step]] = field(default_factory=dict)
-    pong: bool = True  #: answer PINGs (the handshake's too)
+    pong: bool = True  #: answer the client's PINGs after the handshake
+    handshake_pong: bool = True  #: answer the handshake's PING (CONNECT's)
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,7 @@ class _Conn:
         self.echo = True
         self.handshaken = False
         self.closed = False
+        self.sent = 0  #: bytes written to the client so far
         self.buf = bytearray()
         self.thread = threading.Thread(target=self.run, name=f"scripted-conn-{index}", daemon=True)
 
@@ -211,6 +214,7 @@ class _Conn:
         with self.wlock:
             try:
                 self.sock.sendall(data)
+                self.sent += len(data)
             except OSError as exc:  # a timeout too: the client stopped reading
                 self.close()
                 raise _Closed from exc
@@ -331,12 +335,14 @@ class _Conn:
             srv._record(Command(self.index, kind))
             if not self.handshaken:
                 self.run_steps(self.script.on_connect_ping)
-            if self.script.pong:
-                self.write(b"PONG\r\n")
-                if not self.handshaken:
+            if not self.handshaken:
+                if self.script.handshake_pong:
+                    self.write(b"PONG\r\n")
                     self.handshaken = True
                     srv._handshake()
                     self.run_steps(self.script.on_handshake)
+            elif self.script.pong:
+                self.write(b"PONG\r\n")
         elif kind == "PONG":
             srv._record(Command(self.index, kind))
         elif kind == "SUB" and len(args) in (2, 3):
@@ -478,6 +484,11 @@ class ScriptedServer:
     def commands_of(self, kind: str, conn: int | None = None) -> list[Command]:
         with self._lock:
             return [c for c in self.commands if c.kind == kind and (conn is None or c.conn == conn)]
+
+    def bytes_sent(self, conn: int) -> int:
+        """How many bytes connection ``conn`` has written to its client (whole writes only)."""
+        with self._lock:
+            return self._conns[conn].sent
 
     def send(self, data: bytes, conn: int = -1) -> None:
         """Write ``data`` now on connection ``conn`` (the newest by default)."""

@@ -158,8 +158,8 @@ def test_a_raw_info_replaces_the_default_and_scripts_apply_per_connection() -> N
         assert json.loads(third.read_until(b"\r\n")[5:])["server_id"] == "SCRIPTED"  # past the list: a plain Script
 
 
-def test_no_pong_leaves_every_ping_unanswered() -> None:
-    with ScriptedServer(Script(pong=False, on_connect_ping=[Send(b"+OK\r\n")])) as srv:
+def test_no_handshake_pong_leaves_every_ping_unanswered() -> None:
+    with ScriptedServer(Script(handshake_pong=False, on_connect_ping=[Send(b"+OK\r\n")])) as srv:
         raw = Raw(srv)
         raw.read_until(b"\r\n")
         raw.sock.sendall(b"CONNECT {}\r\nPING\r\nPING\r\n")
@@ -171,6 +171,17 @@ def test_no_pong_leaves_every_ping_unanswered() -> None:
                 data += raw.sock.recv(100)
         assert data == b"+OK\r\n+OK\r\n"  # the scripted step ran on each handshake PING, no PONG came
         assert srv.handshakes == 0
+
+
+def test_no_pong_after_the_handshake() -> None:
+    with ScriptedServer(Script(pong=False)) as srv:
+        raw = Raw(srv)
+        raw.handshake()
+        raw.sock.sendall(b"PING\r\n")
+        srv.wait_until(lambda s: len(s.commands_of("PING")) == 2, what="the second PING")
+        raw.sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            raw.sock.recv(100)
 
 
 def test_close_mid_frame_sends_the_half_frame_then_closes() -> None:
