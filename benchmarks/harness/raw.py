@@ -57,15 +57,6 @@ class RawConnection:
             self._fill()
         raise Incomplete("raw socket: no CRLF in 1 MiB")
 
-    def read_exact(self, n: int) -> bytes:
-        for _ in range(_MAX_BUFFER):
-            if len(self.buf) >= n:
-                data = bytes(self.buf[:n])
-                del self.buf[:n]
-                return data
-            self._fill()
-        raise Incomplete("raw socket: payload never completed")
-
     def _fill(self) -> None:
         if len(self.buf) > _MAX_BUFFER:
             raise Incomplete("raw socket: more than 1 MiB without a whole frame")
@@ -86,20 +77,31 @@ class RawConnection:
         raise Incomplete("raw socket: no PONG within 1000 lines")
 
     def next_msg(self) -> tuple[bytes, bytes, bytes]:
-        """The next MSG as (subject, reply, payload); a server PING is answered on the way."""
-        for _ in range(1000):
-            line = self.read_line()
+        """The next MSG as (subject, reply, payload); a server PING is answered on the way.
+
+        Nothing is taken from the buffer before the whole frame is in it, so a socket timeout
+        in the middle of a frame loses nothing: the next call picks the frame up again."""
+        for _ in range(_MAX_BUFFER):  # each turn consumes a line or reads at least one byte
+            end = self.buf.find(_CRLF)
+            if end < 0:
+                self._fill()
+                continue
+            line = bytes(self.buf[:end])
             if line.startswith(b"MSG "):
                 parts = line.split(b" ")
-                subject, size = parts[1], int(parts[-1])
-                reply = parts[3] if len(parts) == 5 else b""
-                payload = self.read_exact(size + 2)[:-2]
-                return subject, reply, payload
+                size = int(parts[-1])
+                if len(self.buf) < end + 2 + size + 2:
+                    self._fill()
+                    continue
+                payload = bytes(self.buf[end + 2 : end + 2 + size])
+                del self.buf[: end + 2 + size + 2]
+                return parts[1], (parts[3] if len(parts) == 5 else b""), payload
+            del self.buf[: end + 2]
             if line == b"PING":
                 self.sock.sendall(b"PONG\r\n")
             elif line.startswith(b"-ERR"):
                 raise Incomplete(f"raw socket: the server said {line.decode(errors='replace')}")
-        raise Incomplete("raw socket: no MSG within 1000 lines")
+        raise Incomplete("raw socket: no MSG within its bound")
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
