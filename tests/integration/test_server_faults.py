@@ -349,3 +349,24 @@ def test_input_past_the_protocol_limits_drops_the_connection_with_memory_bounded
         assert _rss() - rss < _FLOOD_BYTES // 2, "the client held what it was sent"
         sub.unsubscribe()
         _close_leaves_no_thread(nc, before)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=NATSPY + "a 3.8 MB INFO keeps its I/O thread busy for about 4 s (long lines parse in quadratic time); "
+    "flush(timeout=1.5) times out",
+)
+def test_a_long_control_line_does_not_stall_the_client(before: set[threading.Thread]) -> None:
+    # an INFO as a huge cluster might send (200,000 connect_urls): taken in linear time, or
+    # refused as longer than the control line and the connection made again; either way a
+    # flush right behind it is answered within its timeout
+    urls = [f"127.0.0.1:{10_000 + i % 50_000}" for i in range(200_000)]
+    line = info_line(default_info(connect_urls=urls))
+    watch = Watch()
+    with ScriptedServer([Script(on_pub={"poke": [Send(line)]})]) as srv:
+        nc = _connect(srv, watch)
+        nc.publish("poke", b"")
+        nc.flush(timeout=1.5)
+        _ours_only(watch)
+        _round_trip(nc)
+        _close_leaves_no_thread(nc, before)
