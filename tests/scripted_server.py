@@ -42,8 +42,12 @@ Examples::
     Script(on_handshake=[Send(b"MSG a 1 1000000000\\r\\n"), Trickle(b"x" * (4 << 20), 65536, 0.01)])
 
 What the client sent is recorded as parsed :class:`Command`\\ s (``srv.commands``, each with the
-index of its connection); ``srv.connections`` counts accepted connections and
-``srv.handshakes`` completed handshakes (a PONG sent for CONNECT's PING).
+index of its connection; ``srv.commands_of("PUB")``); ``srv.connections`` counts accepted
+connections, ``srv.handshakes`` completed handshakes (a PONG sent for CONNECT's PING) and
+``srv.closed_connections`` ended ones; ``srv.bytes_sent(i)`` is what connection *i* wrote.
+``srv.wait_until(cond, timeout)`` waits for any of these; ``srv.send(data)`` writes at a moment the
+test chooses. Steps run on their connection's thread: while a Trickle runs, that connection reads
+nothing from its client (its PINGs wait), which is what a stalled server looks like.
 """
 
 from __future__ import annotations
