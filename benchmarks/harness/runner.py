@@ -357,7 +357,7 @@ def run(cfg: Config, out: TextIO | None = None, err: TextIO | None = None) -> in
             "reason": reason,
             "python": interp.to_json() if interp is not None else None,
         }
-        if version and key != OURS:  # a peer under another interpreter: its version from there
+        if version and key != OURS and not spec.floor:  # a peer under another interpreter: its version from there
             doc["machine"]["packages"][spec.dist] = version
     jobs = _plan(cfg, doc)
     progress = Progress(sum(len(j.points) for j in jobs), err)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .clients import CLIENTS
 from .measure import Settings
 
 __all__ = ["SCENARIO_MODULES", "Impl", "Point", "Scenario", "load", "size_label"]
@@ -41,6 +42,12 @@ class Scenario:
     unavailable: Callable[[], str | None] = lambda: None
     #: seconds one point may take beyond its repetitions (connections, warm-up, deadlines)
     slack_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        # a floor (raw sockets) is measured only where a scenario says how; elsewhere it is n/a
+        for c in CLIENTS:
+            if c.floor and c.key not in self.impls:
+                self.unsupported.setdefault(c.key, "no floor is measured for this scenario")
 
 
 def load(name: str) -> Scenario:

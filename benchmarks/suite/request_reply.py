@@ -24,6 +24,7 @@ from ..harness.peers import (
     pynats2,
     pynats2_ready,
 )
+from ..harness.raw import raw_request_reply, raw_round_trips
 from ..harness.scenario import Point, Scenario
 
 SUBJECT = "bench.rpc"
@@ -134,6 +135,12 @@ def _pynats2(url: str, point: Point, s: Settings) -> dict[str, Any]:
         return result
 
 
+def _raw(url: str, point: Point, s: Settings) -> dict[str, Any]:
+    """The floor: two plain sockets speaking NATS by hand, no library (benchmarks/harness/raw.py)."""
+    with raw_request_reply(url, SUBJECT) as requester:
+        return measure_latency(lambda n: raw_round_trips(requester, SUBJECT, PAYLOAD, n, s.rep_deadline), s)
+
+
 SCENARIO = Scenario(
     name="request_reply",
     title="request/reply latency, 16 B",
@@ -147,12 +154,15 @@ SCENARIO = Scenario(
         "natscore": _natscore,
         "natspysync": _natspysync,
         "pynats2": _pynats2,
+        "raw": _raw,
     },
     notes={
         "natscore": "responder: a task looping over the subscription, publishing each reply; its write "
         "loop flushes at most every 5 ms, which its request() waits for",
         "pynats2": "requester: NATSNoSubscribeClient (thread-less, its fastest); responder: NATSClient callback",
         "natspysync": "responder: a thread looping recv() + respond() on a context of its own",
+        "raw": "the floor: two blocking TCP_NODELAY sockets, NATS written by hand; the responder a thread "
+        "reading MSG and writing PUB, the requester writing PUB and reading until its MSG",
     },
     headline="p50_us",
 )

@@ -29,6 +29,7 @@ from benchmarks.harness.report import compute_ratios, compute_targets, render
 from benchmarks.harness.scenario import SCENARIO_MODULES, load
 
 from helpers import ROOT
+from scripted_server import Script, ScriptedServer, Trickle
 
 STATUSES = {"ok", "n/a", "skipped", "error"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -375,3 +376,29 @@ def test_nats_core_runs_under_the_peer_interpreter(tmp_path: Path) -> None:
             assert point["results"][OURS]["python"] == f"CPython {doc['clients'][OURS]['python']['version']}"
     assert f"nats-core          CPython {interp.version} ({interp.executable})" in proc.stdout
     assert any(r["peer"] == "natscore" for r in doc["ratios"])
+
+
+def test_the_raw_floor_reads_a_frame_that_arrives_in_pieces() -> None:
+    """The floor's hand-written reader: a socket timeout in the middle of a frame loses nothing,
+    and a server PING on the way is answered."""
+    from benchmarks.harness.raw import RawConnection
+
+    frame = b"PING\r\nMSG a.b 1 r 16\r\n0123456789abcdef\r\n"
+    with ScriptedServer(Script(on_sub=[Trickle(frame, chunk=7, interval=0.03)])) as srv:
+        conn = RawConnection(srv.url, "floor-test")
+        try:
+            conn.sock.sendall(b"SUB a.* 1\r\n")
+            conn.sock.settimeout(0.01)
+            timeouts = 0
+            got = None
+            for _ in range(1000):
+                try:
+                    got = conn.next_msg()
+                    break
+                except TimeoutError:
+                    timeouts += 1
+            assert got == (b"a.b", b"r", b"0123456789abcdef")
+            assert timeouts > 0  # it did arrive in pieces
+            srv.wait_until(lambda s: bool(s.commands_of("PONG")), what="the PONG for the server's PING")
+        finally:
+            conn.close()
