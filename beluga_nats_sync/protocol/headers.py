@@ -27,6 +27,8 @@ __all__ = ["HEADER_LINE", "Headers", "HeadersInput", "Status", "decode_headers",
 HEADER_LINE = b"NATS/1.0"
 _HDR_LINE_CRLF = b"NATS/1.0\r\n"
 
+_new = object.__new__
+
 #: what ``encode_headers`` takes: our Headers, or a mapping of names to a str or a list of str
 HeadersInput = Union["Headers", Mapping[str, str | Sequence[str]]]
 
@@ -70,13 +72,6 @@ class Headers(MutableMapping[str, str]):
                     self.add(name, v)
             else:
                 raise TypeError(f"header {name!r}: a value must be a str or a list of str, got {type(value).__name__}")
-
-    @classmethod
-    def _from_lists(cls, mapping: dict[str, list[str]], status: Status | None) -> Headers:
-        h = cls.__new__(cls)
-        h._map = mapping
-        h.status = status
-        return h
 
     def __getitem__(self, key: str) -> str:
         return self._map[key][0]
@@ -205,37 +200,35 @@ def decode_headers(block: bytes) -> Headers:
     Raises :class:`ProtocolError` when the block does not start with ``NATS/1.0``, does not end with
     an empty line, has a status that is not a three-digit code, or a line without ``:``.
     """
-    if not block.startswith(HEADER_LINE) or not block.endswith(b"\r\n\r\n"):
+    if block[:8] != HEADER_LINE or block[-4:] != b"\r\n\r\n":
         raise ProtocolError("a header block must start with 'NATS/1.0' and end with an empty line", block[:64])
-    lines = block[:-4].split(b"\r\n")
+    lines = block[:-4].decode("utf-8", "surrogateescape").split("\r\n")
     first = lines[0]
-    status = None
-    if len(first) > 8:
-        status = _status(first)
+    status = _status(first) if len(first) > 8 else None
+    del lines[0]
     mapping: dict[str, list[str]] = {}
-    for i in range(1, len(lines)):
-        kv = lines[i]
-        colon = kv.find(b":")
-        if colon < 0:
-            raise ProtocolError("a header line has no ':'", kv[:64])
-        if colon == 0:
-            continue  # nats.go skips a line with an empty name
-        key = kv[:colon].decode("utf-8", "surrogateescape")
-        value = kv[colon + 1 :].lstrip(b" \t").decode("utf-8", "surrogateescape")
-        values = mapping.get(key)
-        if values is None:
-            mapping[key] = [value]
-        else:
-            values.append(value)
-    return Headers._from_lists(mapping, status)
+    for kv in lines:
+        key, colon, value = kv.partition(":")
+        if not colon:
+            raise ProtocolError("a header line has no ':'", kv[:64].encode("utf-8", "surrogateescape"))
+        if key:  # nats.go skips a line with an empty name
+            if key in mapping:
+                mapping[key].append(value.lstrip(" \t"))
+            else:
+                mapping[key] = [value.lstrip(" \t")]
+    h = _new(Headers)  # the hot path of every HMSG: no __init__ to run
+    h._map = mapping
+    h.status = status
+    return h
 
 
-def _status(first: bytes) -> Status:
+def _status(first: str) -> Status:
     rest = first[8:]
-    if rest[:1] not in (b" ", b"\t"):
-        raise ProtocolError("the header block's first line must be 'NATS/1.0' or 'NATS/1.0 <code> ...'", first[:64])
-    rest = rest.strip()
+    shown = first[:64].encode("utf-8", "surrogateescape")
+    if rest[:1] not in (" ", "\t"):
+        raise ProtocolError("the header block's first line must be 'NATS/1.0' or 'NATS/1.0 <code> ...'", shown)
+    rest = rest.strip(" \t")
     code = rest[:3]
-    if len(code) != 3 or not code.isdigit() or (len(rest) > 3 and rest[3:4] not in (b" ", b"\t")):
-        raise ProtocolError("a status line's code must be three digits, as in 'NATS/1.0 503'", first[:64])
-    return Status(int(code), rest[3:].strip().decode("utf-8", "replace"))
+    if len(code) != 3 or not code.isascii() or not code.isdigit() or (len(rest) > 3 and rest[3] not in " \t"):
+        raise ProtocolError("a status line's code must be three digits, as in 'NATS/1.0 503'", shown)
+    return Status(int(code), rest[3:].strip(" \t"))

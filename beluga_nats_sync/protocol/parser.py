@@ -38,6 +38,7 @@ DEFAULT_MAX_PAYLOAD = 1024 * 1024
 _MAX_DIGITS = 10  # sizes and sids: enough for any sane value, refuses a 10,000-digit number
 _CACHE_SIZE = 512
 _MIN_HDR = len(b"NATS/1.0\r\n\r\n")
+_LARGE = 2048  # a payload this large is stepped over rather than split
 
 MsgCallback = Callable[[int, str, str | None, bytes, Headers | None], Any]
 # (sid, subject, reply, size, header length or 0 for MSG)
@@ -67,7 +68,7 @@ class Parser:
         self.max_header_allowance = max_header_allowance
         self._follow_info = follow_info
         self._cache: dict[bytes, _Args] = {}
-        self._pending: list[bytes] = []  # a partial line, or a partial payload when _args is set
+        self._pending: list[bytes | memoryview] = []  # a partial line, or a partial payload when _args is set
         self._pending_len = 0
         self._args: _Args | None = None
         self._cr = False  # the partial line ends with b"\r"
@@ -101,10 +102,11 @@ class Parser:
         if type(data) is not bytes:
             data = bytes(data)
         try:
+            start = 0
             if self._pending_len or self._args is not None:
-                data = self._resume(data)
-            if data:
-                self._walk(data)
+                data, start = self._resume(data)
+            if start < len(data):
+                self._walk(data, start)
         except ProtocolError as exc:
             self._die(exc)
             raise
@@ -118,8 +120,8 @@ class Parser:
         self._pending_len = 0
         self._cache.clear()
 
-    def _resume(self, data: bytes) -> bytes:
-        """Complete what the previous feed left; return the bytes still to walk (maybe empty)."""
+    def _resume(self, data: bytes) -> tuple[bytes, int]:
+        """Complete what the previous feed left; return the bytes to walk and where to start."""
         args = self._args
         if args is not None:  # a payload is being collected
             need = args[3] + 2
@@ -127,10 +129,10 @@ class Parser:
             if have + len(data) < need:
                 self._pending.append(data)
                 self._pending_len = have + len(data)
-                return b""
+                return data, len(data)
             cut = need - have
             if cut >= 2:
-                self._pending.append(data[: cut - 2])
+                self._pending.append(memoryview(data)[: cut - 2])
                 payload = b"".join(self._pending)
                 crlf = data[cut - 2 : cut]
             else:  # the kept bytes hold the whole payload and its CR
@@ -142,7 +144,7 @@ class Parser:
             if crlf != b"\r\n":
                 raise ProtocolError("a message's payload is not followed by CRLF", crlf)
             self._deliver(args, payload)
-            return data[cut:]
+            return data, cut
         # a control line is being collected: search only the new bytes
         self.bytes_scanned += len(data)
         if not ((self._cr and data[:1] == b"\n") or data.find(b"\r\n") >= 0):
@@ -155,13 +157,13 @@ class Parser:
             self._pending.append(data)
             self._pending_len = total
             self._cr = data[-1:] == b"\r"
-            return b""
+            return data, len(data)
         self._pending.append(data)
         data = b"".join(self._pending)
         self._pending = []
         self._pending_len = 0
         self._line_limit = 0
-        return data
+        return data, 0
 
     def _limit_of_pending(self, data: bytes) -> int:
         if not self._line_limit:
@@ -171,8 +173,47 @@ class Parser:
             self._line_limit = self.max_info_line if head == b"INFO" else self.max_control_line
         return self._line_limit
 
-    def _walk(self, buf: bytes) -> None:
-        """Parse complete frames of ``buf`` (which starts at a frame) and keep its incomplete tail."""
+    def _step(self, buf: bytes, start: int) -> int:
+        """Deliver the large messages at ``start`` one by one, without copying the rest of ``buf``
+        (what follows a large payload is mostly the next large payload); return where small
+        frames begin, or ``len(buf)`` when all was used or kept."""
+        end_of_buf = len(buf)
+        while start < end_of_buf:
+            eol = buf.find(b"\r\n", start)
+            if eol < 0:
+                return start
+            self.bytes_scanned += eol + 2 - start
+            line = buf[start:eol]
+            args = self._cache.get(line)
+            if args is None:
+                args = self._control(line)
+                if args is None:
+                    start = eol + 2
+                    continue
+            size = args[3]
+            if size < _LARGE:
+                return start
+            begin = eol + 2
+            end = begin + size
+            if end + 2 > end_of_buf:  # keep a view of the partial payload: no copy
+                self._args = args
+                partial = memoryview(buf)[begin:]
+                self._pending = [partial]
+                self._pending_len = len(partial)
+                return end_of_buf
+            if buf[end : end + 2] != b"\r\n":
+                raise ProtocolError("a message's payload is not followed by CRLF", buf[end : end + 64])
+            self._deliver(args, buf[begin:end])
+            start = end + 2
+        return start
+
+    def _walk(self, buf: bytes, start: int) -> None:
+        """Parse the complete frames of ``buf`` from ``start`` (a frame's beginning), keep its tail."""
+        start = self._step(buf, start)
+        if start >= len(buf):
+            return
+        if start:
+            buf = buf[start:]
         self.bytes_scanned += len(buf)
         pieces = buf.split(b"\r\n")
         last = len(pieces) - 1  # pieces[last] is not followed by CRLF: an incomplete tail
@@ -208,9 +249,9 @@ class Parser:
                 end = pos + size
                 if end + 2 > len(buf):  # the payload has not fully arrived
                     self._args = args
-                    tail = buf[pos:]
-                    self._pending = [tail]
-                    self._pending_len = len(tail)
+                    partial = memoryview(buf)[pos:]
+                    self._pending = [partial]
+                    self._pending_len = len(partial)
                     return
                 if buf[end : end + 2] != b"\r\n":
                     raise ProtocolError("a message's payload is not followed by CRLF", buf[end : end + 64])
