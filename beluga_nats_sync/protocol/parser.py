@@ -16,7 +16,8 @@ subscription, one size) cost one comparison each.
 
 Bounds: a line without CRLF longer than ``max_control_line`` (an INFO line: ``max_info_line``),
 a MSG larger than ``max_payload`` or an HMSG larger than ``max_payload + max_header_allowance``
-raises :class:`~beluga_nats_sync.errors.ProtocolError` before its bytes are kept. Nothing else
+raises :class:`~beluga_nats_sync.errors.ProtocolError` before its bytes are kept (a partial
+payload is kept as a view of the read it came in, not copied: that read stays alive). Nothing else
 escapes ``feed`` but an exception raised by a callback. Work is linear: a partial line is
 scanned once (only the new bytes are searched), a partial payload is collected in a list and
 joined once. After any error the parser is dead: every later ``feed`` raises; use a new parser.
@@ -37,6 +38,7 @@ __all__ = ["DEFAULT_MAX_PAYLOAD", "MsgCallback", "Parser"]
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
 _MAX_DIGITS = 10  # sizes and sids: enough for any sane value, refuses a 10,000-digit number
 _CACHE_SIZE = 512
+_CACHED_LINE = 256  # longer lines are parsed each time: the cache stays under 128 KiB of keys
 _MIN_HDR = len(b"NATS/1.0\r\n\r\n")
 _LARGE = 2048  # a payload this large is stepped over rather than split
 
@@ -293,9 +295,10 @@ class Parser:
         else:
             self._event(line)
             return None
-        if len(self._cache) >= _CACHE_SIZE:
-            self._cache.clear()
-        self._cache[line] = args
+        if len(line) <= _CACHED_LINE:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            self._cache[line] = args
         return args
 
     def _msg_args(self, line: bytes, parts: list[bytes], *, hmsg: bool) -> _Args:
