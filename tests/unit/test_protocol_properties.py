@@ -26,7 +26,9 @@ BOUND = max(LIMITS["max_info_line"], LIMITS["max_payload"] + LIMITS["max_header_
 
 token = st.text(st.characters(codec="utf-8", exclude_categories=["Zs", "Zl", "Zp", "Cc", "Cs"]), min_size=1, max_size=6)
 subjects = st.lists(token, min_size=1, max_size=4).map(".".join).filter(lambda s: len(s.encode()) < 80)
-header_names = st.text(st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=":"), min_size=1, max_size=8)
+header_names = st.text(
+    st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=":"), min_size=1, max_size=8
+)
 header_values = st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=12).map(str.strip)
 headers = st.lists(st.tuples(header_names, header_values), max_size=4).map(Headers)
 statuses = st.none() | st.builds(
@@ -119,7 +121,7 @@ fragments = st.lists(protocol_words | numbers | st.binary(max_size=8) | subjects
 def test_protocol_like_noise_ends_in_events_or_our_error(parts: list[bytes], cuts: list[int]) -> None:
     stream = b"".join(parts)
     points = sorted({c for c in cuts if c <= len(stream)})
-    _feed_anything([stream[a:b] for a, b in zip([0, *points], [*points, len(stream)])])
+    _feed_anything([stream[a:b] for a, b in zip([0, *points], [*points, len(stream)], strict=True)])
 
 
 @SETTINGS
