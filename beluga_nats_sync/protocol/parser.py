@@ -221,33 +221,31 @@ class Parser:
         last = len(pieces) - 1  # pieces[last] is not followed by CRLF: an incomplete tail
         cache = self._cache
         on_msg = self._on_msg
-        prev_line = b""
-        prev: _Args | None = None
+        prev_line: bytes | None = None
+        args: _Args = (0, "", None, 0, 0)
+        sid, subject, reply, size, hdr_len = args
         i = 0
-        pos = 0
+        pos = pos_i = 0  # pieces[pos_i] starts at buf[pos]: brought forward only when needed
         while i < last:
             line = pieces[i]
-            if line == prev_line and prev is not None:
-                args = prev
-            else:
+            if line != prev_line:  # a run of one subscription and size costs this comparison
                 found = cache.get(line)
                 if found is None:
                     found = self._control(line)
                     if found is None:  # a control event, already handed over
-                        pos += len(line) + 2
                         i += 1
                         continue
                 args = found
                 prev_line = line
-                prev = args
-            pos += len(line) + 2
+                sid, subject, reply, size, hdr_len = args
             i += 1
-            size = args[3]
             if i < last and len(pieces[i]) == size:
-                payload = pieces[i]  # the common case: no CRLF inside the payload
+                payload = pieces[i]  # the common case: no CRLF inside the payload, no copy
                 i += 1
-                pos += size + 2
             else:
+                while pos_i < i:  # each piece is counted once per read: linear
+                    pos += len(pieces[pos_i]) + 2
+                    pos_i += 1
                 end = pos + size
                 if end + 2 > len(buf):  # the payload has not fully arrived
                     self._args = args
@@ -260,12 +258,13 @@ class Parser:
                 payload = buf[pos:end]
                 end += 2
                 while pos < end:  # skip the pieces the payload spans
-                    pos += len(pieces[i]) + 2
-                    i += 1
-            if args[4]:
+                    pos += len(pieces[pos_i]) + 2
+                    pos_i += 1
+                i = pos_i
+            if hdr_len:
                 self._deliver(args, payload)
             else:
-                on_msg(args[0], args[1], args[2], payload, None)
+                on_msg(sid, subject, reply, payload, None)
         tail = pieces[last]
         if tail:
             limit = self.max_info_line if tail[:4] == b"INFO" else self.max_control_line
