@@ -280,3 +280,20 @@ def test_info_is_checked_but_keeps_unknown_fields() -> None:
     info = {"server_id": "S", "max_payload": 64 << 20, "connect_urls": [], "new_field": {"a": [1]}, "ldm": True}
     [event] = parse(b"INFO " + json.dumps(info).encode() + b"\r\n")
     assert event == Info(info)
+
+
+def test_a_cached_line_is_checked_again_after_the_limits_change() -> None:
+    rec = Recorder()
+    p = rec.parser()
+    frame = b"MSG a 1 16\r\n0123456789abcdef\r\n"
+    p.feed(frame * 3)  # the line is cached now
+    p.feed(b'INFO {"max_payload": 8}\r\n')
+    with pytest.raises(bns.ProtocolError, match="exceeds max_payload 8"):
+        p.feed(frame)
+    assert len(rec.events) == 4
+
+
+def test_info_need_not_change_the_limits() -> None:
+    p = Parser(lambda *a: None, lambda e: None, max_payload=100, follow_info=False)
+    p.feed(b'INFO {"max_payload": 8}\r\nMSG a 1 16\r\n0123456789abcdef\r\n')
+    assert p.max_payload == 100
