@@ -18,6 +18,7 @@ work as a Python user expects::
      ├── OutboundBufferFullError (BufferError)
      ├── SlowConsumerError
      ├── PermissionsError
+     ├── ProtocolError                       (a server frame that breaks the protocol: the connection is dropped)
      ├── MessageDecodeError (ValueError)
      ├── ContextError (ValueError)          a NATS context (``nats context``) that cannot be used
      │    └── ContextNotFoundError (FileNotFoundError)
@@ -57,6 +58,7 @@ __all__ = [
     "OutboundBufferFullError",
     "PayloadTooLargeError",
     "PermissionsError",
+    "ProtocolError",
     "RequestTimeoutError",
     "SlowConsumerError",
     "StreamNotFoundError",
@@ -149,6 +151,23 @@ class PermissionsError(NATSSyncError):
         super().__init__(message)
         self.operation = operation
         self.subject = subject
+
+
+class ProtocolError(NATSSyncError):
+    """The server sent something the NATS protocol does not allow (a line too long, a size that is
+    not a number or is over ``max_payload``, a subject that is not UTF-8, an INFO that is not a JSON
+    object, a header block that does not start with ``NATS/1.0``, ...).
+
+    The connection it came from is dropped and the client reconnects (or closes when reconnects are
+    exhausted); the error reaches ``error_cb``. ``reason`` says what was wrong and ``excerpt`` holds
+    the start of the offending bytes (at most 64 of them), for the log.
+    """
+
+    def __init__(self, reason: str, excerpt: bytes = b"") -> None:
+        shown = f": {excerpt!r}" if excerpt else ""
+        super().__init__(f"protocol error from the server: {reason}{shown}")
+        self.reason = reason
+        self.excerpt = excerpt
 
 
 class MessageDecodeError(NATSSyncError, ValueError):

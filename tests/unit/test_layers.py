@@ -1,5 +1,6 @@
 """The layering the package is built to, checked on its source: nats-py only behind the seam, a
-core that never reaches the seam or the features, no import circles, classes of a readable size."""
+core that never reaches the seam or the features, a protocol package that reaches nothing but the
+errors, no import circles, classes of a readable size."""
 
 from __future__ import annotations
 
@@ -86,9 +87,34 @@ def test_the_core_reaches_neither_the_seam_nor_the_features() -> None:
             continue
         for target in module_level_imports(name, path):
             if target.startswith("beluga_nats_sync.") and not target.startswith(
-                ("beluga_nats_sync._core", "beluga_nats_sync.errors")
+                ("beluga_nats_sync._core", "beluga_nats_sync.errors", "beluga_nats_sync.protocol")
             ):
                 offenders.append(f"{name} imports {target}")
+        lines = len(path.read_text().splitlines())
+        assert lines <= MAX_CORE_FILE_LINES, f"{name} has {lines} lines"
+    assert offenders == []
+
+
+def test_the_protocol_package_reaches_only_the_errors() -> None:
+    """Sans I/O: no sockets, threads or selectors, and nothing of the package but its errors."""
+    offenders = []
+    for name, path in modules().items():
+        if not name.startswith("beluga_nats_sync.protocol"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):  # function-level imports count here too
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                targets = [node.module or ""]
+            elif isinstance(node, ast.ImportFrom) and node.level > 1:  # above the protocol package
+                targets = [f"beluga_nats_sync.{node.module}"]
+            offenders += [
+                f"{name} imports {t}"
+                for t in targets
+                if (t.startswith("beluga_nats_sync") and t != "beluga_nats_sync.errors")
+                or t.split(".")[0] in {"socket", "ssl", "threading", "selectors", "asyncio", "nats"}
+            ]
         lines = len(path.read_text().splitlines())
         assert lines <= MAX_CORE_FILE_LINES, f"{name} has {lines} lines"
     assert offenders == []

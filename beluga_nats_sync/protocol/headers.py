@@ -1,0 +1,234 @@
+"""NATS headers: a case-preserving, case-sensitive multi-map, the status line, and their wire form.
+
+Keys are case-sensitive, as in nats.go (since v1.11 ``Header.Get``, ``Values``, ``Set``, ``Add``
+and ``Del`` use the key exactly as given, and ``DecodeHeadersMsg`` keeps the case the sender
+wrote): ``h["Trace"]`` and ``h["trace"]`` are two keys, so a Python agent sees what a Go agent
+sees. A key may hold several values; repeated header lines keep every value, in order.
+
+On the wire a header block is ``NATS/1.0[ <code>[ <description>]]\\r\\n`` then ``Name: value\\r\\n``
+lines and an empty line. Decoding follows nats.go: the text after the first ``:`` with leading
+spaces and tabs removed is the value, a line with an empty name is skipped, a line without ``:``
+is an error. The status line (``NATS/1.0 503``, ``NATS/1.0 408 Request Timeout``,
+``NATS/1.0 100 Idle Heartbeat``) is parsed once into :class:`Status`; it is not repeated as
+``Status``/``Description`` keys (nats.go adds those; :attr:`Headers.status` replaces them).
+Bytes that are not UTF-8 are kept with ``surrogateescape``, so a Go peer's raw bytes survive a
+round trip instead of failing the connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from typing import Any, NamedTuple, Union
+
+from ..errors import ProtocolError
+
+__all__ = ["HEADER_LINE", "Headers", "HeadersInput", "Status", "decode_headers", "encode_headers"]
+
+HEADER_LINE = b"NATS/1.0"
+_HDR_LINE_CRLF = b"NATS/1.0\r\n"
+
+_new = object.__new__
+
+#: what ``encode_headers`` takes: our Headers, or a mapping of names to a str or a list of str
+HeadersInput = Union["Headers", Mapping[str, str | Sequence[str]]]
+
+
+class Status(NamedTuple):
+    """A status line's code (``503`` no responders, ``408`` request timeout, ``409`` a JetStream
+    conflict, ``100`` an idle heartbeat or flow control, ``404`` no messages) and its description."""
+
+    code: int
+    description: str = ""
+
+
+class Headers(MutableMapping[str, str]):
+    """Multi-valued, case-sensitive, case-preserving headers, in the spirit of Go's ``nats.Header``.
+
+    ``h["X"]`` is the first value of ``X`` (``KeyError`` when absent), ``h.get_all("X")`` every
+    value; ``h["X"] = "v"`` and ``h.set("X", "v")`` replace, ``h.add("X", "v")`` appends. Iteration
+    and ``len`` see each key once. Built from a mapping whose values are a str or a list of str, or
+    from ``(name, value)`` pairs. Equal to another ``Headers`` with the same keys and values, and
+    to a plain dict when each key's one value (or its list of values) matches.
+    """
+
+    __slots__ = ("_map", "status")
+
+    def __init__(self, data: HeadersInput | Iterable[tuple[str, str]] | None = None, *, status: Status | None = None):
+        self._map: dict[str, list[str]] = {}
+        self.status = status
+        if data is None:
+            return
+        if isinstance(data, Headers):
+            self._map = {k: list(v) for k, v in data._map.items()}
+            if status is None:
+                self.status = data.status
+            return
+        items = data.items() if isinstance(data, Mapping) else data
+        for name, value in items:
+            if isinstance(value, str):
+                self.add(name, value)
+            elif isinstance(value, (list, tuple)):
+                for v in value:
+                    self.add(name, v)
+            else:
+                raise TypeError(f"header {name!r}: a value must be a str or a list of str, got {type(value).__name__}")
+
+    def __getitem__(self, key: str) -> str:
+        return self._map[key][0]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.set(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        del self._map[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._map)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._map
+
+    def set(self, key: str, value: str) -> None:
+        """Make ``value`` the only value of ``key``."""
+        self._map[key] = [_check_str(key, value)]
+
+    def add(self, key: str, value: str) -> None:
+        """Append ``value`` to the values of ``key``."""
+        if not isinstance(key, str):
+            raise TypeError(f"header names must be str, got {type(key).__name__} ({key!r})")
+        values = self._map.get(key)
+        if values is None:
+            self._map[key] = [_check_str(key, value)]
+        else:
+            values.append(_check_str(key, value))
+
+    def get_all(self, key: str) -> list[str]:
+        """Every value of ``key`` in arrival order (a new list; empty when the key is absent)."""
+        return list(self._map.get(key, ()))
+
+    def multi_items(self) -> Iterator[tuple[str, str]]:
+        """``(name, value)`` for every value, repeated names included, in order."""
+        for k, values in self._map.items():
+            for v in values:
+                yield k, v
+
+    def copy(self) -> Headers:
+        return Headers(self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Headers):
+            return self._map == other._map and self.status == other.status
+        if isinstance(other, Mapping):
+            if len(other) != len(self._map):
+                return False
+            for k, v in other.items():
+                mine = self._map.get(k)
+                if mine is None or (mine != [v] and mine != v and (not isinstance(v, tuple) or mine != list(v))):
+                    return False
+            return True
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        shown = {k: (v[0] if len(v) == 1 else v) for k, v in self._map.items()}
+        st = f", status={self.status!r}" if self.status is not None else ""
+        return f"Headers({shown!r}{st})"
+
+
+def _check_str(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"header {key!r}: values must be str, got {type(value).__name__}")
+    return value
+
+
+def _bad_name(name: Any) -> Exception:
+    if not isinstance(name, str):
+        return TypeError(f"header names must be str, got {type(name).__name__} ({name!r})")
+    return ValueError(f"header name {name!r} is not accepted: use printable ASCII without ':' or spaces")
+
+
+def _bad_value(name: str, value: Any) -> Exception:
+    if not isinstance(value, str):
+        return TypeError(f"header {name!r}: values must be str, got {type(value).__name__}")
+    return ValueError(f"header {name!r}: the value must not contain CR or LF")
+
+
+def encode_headers(headers: Any, *, multi: bool = True) -> bytes:
+    """The ``NATS/1.0`` header block for ``headers`` (a :class:`Headers`, or a mapping of str to a
+    str or a list of str: each value of a list becomes its own line, as Go's ``Header.Add``;
+    ``multi=False`` refuses lists, for a caller that takes one value per name).
+
+    Names: printable ASCII without ':' or whitespace. Values: str without CR or LF.
+    """
+    if type(headers) is dict:
+        pairs: Iterable[tuple[Any, Any]] = headers.items()
+    elif isinstance(headers, Headers):
+        pairs = headers.multi_items()
+    elif isinstance(headers, Mapping):
+        pairs = headers.items()
+    else:
+        raise TypeError(f"headers must be a mapping of str to str (or to a list of str), got {type(headers).__name__}")
+    parts = [_HDR_LINE_CRLF]
+    for name, value in pairs:
+        if (
+            type(name) is not str
+            or not name
+            or not name.isascii()
+            or not name.isprintable()
+            or ":" in name
+            or " " in name
+        ):
+            raise _bad_name(name)
+        if type(value) is str and "\r" not in value and "\n" not in value:
+            parts.append(f"{name}: {value}\r\n".encode("utf-8", "surrogateescape"))
+        elif multi and isinstance(value, (list, tuple)):
+            for v in value:
+                if type(v) is not str or "\r" in v or "\n" in v:
+                    raise _bad_value(name, v)
+                parts.append(f"{name}: {v}\r\n".encode("utf-8", "surrogateescape"))
+        else:
+            raise _bad_value(name, value)
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+def decode_headers(block: bytes) -> Headers:
+    """Decode a received header block (``NATS/1.0...`` up to and including its empty line).
+
+    Raises :class:`ProtocolError` when the block does not start with ``NATS/1.0``, does not end with
+    an empty line, has a status that is not a three-digit code, or a line without ``:``.
+    """
+    if block[:8] != HEADER_LINE or block[-4:] != b"\r\n\r\n":
+        raise ProtocolError("a header block must start with 'NATS/1.0' and end with an empty line", block[:64])
+    lines = block[:-4].decode("utf-8", "surrogateescape").split("\r\n")
+    first = lines[0]
+    status = _status(first) if len(first) > 8 else None
+    del lines[0]
+    mapping: dict[str, list[str]] = {}
+    for kv in lines:
+        key, colon, value = kv.partition(":")
+        if not colon:
+            raise ProtocolError("a header line has no ':'", kv[:64].encode("utf-8", "surrogateescape"))
+        if key:  # nats.go skips a line with an empty name
+            if key in mapping:
+                mapping[key].append(value.lstrip(" \t"))
+            else:
+                mapping[key] = [value.lstrip(" \t")]
+    h = _new(Headers)  # the hot path of every HMSG: no __init__ to run
+    h._map = mapping
+    h.status = status
+    return h
+
+
+def _status(first: str) -> Status:
+    rest = first[8:]
+    shown = first[:64].encode("utf-8", "surrogateescape")
+    if rest[:1] not in (" ", "\t"):
+        raise ProtocolError("the header block's first line must be 'NATS/1.0' or 'NATS/1.0 <code> ...'", shown)
+    rest = rest.strip(" \t")
+    code = rest[:3]
+    if len(code) != 3 or not code.isascii() or not code.isdigit() or (len(rest) > 3 and rest[3] not in " \t"):
+        raise ProtocolError("a status line's code must be three digits, as in 'NATS/1.0 503'", shown)
+    return Status(int(code), rest[3:].strip(" \t"))
