@@ -114,7 +114,10 @@ def _read_once(
             if r.done or r.gap:
                 r.cond.notify_all()
 
-    sid = engine.subscribe_raw(inbox, on_msg, left(deadline, what), what)
+    async def do_subscribe() -> int:
+        return await engine.transport.subscribe(inbox, "", on_msg)
+
+    sid = engine.run(do_subscribe, left(deadline, what), what)
     name = ""
     engine.workers.add(r)
     try:
