@@ -145,7 +145,7 @@ def test_watch_keeps_going_after_a_failing_callback_and_ends_on_close(nats_serve
     w = kv.watch("k", picky)
     for v in (b"1", b"bad", b"2"):
         kv.put("k", v)
-    wait_for(lambda: got == [b"1", b"2"], 5.0, "the updates around the failing one")
+    wait_for(lambda: got == [b"1", b"2"], 5.0, f"the updates around the failing one (got {got})")
     assert w.errors == 1 and nc.stats.callback_errors == 1
     js.delete_key_value(bucket)
     nc.close(timeout=5.0)
