@@ -105,10 +105,16 @@ class NatsPyTransport:
         gave_up = asyncio.ensure_future(failed.wait())
         done, _ = await asyncio.wait({conn, gave_up}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         gave_up.cancel()
-        info = self.server_info()  # what the last server said (TLS or not), for the error
-        if conn in done and conn.exception() is None:
-            self._after_connect()
-            return True
+        try:
+            info = self.server_info()  # what the last server said (TLS or not), for the error
+            if conn in done and conn.exception() is None:
+                self._after_connect()
+                return True
+        except BaseException:
+            # An INFO nats-py accepted but that cannot be read (not an object, an odd max_payload):
+            # whatever the error, the socket it opened is not left behind.
+            await self._abandon()
+            raise
         last = conn.exception() if conn in done else (errors_seen[-1] if errors_seen else None)
         if o.retry_on_failed_connect and not (last is not None and is_auth_error(last)) and not conn.done():
             conn.add_done_callback(self._on_background_connect)
