@@ -134,7 +134,10 @@ def test_watch_keeps_going_after_a_failing_callback_and_ends_on_close(nats_serve
     nc = bns.connect(nats_server.url)
     js = nc.jetstream(timeout=5.0)
     bucket = f"w_{uuid.uuid4().hex[:8]}"
-    kv = js.create_key_value(bucket)
+    # With the default history of 1, each put removes the key's previous revision: a watch whose
+    # consumer the server serves a moment late (a loaded machine) rightly skips revisions already
+    # removed and sees only the last one. Kept revisions make every update deliverable.
+    kv = js.create_key_value(bucket, history=10)
     got: list[bytes] = []
 
     def picky(e: KeyValueEntry) -> None:
@@ -145,7 +148,10 @@ def test_watch_keeps_going_after_a_failing_callback_and_ends_on_close(nats_serve
     w = kv.watch("k", picky)
     for v in (b"1", b"bad", b"2"):
         kv.put("k", v)
-    wait_for(lambda: got == [b"1", b"2"], 5.0, f"the updates around the failing one (got {got})")
+    try:
+        wait_for(lambda: got == [b"1", b"2"], 5.0, "the updates around the failing one")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; got {got}, delivered {w.delivered}, resets {w.resets}") from None
     assert w.errors == 1 and nc.stats.callback_errors == 1
     js.delete_key_value(bucket)
     nc.close(timeout=5.0)
