@@ -324,4 +324,13 @@ class NatsPyTransport:
                 log.debug("close: final flush failed: %r", exc)
         if self._connect_task is not None and not self._connect_task.done():
             self._connect_task.cancel()
-        await nc.close()
+        try:
+            await nc.close()
+        finally:
+            # nats-py's close may not finish (a read loop busy on a huge line, a close cut short by
+            # the client's own deadline): the socket is closed all the same, never left to the
+            # garbage collector
+            transport = getattr(nc, "_transport", None)
+            if transport is not None:
+                with contextlib.suppress(Exception):
+                    transport.close()
