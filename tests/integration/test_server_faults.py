@@ -226,17 +226,7 @@ _BAD_INFOS = {
 def test_an_unusable_first_info_fails_connect_with_our_error_in_time(
     info: bytes, before: set[threading.Thread]
 ) -> None:
-    watch = Watch()
-    with ScriptedServer(Script(info=info)) as srv:
-        t0 = time.monotonic()
-        try:
-            with pytest.raises(bns.ConnectError):
-                _connect(srv, watch, connect_timeout=1.0)
-        finally:
-            _collect_what_a_failed_connect_left()
-        assert time.monotonic() - t0 < 1.0 + FAULT_WITHIN
-        _ours_only(watch)
-    wait_for(lambda: _our_threads(before) == [], FAULT_WITHIN, "the failed client's threads to end")
+    _connect_fails_in_time(Script(info=info), before)
 
 
 # -- floods ------------------------------------------------------------------------------------
@@ -275,8 +265,14 @@ def test_a_flood_of_errs_is_bounded_and_close_ends_every_thread(before: set[thre
 
 
 def test_a_server_that_never_sends_the_handshake_pong_fails_connect_in_time(before: set[threading.Thread]) -> None:
+    _connect_fails_in_time(Script(handshake_pong=False), before)
+
+
+def _connect_fails_in_time(script: Script, before: set[threading.Thread]) -> None:
+    """connect() against ``script`` raises ConnectError within its 1 s timeout, reports only our
+    errors, and leaves no thread of the client behind."""
     watch = Watch()
-    with ScriptedServer(Script(handshake_pong=False)) as srv:
+    with ScriptedServer(script) as srv:
         t0 = time.monotonic()
         try:
             with pytest.raises(bns.ConnectError):
