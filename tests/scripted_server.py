@@ -62,6 +62,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from helpers import subject_matches
+
 __all__ = [
     "MAX_FLOOD",
     "MAX_LINE",
@@ -184,16 +186,6 @@ class Command:
 
 class _Closed(Exception):
     """The connection ended (the client closed it, a step closed it, or the server stops)."""
-
-
-def subject_matches(pattern: str, subject: str) -> bool:
-    p, s = pattern.split("."), subject.split(".")
-    for i, tok in enumerate(p):
-        if tok == ">":
-            return len(s) > i
-        if i >= len(s) or (tok != "*" and tok != s[i]):
-            return False
-    return len(p) == len(s)
 
 
 class _Conn:

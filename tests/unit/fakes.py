@@ -16,15 +16,7 @@ from typing import Any
 from beluga_nats_sync._core.options import Options
 from beluga_nats_sync._core.transport import Deliver, TransportEvents
 
-
-def matches(pattern: str, subject: str) -> bool:
-    p, s = pattern.split("."), subject.split(".")
-    for i, tok in enumerate(p):
-        if tok == ">":
-            return len(s) > i
-        if i >= len(s) or (tok != "*" and tok != s[i]):
-            return False
-    return len(p) == len(s)
+from helpers import subject_matches
 
 
 def parse_headers(block: bytes) -> dict[str, str]:
@@ -195,7 +187,7 @@ class FakeTransport:
         """Hand a message to every matching subscription (as the transport would, on the I/O thread)."""
         matched = False
         for pattern, deliver, _ in list(self.subs.values()):
-            if matches(pattern, subject):
+            if subject_matches(pattern, subject):
                 matched = True
                 self.in_msgs += 1
                 self.in_bytes += len(data)
