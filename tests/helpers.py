@@ -32,13 +32,37 @@ def threads_started_since(before: set[threading.Thread]) -> list[str]:
 
 
 def free_port() -> int:
-    """A loopback port that was free a moment ago (for configs that must name their ports)."""
+    """A loopback port that was free a moment ago (for configs that must name their ports).
+
+    It is picked outside the kernel's ephemeral range: every client socket's local port and every
+    server started on port 0 come from that range, so a port picked inside it can be taken between
+    this call and the server that names it (a cluster node then fails with "address already in use").
+    """
+    import random
     import socket
 
-    with socket.socket() as s:
+    low, high = _ephemeral_range()
+    candidates = [p for p in range(10000, 65536) if not low <= p <= high]
+    for port in random.sample(candidates, 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # everything outside the range is taken: any free port, as before
         s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        chosen: int = s.getsockname()[1]
+        return chosen
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 65535  # the range most systems use when they do not say
 
 
 #: the repository's root (examples/, benchmarks/, the README)
