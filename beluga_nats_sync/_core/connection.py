@@ -8,12 +8,10 @@ protocol engine is the :class:`~.transport.Transport` it is given, driven on the
 from __future__ import annotations
 
 import asyncio
-import enum
+import contextlib
 import logging
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -26,6 +24,7 @@ from ..errors import (
 )
 from .dispatch import EventWorker, Worker, in_dispatcher_thread, stop_workers
 from .inbox import unique_token
+from .lifetime import State, finalize_connection, track
 from .msg import Publisher
 from .options import Options
 from .outbox import Outbox
@@ -34,22 +33,14 @@ from .protocol import check_timeout
 from .requests import Requester, RequestRouter, Waiter
 from .stats import Stats
 from .subscription import MsgCallback, Subscription, check_subscribe
-from .transport import Transport, TransportEvents
+from .surface import Cancellable
+from .transport import Deliver, Transport, TransportEvents
 
-__all__ = ["Connection", "State", "finalize_connection"]
+__all__ = ["Connection", "State", "finalize_connection"]  # the last two from lifetime.py
 
 log = logging.getLogger("beluga_nats_sync")
 T = TypeVar("T")
 TransportFactory = Callable[[Options, TransportEvents], Transport]
-
-
-class State(enum.Enum):
-    """Where a connection is in its life; it only ever moves down this list."""
-
-    NEW = "new"
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
 
 
 class Connection:
@@ -73,7 +64,7 @@ class Connection:
         self._auth_refusals = 0  # in a row, while reconnecting
         self._deferred: list[Subscription] = []  # made before the first connection
         self.forked = False
-        _CONNECTIONS.add(self)
+        track(self)
         self.router = RequestRouter(f"{options.inbox_prefix}.{unique_token()}.")
         self.requests = Requester(self.router, self.outbox, self.loop.guard, options.timeout)
         self.request = self.requests.request  # the hot path, without a hop through this object
@@ -260,6 +251,26 @@ class Connection:
         """Forget a request started with :meth:`start_request`; False if its reply already came."""
         return self.router.cancel(reply)
 
+    # -- the surface of features (surface.py) --------------------------------------------------
+    def subscribe_raw(self, subject: str, deliver: Deliver, timeout: float, what: str) -> int:
+        return self.run(lambda: self.transport.subscribe(subject, "", deliver), timeout, what)
+
+    def call(self, fn: Callable[[], T], timeout: float, what: str) -> T:
+        async def on_loop() -> T:
+            return fn()
+
+        return self.run(on_loop, timeout, what)
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the client is closing
+            self.loop.call_soon(fn, *args)
+
+    def call_later(self, delay: float, fn: Callable[[], Any]) -> Cancellable:
+        return asyncio.get_running_loop().call_later(delay, fn)
+
+    def on_io_thread(self) -> bool:
+        return self.loop.in_loop_thread()
+
     # -- subscribe -----------------------------------------------------------------------------
     def subscribe(
         self,
@@ -399,11 +410,20 @@ class Connection:
         self._up.set()  # wakes a flush waiting for a reconnection: it sees the client closed
         self._ended.set()
 
+    def after_fork_in_child(self) -> None:
+        """The parent's threads do not exist here and the socket is the parent's: unusable."""
+        self.forked = True
+        self.state = State.CLOSED
+        self.outbox.open = False
+        self.outbox.connected = False
+
+    def on_io_or_events_thread(self) -> bool:
+        return self.loop.in_loop_thread() or threading.current_thread() is self.events.thread
+
     def _in_own_thread(self) -> bool:
         """On a thread of this client's (its I/O thread, its event thread, a dispatcher): waiting
         there for the close to finish would wait for itself."""
-        me = threading.current_thread()
-        return self.loop.in_loop_thread() or me is self.events.thread or in_dispatcher_thread()
+        return self.on_io_or_events_thread() or in_dispatcher_thread()
 
     def _stop_workers(self, timeout: float) -> None:
         stop_workers(self.workers, timeout)
@@ -421,30 +441,3 @@ class Connection:
             callback_errors=self._callback_errors,
             dropped=self._dropped,
         )
-
-
-_CONNECTIONS: weakref.WeakSet[Connection] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    """In a forked child, the parent's I/O and dispatcher threads do not exist and the socket is
-    shared with the parent: mark every client unusable without touching either."""
-    for conn in list(_CONNECTIONS):
-        conn.forked = True
-        conn.state = State.CLOSED
-        conn.outbox.open = False
-        conn.outbox.connected = False
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def finalize_connection(conn: Connection) -> None:
-    if conn.state in (State.CLOSING, State.CLOSED):
-        return
-    me = threading.current_thread()
-    if conn.loop.in_loop_thread() or me is conn.events.thread:
-        threading.Thread(target=conn.close, args=(2.0,), name="nats-finalize", daemon=True).start()
-    else:
-        conn.close(2.0)

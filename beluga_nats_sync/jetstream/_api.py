@@ -22,7 +22,7 @@ from ..errors import ConsumerNotFoundError, JetStreamError, NATSTimeoutError, No
 from ._errors import api_error, not_enabled
 
 if TYPE_CHECKING:
-    from .._core.connection import Connection
+    from .._core.surface import FeatureSurface
 
 __all__ = ["DEFAULT_PREFIX", "JsApi", "decode_reply", "left"]
 
@@ -64,7 +64,7 @@ class JsApi:
 
     __slots__ = ("_engine", "prefix", "timeout")
 
-    def __init__(self, engine: Connection, prefix: str, timeout: float) -> None:
+    def __init__(self, engine: FeatureSurface, prefix: str, timeout: float) -> None:
         self._engine = engine
         self.prefix = prefix
         self.timeout = timeout

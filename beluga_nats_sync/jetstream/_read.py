@@ -114,10 +114,7 @@ def _read_once(
             if r.done or r.gap:
                 r.cond.notify_all()
 
-    async def do_subscribe() -> int:
-        return await engine.transport.subscribe(inbox, "", on_msg)
-
-    sid = engine.run(do_subscribe, left(deadline, what), what)
+    sid = engine.subscribe_raw(inbox, on_msg, left(deadline, what), what)
     name = ""
     engine.workers.add(r)
     try:

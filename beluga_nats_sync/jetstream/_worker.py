@@ -1,14 +1,17 @@
 """What JetStream's long-running workers (consume handles, key watchers) share: each is built on
-a :class:`~.._core.dispatch.Dispatcher` thread and registered with the client as a worker, so the
-client stops and joins it on close."""
+a :class:`~.._core.dispatch.Dispatcher` thread, registered with the client as a worker (so the
+client stops and joins it on close), and may run a watchdog on the I/O thread."""
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._core.dispatch import Dispatcher
+
+if TYPE_CHECKING:
+    from .._core.surface import Cancellable, FeatureSurface
 
 __all__ = ["DispatchedWorker"]
 
@@ -21,9 +24,9 @@ class DispatchedWorker:
     its thread) and use as a context manager that calls ``stop()`` on exit."""
 
     _disp: Dispatcher[Any]
-    _loop: Any  # the client's IOLoop
+    _engine: FeatureSurface
     _stopped: bool  # no more work is started on the I/O thread
-    _watchdog: Any  # the worker's asyncio task on the I/O thread, if any
+    _watchdog: Cancellable | None  # the next run of the watchdog on the I/O thread, if any
 
     def stop(self) -> None:
         raise NotImplementedError
@@ -32,18 +35,36 @@ class DispatchedWorker:
         """Stop at once (the client is closing, or ``stop()``): worker protocol."""
         self._disp.stopping = True
         self._stopped = True
-        self._cancel_on_loop(self._watchdog)
+        self._engine.call_soon(self._stop_watchdog)
         self._disp.end()
 
     @property
     def is_active(self) -> bool:
         return not self._disp.stopping
 
-    def _cancel_on_loop(self, task: Any) -> None:
-        """Cancel an asyncio task or handle of the I/O thread from any thread (gone loop: ignored)."""
-        if task is not None:
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon(task.cancel)
+    def _start_watchdog(self, period: float, check: Callable[[], None]) -> None:
+        """On the I/O thread: ``check()`` there every ``period`` seconds until the worker stops."""
+
+        def tick() -> None:
+            if self._stopped:
+                return
+            check()
+            if not self._stopped:
+                self._watchdog = self._engine.call_later(period, tick)
+
+        self._stop_watchdog()
+        self._watchdog = self._engine.call_later(period, tick)
+
+    def _halt(self) -> None:
+        """On the I/O thread: start no more work there."""
+        self._stopped = True
+        self._stop_watchdog()
+
+    def _stop_watchdog(self) -> None:
+        """On the I/O thread."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
     def _join(self, timeout: float) -> bool:
         return self._disp.join(timeout)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from .._core.connection import Connection
+    from .._core.surface import FeatureSurface
     from .._natspy.jetstream import ConsumerInfo
     from ._api import JsApi
     from .publish import PubAck
@@ -35,7 +35,7 @@ C = TypeVar("C")
 class JetStreamLike(Protocol):
     """What consumers and key-value buckets need of their :class:`~.context.JetStream`."""
 
-    _engine: Connection
+    _engine: FeatureSurface
     timeout: float
     api_prefix: str
     _api: JsApi

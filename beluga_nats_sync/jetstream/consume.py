@@ -11,7 +11,6 @@ the request is presumed lost and made again.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -37,7 +36,7 @@ from .api import JetStreamLike
 from .msg import JetStreamMsg, MsgMetadata, parse_metadata
 
 if TYPE_CHECKING:
-    from .._core.connection import Connection as _Engine
+    from .._core.surface import Cancellable, FeatureSurface
 
 __all__ = ["ConsumeHandle", "JsCallback", "ensure_consumer"]
 
@@ -130,8 +129,7 @@ class ConsumeHandle(DispatchedWorker):
         expires: float,
     ) -> None:
         self._js = js
-        self._engine: _Engine = js._engine
-        self._loop = js._engine.loop
+        self._engine: FeatureSurface = js._engine
         self.stream = stream
         self.durable = durable
         self.subject = subject
@@ -154,7 +152,7 @@ class ConsumeHandle(DispatchedWorker):
         # I/O-thread state
         self._nsub: int | None = None  # the sid of the inbox subscription
         self._inbox = ""
-        self._watchdog: asyncio.Task[None] | None = None
+        self._watchdog: Cancellable | None = None
         self._last_seen = 0.0
         self._failures = 0
         self._retry_at = 0.0
@@ -170,25 +168,27 @@ class ConsumeHandle(DispatchedWorker):
     # -- start (called by JetStream.consume) -------------------------------------------------------
     def _start(self, timeout: float) -> None:
         engine = self._engine
-
-        async def do_start() -> None:
-            self._inbox = new_inbox(engine.options.inbox_prefix)
-            self._nsub = await engine.transport.subscribe(self._inbox, "", self._on_inbox)
-            self._last_seen = time.monotonic()
-            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
-            self._maybe_pull()
-
+        deadline = time.monotonic() + timeout
         self._disp.start()
         engine.workers.add(self)
         try:
-            engine.run(do_start, timeout, "consume")
+            inbox = new_inbox(engine.options.inbox_prefix)
+            self._nsub = engine.subscribe_raw(inbox, self._on_inbox, left(deadline, "consume"), "consume")
+            engine.call(lambda: self._begin(inbox), left(deadline, "consume"), "consume")
         except BaseException:
             self.stop(1.0)
             raise
 
+    def _begin(self, inbox: str) -> None:
+        """On the I/O thread: the inbox is subscribed; start pulling."""
+        self._inbox = inbox
+        self._last_seen = time.monotonic()
+        self._start_watchdog(min(self._heartbeat, 0.25), self._check)
+        self._maybe_pull()
+
     # -- I/O thread: pulling -------------------------------------------------------------------------
     def _maybe_pull(self) -> None:
-        if self._stopped or not self._engine.transport.is_connected:
+        if self._stopped or not self._engine.connected:
             return
         if time.monotonic() < self._retry_at:
             return  # the watchdog asks again when the pause is over
@@ -215,7 +215,7 @@ class ConsumeHandle(DispatchedWorker):
                 return
 
     def _room_from_thread(self) -> None:
-        self._engine.loop.call_soon(self._maybe_pull)
+        self._engine.call_soon(self._maybe_pull)
 
     def _on_inbox(self, subject: str, data: bytes, reply: str, headers: Mapping[str, str] | None) -> None:
         """Every message on our inbox, on the I/O thread: a JetStream message or a status."""
@@ -268,18 +268,16 @@ class ConsumeHandle(DispatchedWorker):
             self._reported = True  # once per episode, like slow consumers
             self._engine.report(error)
 
-    async def _watch(self) -> None:
-        """Re-pull when a pause is over, and when no sign of life came for two heartbeats while
-        a request should be open (its server went away: restart, reconnect)."""
+    def _check(self) -> None:
+        """The watchdog: re-pull when a pause is over, and when no sign of life came for two
+        heartbeats while a request should be open (its server went away: restart, reconnect)."""
         hb = self._heartbeat
-        while not self._stopped:
-            await asyncio.sleep(min(hb, 0.25))
-            now = time.monotonic()
-            if self._disp.reserved > 0 and now - self._last_seen > 2 * hb + 0.1:
-                self._disp.reserved = 0
-                self._last_seen = now
-            if now >= self._retry_at:
-                self._maybe_pull()
+        now = time.monotonic()
+        if self._disp.reserved > 0 and now - self._last_seen > 2 * hb + 0.1:
+            self._disp.reserved = 0
+            self._last_seen = now
+        if now >= self._retry_at:
+            self._maybe_pull()
 
     # -- the dispatcher thread ------------------------------------------------------------------------
     def _process(self, msg: JetStreamMsg) -> None:
@@ -381,9 +379,11 @@ class ConsumeHandle(DispatchedWorker):
         engine = self._engine
         first = not self._disp.stopping
         self._disp.stopping = True
-        if first and engine.is_open and not engine.loop.in_loop_thread():
+        if first and engine.is_open and not engine.on_io_thread():
             try:
-                engine.run(self._stop_on_loop, max(0.05, t), "stop")
+                engine.call(self._halt, max(0.05, t), "stop")
+                if self._nsub is not None:
+                    engine.unsubscribe_sid(self._nsub, max(0.05, deadline - time.monotonic()))
             except NATSSyncError as exc:
                 log.debug("consume %r: stop: %r", self.durable, exc)
         else:
@@ -393,12 +393,6 @@ class ConsumeHandle(DispatchedWorker):
         if not self._disp.join(max(0.0, deadline - time.monotonic())):
             raise NATSTimeoutError(f"stop: the callback of consume {self.durable!r} did not return within {t:g} s")
 
-    async def _stop_on_loop(self) -> None:
-        self._stopped = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        if self._nsub is not None:
-            await self._engine.transport.unsubscribe(self._nsub)
 
     # -- observing ----------------------------------------------------------------------------------
     @property

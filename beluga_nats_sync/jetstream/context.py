@@ -29,7 +29,7 @@ from .publish import PubAckFuture, Publishing
 from .pull import PullSubscription
 
 if TYPE_CHECKING:
-    from .._core.connection import Connection as _Engine
+    from .._core.surface import FeatureSurface as _Engine
 
 __all__ = ["JetStream"]
 

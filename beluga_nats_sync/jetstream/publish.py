@@ -24,7 +24,7 @@ from ..errors import JetStreamError, JetStreamNotEnabledError, NATSTimeoutError,
 from ._errors import api_error, not_enabled
 
 if TYPE_CHECKING:
-    from .._core.connection import Connection
+    from .._core.surface import FeatureSurface
     from ._api import JsApi
 
 __all__ = ["PubAck", "PubAckFuture", "Publishing"]
@@ -144,7 +144,7 @@ class PubAckFuture:
 class Publishing:
     """The publishing half of :class:`~.context.JetStream` (which sets these attributes)."""
 
-    _engine: Connection
+    _engine: FeatureSurface
     timeout: float
     max_pending: int
     _pending: collections.deque[PubAckFuture]

@@ -53,10 +53,7 @@ class PullSubscription:
         self._sid: int | None = None
         self._gone = False  # the client closed
 
-        async def do_subscribe() -> int:
-            return await engine.transport.subscribe(self._inbox + ".*", "", self._on_inbox)
-
-        self._sid = engine.run(do_subscribe, timeout, "pull_subscribe")
+        self._sid = engine.subscribe_raw(self._inbox + ".*", self._on_inbox, timeout, "pull_subscribe")
 
     def _on_inbox(self, subject: str, data: bytes, reply: str, headers: Mapping[str, str] | None) -> None:
         """On the I/O thread: a message of the consumer, or a status ending one pull request."""

@@ -15,13 +15,12 @@ dispatcher has room again, so the server stops sending instead of entries piling
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core.dispatch import Dispatcher
 from .._core.inbox import new_inbox
@@ -33,6 +32,9 @@ from ._kvwire import KeyValueEntry, KvCallback, operation
 from ._worker import DispatchedWorker
 from .api import JetStreamLike
 from .msg import parse_metadata
+
+if TYPE_CHECKING:
+    from .._core.surface import Cancellable
 
 __all__ = ["KeyWatcher"]
 
@@ -75,7 +77,6 @@ class KeyWatcher(DispatchedWorker):
     ) -> None:
         self._js = js
         self._engine = js._engine
-        self._loop = self._engine.loop
         self.bucket = bucket
         self.key = key
         self._stream = f"KV_{bucket}"
@@ -103,7 +104,7 @@ class KeyWatcher(DispatchedWorker):
         self._failures = 0  # recreations failed in a row (the dispatcher thread's count)
         self._initial = True  # still delivering the values that existed at the start
         self._stopped = False
-        self._watchdog: asyncio.Task[None] | None = None
+        self._watchdog: Cancellable | None = None
         # the consumer on the server (written by the thread that makes it)
         self._consumer = ""
         self.delivered = 0
@@ -125,27 +126,18 @@ class KeyWatcher(DispatchedWorker):
         """Subscribe a new inbox and create the consumer that delivers to it, from the stream
         sequence ``start_seq`` (0: by the watch's own policy)."""
         engine = self._engine
+        if self._stopped:
+            return
         inbox = new_inbox(engine.options.inbox_prefix)
         old = self._consumer
-
-        async def do_subscribe() -> bool:
-            if self._stopped:
-                return False
-            gen = self._gen + 1
-            sid = await engine.transport.subscribe(
-                inbox, "", lambda s, d, r, h: self._on_msg(gen, s, d, r, h)
-            )
-            prev, self._sid, self._gen = self._sid, sid, gen
-            self._cseq = 0
-            self._fc_reply = None
-            self._last_seen = time.monotonic()
-            if prev is not None:
-                await engine.transport.unsubscribe(prev)
-            if self._watchdog is None:
-                self._watchdog = asyncio.get_running_loop().create_task(self._watch())
-            return True
-
-        if not engine.run(do_subscribe, left(deadline, "watch"), "watch"):
+        gen = [0]  # this consumer's generation: set on the I/O thread before it can deliver anything
+        sid = engine.subscribe_raw(
+            inbox, lambda s, d, r, h: self._on_msg(gen[0], s, d, r, h), left(deadline, "watch"), "watch"
+        )
+        switched, prev = engine.call(lambda: self._switch(sid, gen), left(deadline, "watch"), "watch")
+        if prev is not None:
+            engine.unsubscribe_sid(prev, left(deadline, "watch"))
+        if not switched:
             return
         if old:
             self._delete_consumer(old)
@@ -180,6 +172,20 @@ class KeyWatcher(DispatchedWorker):
             self._engine.publish(subject, b"", None, None)
 
     # -- I/O thread ----------------------------------------------------------------------------------
+    def _switch(self, sid: int, gen: list[int]) -> tuple[bool, int | None]:
+        """Count only the new subscription's messages from now on; return whether it is in use
+        and the sid to unsubscribe (the one it replaces, or itself when the watch has stopped)."""
+        if self._stopped:
+            return False, sid
+        gen[0] = self._gen + 1
+        prev, self._sid, self._gen = self._sid, sid, gen[0]
+        self._cseq = 0
+        self._fc_reply = None
+        self._last_seen = time.monotonic()
+        if self._watchdog is None:
+            self._start_watchdog(min(self._heartbeat / 2, 1.0), self._check)
+        return True, prev
+
     def _on_msg(self, gen: int, subject: str, data: bytes, reply: str, headers: Mapping[str, str] | None) -> None:
         if gen != self._gen or self._stopped:
             return  # from a consumer replaced since
@@ -225,7 +231,7 @@ class KeyWatcher(DispatchedWorker):
             self._fc_reply = reply  # answered once the dispatcher has drained
 
     def _room_from_thread(self) -> None:
-        self._loop.call_soon(self._on_room)
+        self._engine.call_soon(self._on_room)
 
     def _on_room(self) -> None:
         reply = self._fc_reply
@@ -239,16 +245,13 @@ class KeyWatcher(DispatchedWorker):
         self._gen += 1  # nothing more from this consumer counts
         self._disp.put(_Reset(reason))
 
-    async def _watch(self) -> None:
-        """Make the consumer again when no sign of life came for two heartbeats (its server
-        went away, the connection was lost, it was deleted)."""
-        while not self._stopped:
-            hb = self._heartbeat
-            await asyncio.sleep(min(hb / 2, 1.0))
-            if self._resetting or not self._engine.transport.is_connected:
-                continue
-            if time.monotonic() - self._last_seen > 2 * hb + 0.1:
-                self._reset("no heartbeat")
+    def _check(self) -> None:
+        """The watchdog: make the consumer again when no sign of life came for two heartbeats
+        (its server went away, the connection was lost, it was deleted)."""
+        if self._resetting or not self._engine.connected:
+            return
+        if time.monotonic() - self._last_seen > 2 * self._heartbeat + 0.1:
+            self._reset("no heartbeat")
 
     # -- the dispatcher thread ----------------------------------------------------------------------
     def _deliver(self, item: Any) -> None:
@@ -285,8 +288,7 @@ class KeyWatcher(DispatchedWorker):
                         f"again yet ({exc}); retrying"
                     )
                 )
-        with contextlib.suppress(RuntimeError):  # the loop is gone: the client is closing
-            self._loop.call_soon(self._reset_done, pause)
+        self._engine.call_soon(self._reset_done, pause)
 
     def _reset_done(self, pause: float) -> None:
         """On the I/O thread: the recreation ended; a failed one is tried again after ``pause``."""
@@ -303,9 +305,11 @@ class KeyWatcher(DispatchedWorker):
         engine = self._engine
         first = not self._disp.stopping
         self._disp.stopping = True
-        if first and engine.is_open and not engine.loop.in_loop_thread():
+        if first and engine.is_open and not engine.on_io_thread():
             try:
-                engine.run(self._stop_on_loop, max(0.05, t), "stop")
+                engine.call(self._halt, max(0.05, t), "stop")
+                if self._sid is not None:
+                    engine.unsubscribe_sid(self._sid, max(0.05, deadline - time.monotonic()))
             except NATSSyncError as exc:
                 log.debug("watch %r: stop: %r", self.key, exc)
             if self._consumer:
@@ -314,14 +318,6 @@ class KeyWatcher(DispatchedWorker):
         engine.workers.discard(self)
         if not self._disp.join(max(0.0, deadline - time.monotonic())):
             raise NATSTimeoutError(f"stop: the callback of the watch on {self.key!r} did not return within {t:g} s")
-
-    async def _stop_on_loop(self) -> None:
-        self._stopped = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        if self._sid is not None:
-            with contextlib.suppress(NATSSyncError):
-                await self._engine.transport.unsubscribe(self._sid)
 
     # -- observing --------------------------------------------------------------------------------
     @property

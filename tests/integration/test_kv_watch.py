@@ -90,7 +90,7 @@ def test_a_gap_in_the_consumer_sequence_restarts_after_the_last_entry_delivered(
         # a message with a consumer sequence three ahead: as if two were lost on the way
         gen, cseq = w._gen, w._cseq
         lost = f"$JS.ACK.KV_{kv.bucket}.{first}.1.999.{cseq + 3}.0.0"
-        engine.loop.call_soon(w._on_msg, gen, f"$KV.{kv.bucket}.g", b"phantom", lost, None)
+        engine.call_soon(w._on_msg, gen, f"$KV.{kv.bucket}.g", b"phantom", lost, None)
         wait_for(lambda: w.resets == 1, 5.0, "the consumer made again")
         kv.put("g", b"3")
         wait_for(lambda: len(seen.values()) >= 3, 5.0, "the next change")

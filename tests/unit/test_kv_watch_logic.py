@@ -4,7 +4,7 @@ each message, status and heartbeat (sequence checks, resets, flow control held b
 from __future__ import annotations
 
 import queue
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,8 +19,7 @@ PRE = f"$KV.{BUCKET}."
 class FakeEngine:
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes]] = []
-        self.loop = SimpleNamespace(call_soon=lambda fn, *a: fn(*a))
-        self.transport = SimpleNamespace(is_connected=True)
+        self.connected = True
         self.workers: set[Any] = set()
         self.options = SimpleNamespace(inbox_prefix="_INBOX")
 
@@ -29,6 +28,9 @@ class FakeEngine:
 
     def count_callback_error(self) -> None:
         pass
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        fn(*args)  # the watcher's I/O-thread work, run at once in the test's thread
 
 
 def _watcher(**kw: Any) -> tuple[KeyWatcher, FakeEngine]:

@@ -162,3 +162,25 @@ def test_no_class_over_400_lines() -> None:
                 if n > MAX_CLASS_LINES:
                     big.append(f"{name}.{node.name}: {n} lines")
     assert big == []
+
+
+FEATURES = ("jetstream", "services", "bus", "compat", "agents", "_notebook")
+ENGINE_INTERNALS = ("connection", "transport", "portal", "outbox")
+
+
+def test_features_reach_the_connection_only_through_its_feature_surface() -> None:
+    """Features use the client's public methods, plus ``_core/surface.py``'s FeatureSurface where
+    they need more: never the transport, its event loop, or the core modules behind the surface."""
+    offenders = []
+    for name, path in modules().items():
+        parts = name.split(".")
+        if len(parts) < 2 or parts[1] not in FEATURES:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("transport", "loop", "_e"):
+                offenders.append(f"{name}:{node.lineno} uses .{node.attr}")
+        for target in module_level_imports(name, path):
+            if any(target.startswith(f"beluga_nats_sync._core.{m}") for m in ENGINE_INTERNALS):
+                offenders.append(f"{name} imports {target}")
+    assert offenders == []
