@@ -25,8 +25,11 @@ __all__ = [
     "check_security",
     "describe_credentials",
     "parse_permissions_error",
+    "read_credentials_file",
+    "read_seed_file",
     "scrub",
     "secrets_of",
+    "wipe",
 ]
 
 
@@ -116,35 +119,70 @@ def _valid_seed(nkeys: Any, seed: bytes | bytearray) -> bool:
     return True
 
 
+def read_seed_file(path: str) -> bytearray:
+    """The seed in an NKey seed file, in a ``bytearray`` the caller wipes (it is not checked here)."""
+    with open(path, "rb") as f:
+        return bytearray(f.read().strip())
+
+
 def _check_seed_file(name: str, path: str) -> None:
     nkeys = _nkeys(name)
-    with open(path, "rb") as f:
-        seed = bytearray(f.read().strip())
-    if not _valid_seed(nkeys, seed):
+    seed = read_seed_file(path)
+    valid = _valid_seed(nkeys, seed)
+    wipe(seed)
+    if not valid:
         raise ValueError(
             f"{name}: {path!r} does not hold a valid NKey seed (one line starting with 'SU', as written by "
             "`nk -gen user`)"
         )
 
 
-def _check_credentials_file(path: str) -> None:
-    nkeys = _nkeys("user_credentials")
-    with open(path, "rb") as f:
-        lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines()]
+def read_credentials_file(path: str) -> tuple[str | None, bytearray | None]:
+    """The user JWT and the user seed of a NATS credentials file (None for a part not found).
 
-    def after(marker: str) -> str | None:
+    The seed comes in a ``bytearray`` the caller wipes; the file's other copies in memory are
+    wiped here. Neither part is checked: :func:`check_security` does that.
+    """
+    with open(path, "rb", buffering=0) as f:
+        data = bytearray(os.fstat(f.fileno()).st_size)
+        data[f.readinto(data) or 0 :] = b""
+    lines = [ln.strip() for ln in data.splitlines()]
+    wipe(data)
+
+    def after(marker: bytes) -> bytearray | None:
         for i, ln in enumerate(lines):
             if marker in ln:
-                return next((x for x in lines[i + 1 :] if x), None)
+                return next((bytearray(x) for x in lines[i + 1 :] if x), None)
         return None
 
-    jwt, seed = after(_JWT_BEGIN), after(_SEED_BEGIN)
+    jwt, seed = after(_JWT_BEGIN.encode()), after(_SEED_BEGIN.encode())
+    for ln in lines:
+        wipe(ln)
+    return (None if jwt is None else jwt.decode("utf-8", "replace")), seed
+
+
+def wipe(secret: bytearray) -> None:
+    """Overwrite a secret held in a ``bytearray`` (best effort: Python may hold other copies)."""
+    secret[:] = bytes(len(secret))
+
+
+def _check_credentials_file(path: str) -> None:
+    nkeys = _nkeys("user_credentials")
+    jwt, seed = read_credentials_file(path)
+    try:
+        _check_credentials(nkeys, path, jwt, seed)
+    finally:
+        if seed is not None:
+            wipe(seed)
+
+
+def _check_credentials(nkeys: Any, path: str, jwt: str | None, seed: bytearray | None) -> None:
     if jwt is None or jwt.count(".") != 2:
         raise ValueError(
             f"user_credentials: {path!r} is not a NATS credentials file: no user JWT after "
             f"'-----{_JWT_BEGIN}-----' (expected the file written by `nsc generate creds`)"
         )
-    if seed is None or not _valid_seed(nkeys, seed.encode()):
+    if seed is None or not _valid_seed(nkeys, seed):
         raise ValueError(
             f"user_credentials: {path!r} is not a NATS credentials file: no valid user NKey seed after "
             f"'-----{_SEED_BEGIN}-----' (expected the file written by `nsc generate creds`)"
