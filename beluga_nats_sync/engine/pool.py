@@ -263,7 +263,7 @@ class ServerPool:
         """
         while self._servers:
             server = self._servers.pop(0)
-            if 0 <= self._max_reconnects < server.reconnects:
+            if not self._eligible(server):
                 continue  # tried 1 + max_reconnects times in a row without success: dropped
             self._servers.append(server)
             wait = self._wait(server, now)
@@ -271,6 +271,9 @@ class ServerPool:
             server.last_attempt = now + wait
             return Attempt(server, wait)
         return None
+
+    def _eligible(self, server: Server) -> bool:
+        return self._max_reconnects < 0 or server.reconnects <= self._max_reconnects
 
     def _wait(self, server: Server, now: float) -> float:
         if server.last_attempt is None or self._reconnect_wait <= 0:
@@ -338,10 +341,11 @@ class ServerPool:
     def lame_duck(self, current: Server) -> bool:
         """``current`` announced lame-duck mode (INFO ``ldm: true``): it will close its clients soon.
 
-        True when another server is known to move to (the engine should then reconnect, as a
-        lost connection does). ``current`` goes to the end of the list so it is tried last.
+        True when another server is known to move to, one whose tries are not used up (the
+        engine should then reconnect, as a lost connection does). ``current`` goes to the end of
+        the list so it is tried last.
         """
         if current in self._servers:
             self._servers.remove(current)
             self._servers.append(current)
-        return any(s is not current and s.key != current.key for s in self._servers)
+        return any(s is not current and s.key != current.key and self._eligible(s) for s in self._servers)

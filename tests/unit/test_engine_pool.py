@@ -314,6 +314,14 @@ def test_lame_duck_says_whether_another_server_is_known_and_moves_current_last()
     assert attempt is not None and attempt.server is not a
 
 
+def test_lame_duck_does_not_count_a_server_whose_tries_are_used_up() -> None:
+    p = pool("nats://a:4222", "nats://b:4222", max_reconnects=0, dont_randomize=True)
+    a = connect_first(p)
+    b = p.next(1.0)  # b's one try
+    assert b is not None and b.server.address == "b:4222"
+    assert p.lame_duck(a) is False
+
+
 def test_lame_duck_with_only_the_current_server_discovered_again() -> None:
     p = pool("nats://127.0.0.1:4222")
     current = connect_first(p)
