@@ -218,6 +218,8 @@ class ServerPool:
                 raise ValueError(f"{name} must be a number of seconds from 0 to 3600, got {value!r}")
         if isinstance(max_servers, bool) or not isinstance(max_servers, int) or not 1 <= max_servers <= MAX_SERVERS:
             raise ValueError(f"max_servers must be an int from 1 to {MAX_SERVERS}, got {max_servers!r}")
+        if not isinstance(ignore_discovered_urls, bool):
+            raise TypeError(f"ignore_discovered_urls must be a bool, got {type(ignore_discovered_urls).__name__}")
         self._max_servers = max_servers
         self._rng = rng if rng is not None else random.Random()
         self._reconnect_wait = float(options.reconnect_wait)

@@ -96,6 +96,8 @@ def test_bad_pool_arguments_are_refused() -> None:
         pool(max_servers=MAX_SERVERS + 1)
     with pytest.raises(ValueError, match="at most 2 server URLs"):
         pool(*URLS[:3], max_servers=2)
+    with pytest.raises(TypeError, match="ignore_discovered_urls must be a bool"):
+        pool(ignore_discovered_urls="yes")
 
 
 # -- choosing the next server --------------------------------------------------------------------
@@ -383,3 +385,15 @@ def test_waits_are_never_negative_nor_longer_than_reconnect_wait_plus_jitter(
         attempt = p.next(now)
         assert attempt is not None
         assert 0.0 <= attempt.wait <= reconnect_wait + jitter
+
+
+@SETTINGS
+@given(
+    st.one_of(st.text(max_size=40), st.builds(lambda h, p: f"{h}:{p}", st.text(max_size=12), st.integers(-5, 70000)))
+)
+def test_any_connect_url_entry_parses_to_a_host_and_port_or_to_none(entry: str) -> None:
+    parsed = parse_connect_url(entry)
+    if parsed is not None:
+        host, port = parsed
+        assert 1 <= port <= 65535 and host and not any(c in host for c in "@/ \t\r\n[]")
+        assert entry.endswith(f":{port}")
