@@ -70,7 +70,7 @@ class Info(NamedTuple):
 
 
 class ServerError(NamedTuple):
-    """``-ERR '<text>'``: the server's text without its quotes (any bytes; not UTF-8 is replaced)."""
+    """``-ERR '<text>'``: the server's text without its quotes (UTF-8; other bytes are a protocol error)."""
 
     text: str
 
@@ -131,8 +131,23 @@ def _check_urls(name: str, urls: Any) -> None:
     if not isinstance(urls, list) or len(urls) > _MAX_CONNECT_URLS:
         raise ProtocolError(f"INFO field {name!r} must be a list of at most {_MAX_CONNECT_URLS} strings")
     for url in urls:
-        if not isinstance(url, str) or not url or any(c.isspace() for c in url):
+        if not isinstance(url, str) or not _is_host_port(url):
             raise ProtocolError(f"INFO field {name!r} holds {_shown(url)}: expected 'host:port' strings")
+
+
+def _is_host_port(url: str) -> bool:
+    """``host:port`` (``[v6]:port`` for IPv6), an optional ``scheme://`` before it, nothing else."""
+    if not url or len(url) > 512 or any(c.isspace() for c in url):
+        return False
+    _, sep, rest = url.rpartition("://")
+    if not sep:
+        rest = url
+    host, colon, port = rest.rpartition(":")
+    if not colon or not port.isdigit() or len(port) > 5 or int(port) > 65535 or not host:
+        return False
+    if host.startswith("["):
+        return host.endswith("]") and len(host) > 2 and "[" not in host[1:] and "]" not in host[:-1]
+    return "[" not in host and "]" not in host and ":" not in host and "/" not in host and "@" not in host
 
 
 def _shown(value: Any) -> str:

@@ -353,7 +353,10 @@ class Parser:
             text = line[4:].strip()
             if len(text) >= 2 and text[:1] == b"'" and text[-1:] == b"'":
                 text = text[1:-1]
-            event = ServerError(text.decode("utf-8", "replace"))
+            try:
+                event = ServerError(text.decode())
+            except UnicodeDecodeError:  # nats-server's error texts are ASCII
+                raise ProtocolError("-ERR text is not valid UTF-8", line[:64]) from None
         elif word == b"INFO " or word == b"INFO\t":
             event = parse_info(line[5:])
             self._follow(event)

@@ -176,12 +176,14 @@ def test_a_recursive_info_is_refused_as_ours() -> None:
         p.feed(b"INFO " + b"[" * 200_000 + b"]" * 200_000 + b"\r\n")
 
 
-def test_err_text_is_kept_whatever_its_bytes() -> None:
+def test_err_text_is_kept_and_must_be_utf8() -> None:
     assert parse(b"-ERR 'Permissions Violation for Publish to \"x\"'\r\n") == [
         ServerError('Permissions Violation for Publish to "x"')
     ]
-    assert parse(b"-ERR '\xff\xfe'\r\n") == [ServerError("\ufffd\ufffd")]
     assert parse(b"-ERR unquoted text\r\n") == [ServerError("unquoted text")]
+    p = Recorder().parser()
+    with pytest.raises(bns.ProtocolError, match="-ERR text is not valid UTF-8"):
+        p.feed(b"-ERR '\xff\xfe'\r\n")
 
 
 def test_a_long_line_without_crlf_is_refused_before_it_is_kept() -> None:
@@ -297,3 +299,18 @@ def test_info_need_not_change_the_limits() -> None:
     p = Parser(lambda *a: None, lambda e: None, max_payload=100, follow_info=False)
     p.feed(b'INFO {"max_payload": 8}\r\nMSG a 1 16\r\n0123456789abcdef\r\n')
     assert p.max_payload == 100
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:4222", "[::1]:4222", "nats.example.org:1", "nats://10.0.0.2:6222"])
+def test_connect_urls_that_name_a_host_and_port_are_accepted(url: str) -> None:
+    info = {"connect_urls": [url]}
+    assert parse(b"INFO " + json.dumps(info).encode() + b"\r\n") == [Info(info)]
+
+
+@pytest.mark.parametrize(
+    "url", ["[::1", "127.0.0.1:notaport", "h:70000", "h:", ":4222", "::1:4222", "user@h:4222", "h/x:4222", ""]
+)
+def test_connect_urls_that_do_not_name_a_host_and_port_are_refused(url: str) -> None:
+    p = Recorder().parser()
+    with pytest.raises(bns.ProtocolError, match="connect_urls"):
+        p.feed(b"INFO " + json.dumps({"connect_urls": [url]}).encode() + b"\r\n")

@@ -68,7 +68,11 @@ errs = st.text(st.characters(codec="utf-8", exclude_characters="\r\n'"), max_siz
 )
 infos = st.fixed_dictionaries(
     {"server_id": st.text(max_size=10), "max_payload": st.just(LIMITS["max_payload"])},
-    optional={"connect_urls": st.lists(st.from_regex(r"\A[a-z0-9.]{1,10}:[0-9]{1,5}\Z"), max_size=4)},
+    optional={
+        "connect_urls": st.lists(
+            st.builds("{}:{}".format, st.from_regex(r"\A[a-z0-9.]{1,10}\Z"), st.integers(0, 65535)), max_size=4
+        )
+    },
 ).map(lambda d: (b"INFO " + json.dumps(d).encode() + b"\r\n", Info(d)))
 frames = st.lists(messages() | controls | errs | infos, max_size=12)
 
