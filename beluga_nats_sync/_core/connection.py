@@ -228,7 +228,7 @@ class Connection:
         self._errors += 1
         cb = self.options.error_cb
         if cb is not None:
-            self.events.submit(cb, exc)
+            self.events.submit_error(cb, exc)
         else:
             log.warning("NATS error: %s", exc)
 

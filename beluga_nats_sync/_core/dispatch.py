@@ -173,6 +173,10 @@ class Dispatcher(Generic[T]):
                     self._on_room()
 
 
+#: event callbacks waiting to run past which further errors are logged, not queued
+MAX_QUEUED_EVENTS = 256
+
+
 class EventWorker:
     """Runs the client's event callbacks (error/disconnected/reconnected/closed, and the
     client's own closing) off the I/O thread, in order."""
@@ -181,6 +185,7 @@ class EventWorker:
         self._disp: Dispatcher[tuple[Callable[..., Any], tuple[Any, ...]]] = Dispatcher(
             name, self._call, self._call
         )
+        self.errors_not_passed = 0
         self._disp.start()
 
     @property
@@ -189,6 +194,23 @@ class EventWorker:
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         self._disp.put((fn, args))
+
+    def submit_error(self, error_cb: Callable[[BaseException], Any], exc: BaseException) -> None:
+        """``error_cb(exc)``, unless :data:`MAX_QUEUED_EVENTS` callbacks already wait to run: a
+        flood of errors (a server repeating -ERR) behind a slow ``error_cb`` is logged, not queued
+        without bound (the caller has counted it in the client's stats)."""
+        if self._disp.backlog < MAX_QUEUED_EVENTS:
+            self._disp.put((error_cb, (exc,)))
+            return
+        self.errors_not_passed += 1
+        n = self.errors_not_passed
+        if n & (n - 1) == 0:  # 1, 2, 4, 8, ...
+            log.warning(
+                "error_cb is %d calls behind; %d error(s) not passed to it so far (counted in stats().errors): %s",
+                MAX_QUEUED_EVENTS,
+                n,
+                exc,
+            )
 
     def stop(self, timeout: float) -> None:
         """Run what was submitted, then end (waiting at most ``timeout`` unless called from it)."""

@@ -68,6 +68,10 @@ class IOLoop:
                 if tasks:
                     self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
                 self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+                # the threads of the loop's default executor (name resolution), bounded: a lookup
+                # stuck in the resolver is left to finish on its own
+                with contextlib.suppress(asyncio.TimeoutError):
+                    self.loop.run_until_complete(asyncio.wait_for(self.loop.shutdown_default_executor(), 2.0))
             finally:
                 self.loop.close()
 
