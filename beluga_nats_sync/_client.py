@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import weakref
 from collections.abc import Mapping
 from types import TracebackType
@@ -14,14 +15,14 @@ import attrs
 
 from ._context import NatsContext
 from ._context import resolve as resolve_context
-from ._core.connection import Connection, State, finalize_connection
+from ._core.connection import Connection, State, TransportFactory, finalize_connection
 from ._core.inbox import new_inbox
 from ._core.msg import Msg
 from ._core.options import Options, ServersArg, redact_url
 from ._core.protocol import check_timeout
 from ._core.stats import Stats
 from ._core.subscription import MsgCallback, Subscription
-from ._natspy import create_transport
+from ._natspy import create_transport as _natspy_transport
 from .errors import ClosedError, ConnectError
 
 if TYPE_CHECKING:
@@ -33,6 +34,23 @@ __all__ = ["Client", "Stats", "connect"]
 
 log = logging.getLogger("beluga_nats_sync")
 
+
+
+#: which protocol engine a new connection uses: ``nats-py`` (the default for now) or ``beluga``
+#: (our own, ``beluga_nats_sync.engine``); read at each connect
+ENGINE_VARIABLE = "BELUGA_NATS_ENGINE"
+_ENGINES = ("nats-py", "beluga")
+
+
+def _transport_factory() -> TransportFactory:
+    name = os.environ.get(ENGINE_VARIABLE, "nats-py").strip() or "nats-py"
+    if name == "beluga":
+        from .engine import create_transport
+
+        return create_transport
+    if name == "nats-py":
+        return _natspy_transport
+    raise ValueError(f"{ENGINE_VARIABLE}={name!r} is not an engine; use one of {', '.join(_ENGINES)}")
 
 class Client:
     """A blocking NATS client whose I/O runs on a background thread.
@@ -77,7 +95,7 @@ class Client:
         if self._e is not None:
             raise RuntimeError("connect() was already called on this client; make a new Client to reconnect")
         t = check_timeout(timeout, self._options.connect_timeout, "connect timeout", wait=True)
-        engine = Connection(self._options, create_transport)
+        engine = Connection(self._options, _transport_factory())
         self._e = engine
         try:
             engine.connect(t)

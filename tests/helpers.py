@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+
+#: the protocol engine of this run (``BELUGA_NATS_ENGINE``, as the client reads it): the tests
+#: about one engine's own internals check it
+ENGINE = os.environ.get("BELUGA_NATS_ENGINE", "nats-py").strip() or "nats-py"
+ON_NATSPY = ENGINE == "nats-py"
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:

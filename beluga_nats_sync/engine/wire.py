@@ -1,0 +1,318 @@
+"""One socket at a time, and its TLS: every byte the engine reads from or writes to a server.
+
+Writing: every byte into the socket goes through :meth:`Wire.send_locked` under one lock, from any
+thread: straight into the kernel while nothing is owed to the socket, else behind what is owed,
+which the I/O thread writes when the socket drains (``add_writer``). What is owed belongs to that
+socket: it is dropped with it, so a command begun on one connection is never resumed on another.
+
+TLS: an ``ssl.SSLObject`` over two ``ssl.MemoryBIO``; every use of it (the handshake, reading,
+writing) holds the same lock, so OpenSSL never sees one connection from two threads at once.
+
+Everything here uses the public API of ``socket``, ``ssl`` and the asyncio loop of the I/O thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ipaddress
+import socket
+import ssl
+import threading
+from typing import Any
+
+__all__ = ["Wire"]
+
+#: one read: at most 64 KiB (a larger buffer is allocated above glibc's mmap threshold, each read)
+READ_SIZE = 64 * 1024
+#: bytes owed to the socket past which the outbox waits for it to drain
+HIGH_WATER = 4 * 1024 * 1024
+
+
+class Wire:
+    """The socket of the current connection (reused, one socket after another)."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.sock: socket.socket | None = None
+        self.live = False  # the connection is up: callers may write into it
+        self._tls: ssl.SSLObject | None = None
+        self._in_bio: ssl.MemoryBIO | None = None
+        self._out_bio: ssl.MemoryBIO | None = None
+        self._lock = threading.Lock()
+        self._owed = bytearray()
+        self._writing = False  # the loop watches the socket for writability
+        self._drained: list[asyncio.Future[None]] = []
+        #: callers' writes straight into the socket, and those the kernel took only in part (for
+        #: tests and profiles)
+        self.direct_writes = 0
+        self.partial_writes = 0
+
+    @property
+    def tls(self) -> bool:
+        """The connection is encrypted (or its TLS handshake has begun)."""
+        return self._in_bio is not None
+
+    @property
+    def owed(self) -> int:
+        return len(self._owed)
+
+    # -- opening (on the I/O thread) -----------------------------------------------------------------
+    async def open(self, host: str, port: int) -> None:
+        """Connect a new socket to ``host:port`` (each address in turn); the old one must be closed."""
+        loop = self.loop = asyncio.get_running_loop()
+        error: OSError | None = None
+        for family, kind, proto, _name, addr in await _addresses(loop, host, port):
+            sock = socket.socket(family, kind, proto)
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, addr)
+            except BaseException as exc:
+                sock.close()
+                if not isinstance(exc, OSError):
+                    raise
+                error = exc
+                continue
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sock = sock
+            return
+        raise error or OSError(f"no address to connect to for {host}")
+
+    async def start_tls(self, context: ssl.SSLContext, hostname: str) -> None:
+        """The TLS handshake over the open socket; from then on every read and write is encrypted."""
+        loop = asyncio.get_running_loop()
+        sock = self.sock
+        assert sock is not None
+        in_bio, out_bio = self._in_bio, self._out_bio = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(in_bio, out_bio, server_hostname=hostname)
+        while True:
+            with self._lock:
+                try:
+                    tls.do_handshake()
+                    done = True
+                except ssl.SSLWantReadError:
+                    done = False
+                out = out_bio.read()
+            if out:
+                await loop.sock_sendall(sock, out)
+            if done:
+                break
+            data = await loop.sock_recv(sock, READ_SIZE)
+            if not data:
+                raise ConnectionResetError("the server closed the connection during the TLS handshake")
+            in_bio.write(data)
+        # records the server sent behind its last handshake record wait in the BIO: the next
+        # recv_async hands them over first
+        self._tls = tls
+
+    async def recv_async(self) -> bytes:
+        """While the connection is set up: what the server sent next (decrypted), never empty."""
+        loop = asyncio.get_running_loop()
+        assert self.sock is not None
+        if self._tls is not None:
+            held = self._decrypt(b"")
+            if held:
+                return held
+        while True:
+            data = await loop.sock_recv(self.sock, READ_SIZE)
+            if not data:
+                raise ConnectionResetError("the server closed the connection")
+            if self._tls is not None:
+                data = self._decrypt(data)
+            if data:
+                return data
+
+    async def send_async(self, data: bytes) -> None:
+        """While the connection is set up: all of ``data``, in order."""
+        loop = asyncio.get_running_loop()
+        assert self.sock is not None
+        if self._tls is not None:
+            with self._lock:
+                data = self._encrypt(data)
+        await loop.sock_sendall(self.sock, data)
+
+    # -- reading (on the I/O thread, once the connection is up) ---------------------------------------
+    def recv(self) -> bytes | None:
+        """What one read gives (decrypted; may be empty); None when nothing is there yet.
+        Raises ``ConnectionError`` or ``ssl.SSLError`` when the connection is gone."""
+        sock = self.sock
+        if sock is None:
+            return None
+        try:
+            data = sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return None
+        if not data:
+            raise ConnectionResetError("the server closed the connection")
+        if self._tls is not None:
+            return self._decrypt(data)
+        return data
+
+    def _decrypt(self, raw: bytes) -> bytes:
+        tls, in_bio, out_bio = self._tls, self._in_bio, self._out_bio
+        assert tls is not None and in_bio is not None and out_bio is not None
+        parts = []
+        with self._lock:
+            if raw:
+                in_bio.write(raw)
+            while True:
+                try:
+                    chunk = tls.read(READ_SIZE)
+                except ssl.SSLWantReadError:
+                    break
+                except ssl.SSLZeroReturnError:
+                    raise ConnectionResetError("the server closed the TLS connection") from None
+                if not chunk:
+                    break
+                parts.append(chunk)
+            reply = out_bio.read()  # what reading produced for the server (a key update, an alert)
+            if reply:
+                self.send_locked(reply, raw=True)
+        return b"".join(parts)
+
+    def _encrypt(self, data: bytes | bytearray | memoryview) -> bytes:
+        """With the lock held: the TLS records for ``data``."""
+        tls, out_bio = self._tls, self._out_bio
+        assert tls is not None and out_bio is not None
+        tls.write(data)
+        return out_bio.read()
+
+    # -- writing (any thread) --------------------------------------------------------------------------
+    def send_locked(self, data: bytes | bytearray | memoryview, raw: bool = False) -> bool:
+        """With the lock held: into the kernel now if nothing is owed, the rest owed. True when
+        the kernel took all of it at once. ``raw``: already encrypted."""
+        sock = self.sock
+        if sock is None:
+            return True
+        if self._tls is not None and not raw:
+            data = self._encrypt(data)
+        if self._owed:
+            self._owed += data
+            return False
+        try:
+            n = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except OSError:
+            return True  # broken: the reader finds out and reconnects
+        if n < len(data):
+            self._owed += memoryview(data)[n:]
+            self._watch_writable()
+            return False
+        return True
+
+    def send(self, data: bytes) -> None:
+        """Any thread: ``data`` behind everything written before it."""
+        with self._lock:
+            self.send_locked(data)
+
+    def try_write(self, data: bytes) -> bool:
+        """Any thread: ``data`` into the socket now, if the connection is up and nothing is owed
+        to it; False (nothing written) otherwise. Never waits for the lock."""
+        if not self.live or self._owed:
+            return False
+        lock = self._lock
+        if not lock.acquire(False):
+            return False
+        try:
+            if self._owed or not self.live:
+                return False
+            self.direct_writes += 1
+            if not self.send_locked(data):
+                self.partial_writes += 1
+            return True
+        finally:
+            lock.release()
+
+    def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
+        """On the I/O thread: chunks from the left of ``chunks`` while the socket is not behind by
+        :data:`HIGH_WATER` (all of them with ``force``); True when the caller should wait for
+        :meth:`drain`."""
+        with self._lock:
+            while chunks and (force or len(self._owed) < HIGH_WATER):
+                self.send_locked(chunks.popleft())
+            return bool(chunks) or len(self._owed) >= HIGH_WATER
+
+    def _watch_writable(self) -> None:
+        """With the lock held: the I/O thread writes what is owed when the socket drains."""
+        if self._writing or self.loop is None:
+            return
+        self._writing = True
+        with contextlib.suppress(RuntimeError):  # the loop is closing, and the connection with it
+            self.loop.call_soon_threadsafe(self._start_writing, self.sock)
+
+    def _start_writing(self, sock: socket.socket | None) -> None:
+        if sock is not None and sock is self.sock and self.loop is not None:
+            self.loop.add_writer(sock.fileno(), self._on_writable)
+
+    def _on_writable(self) -> None:
+        sock = self.sock
+        with self._lock:
+            if sock is None or not self._owed:
+                self._stop_writing()
+                return
+            try:
+                n = sock.send(self._owed)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._stop_writing()
+                return
+            del self._owed[:n]
+            if self._owed:
+                return
+            self._stop_writing()
+        self._release_drain_waiters()
+
+    def _stop_writing(self) -> None:
+        self._writing = False
+        sock = self.sock
+        if sock is not None and self.loop is not None:
+            with contextlib.suppress(ValueError, OSError):
+                self.loop.remove_writer(sock.fileno())
+
+    def _release_drain_waiters(self) -> None:
+        waiters, self._drained = self._drained, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def drain(self) -> None:
+        """On the I/O thread: until nothing is owed to the socket (or it is closed)."""
+        if not self._owed or self.sock is None:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._drained.append(fut)
+        await fut
+
+    # -- closing (on the I/O thread) -------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the socket; what was owed to it is dropped with it."""
+        sock, self.sock = self.sock, None
+        with self._lock:
+            self.live = False
+            self._owed.clear()
+            self._writing = False
+            self._tls = self._in_bio = self._out_bio = None
+        if sock is not None:
+            loop = self.loop
+            if loop is not None and not loop.is_closed():
+                with contextlib.suppress(ValueError, OSError):
+                    loop.remove_reader(sock.fileno())
+                with contextlib.suppress(ValueError, OSError):
+                    loop.remove_writer(sock.fileno())
+            with contextlib.suppress(OSError):
+                sock.close()
+        self._release_drain_waiters()
+
+
+async def _addresses(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[Any]:
+    """Where to connect: an IP address as it is; a name through the resolver (in the loop's executor)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return list(await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    return [(family, socket.SOCK_STREAM, 0, "", (host, port))]
