@@ -87,7 +87,7 @@ def request_p50(url: str, engine: str, seconds: float) -> float:
         responder.flush(10.0)
         for _ in range(50):  # warm up
             nc.request("bench.req", b"hi", timeout=5.0)
-        times = []
+        times: list[float] = []
         deadline = time.perf_counter() + seconds
         while len(times) < 200_000 and time.perf_counter() < deadline:
             t0 = time.perf_counter()
