@@ -17,11 +17,11 @@ from collections.abc import Mapping
 import attrs
 
 from .._core.inbox import new_inbox
-from .._natspy.jetstream import ConsumerConfig
 from ..errors import JetStreamError, NATSSyncError, NATSTimeoutError
 from ._api import left
 from .api import JetStreamLike
 from .msg import parse_metadata
+from .types import ConsumerConfig
 
 __all__ = ["StoredMsg", "read_stream"]
 

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 from .._core.dispatch import Dispatcher
 from .._core.inbox import new_inbox
 from .._core.protocol import check_timeout
-from .._natspy.jetstream import ConsumerConfig
 from ..errors import JetStreamError, NATSSyncError, NATSTimeoutError
 from ._api import left
 from ._kvwire import KeyValueEntry, KvCallback, operation
 from ._worker import DispatchedWorker
 from .api import JetStreamLike
 from .msg import parse_metadata
+from .types import ConsumerConfig
 
 if TYPE_CHECKING:
     from .._core.surface import Cancellable
