@@ -11,7 +11,7 @@ Durations are seconds (floats) in Python and nanoseconds on the wire; times are 
 
 A string where an enum is expected (``storage="memory"``) becomes the enum member; a value that
 is not one of the enum's is refused with the accepted ones, except in what a server sent (a newer
-server may know more values).
+server may know more values: those stay strings, hence the ``| str`` of the enum fields).
 """
 
 from __future__ import annotations
@@ -67,7 +67,17 @@ T = TypeVar("T", bound="JsType")
 
 
 # -- enums -----------------------------------------------------------------------------------------
-class RetentionPolicy(str, enum.Enum):
+class _Value(str, enum.Enum):
+    """A string enum that prints as its value (``f"{StorageType.FILE}"`` is ``file``)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class RetentionPolicy(_Value):
     """When a stream's messages may be removed."""
 
     LIMITS = "limits"
@@ -75,35 +85,35 @@ class RetentionPolicy(str, enum.Enum):
     WORK_QUEUE = "workqueue"
 
 
-class StorageType(str, enum.Enum):
+class StorageType(_Value):
     """Where a stream keeps its messages."""
 
     FILE = "file"
     MEMORY = "memory"
 
 
-class DiscardPolicy(str, enum.Enum):
+class DiscardPolicy(_Value):
     """What a full stream discards: the oldest messages, or the new one."""
 
     OLD = "old"
     NEW = "new"
 
 
-class StoreCompression(str, enum.Enum):
+class StoreCompression(_Value):
     """Compression of a file stream's store (nats-server 2.10+)."""
 
     NONE = "none"
     S2 = "s2"
 
 
-class PersistMode(str, enum.Enum):
+class PersistMode(_Value):
     """How an R1 stream persists (nats-server 2.12+): ``async`` acks before the disk write."""
 
     DEFAULT = "default"
     ASYNC = "async"
 
 
-class AckPolicy(str, enum.Enum):
+class AckPolicy(_Value):
     """How a consumer's messages are acknowledged."""
 
     NONE = "none"
@@ -112,7 +122,7 @@ class AckPolicy(str, enum.Enum):
     FLOW_CONTROL = "flow_control"
 
 
-class DeliverPolicy(str, enum.Enum):
+class DeliverPolicy(_Value):
     """Where in the stream a new consumer starts."""
 
     ALL = "all"
@@ -123,7 +133,7 @@ class DeliverPolicy(str, enum.Enum):
     LAST_PER_SUBJECT = "last_per_subject"
 
 
-class ReplayPolicy(str, enum.Enum):
+class ReplayPolicy(_Value):
     """Deliver stored messages at once, or at the pace they were stored."""
 
     INSTANT = "instant"
@@ -184,10 +194,13 @@ _SPECS: dict[type, _Spec] = {}
 
 
 def _inner(hint: Any) -> Any:
-    """``X`` of ``X | None``, ``list[X]`` and ``list[X] | None``."""
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
-        hint = args[0]
+    """``X`` of ``X | None``, ``X | str | None`` (an enum), ``list[X]`` and ``list[X] | None``."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) > 1:
+            args = [a for a in args if a is not str]
+        if len(args) == 1:
+            hint = args[0]
     if typing.get_origin(hint) is list:
         (hint,) = typing.get_args(hint)
     return hint
@@ -380,16 +393,16 @@ class StreamConfig(JsType):
     name: str | None = None
     description: str | None = None
     subjects: list[str] | None = None
-    retention: RetentionPolicy | None = None
+    retention: RetentionPolicy | str | None = None
     max_consumers: int | None = None
     max_msgs: int | None = None
     max_bytes: int | None = None
-    discard: DiscardPolicy | None = DiscardPolicy.OLD
+    discard: DiscardPolicy | str | None = DiscardPolicy.OLD
     discard_new_per_subject: bool = False
     max_age: float | None = None
     max_msgs_per_subject: int = -1
     max_msg_size: int | None = -1
-    storage: StorageType | None = None
+    storage: StorageType | str | None = None
     num_replicas: int | None = None
     no_ack: bool = False
     template_owner: str | None = None
@@ -406,23 +419,23 @@ class StreamConfig(JsType):
     subject_transform: SubjectTransform | None = None
     allow_direct: bool | None = None
     mirror_direct: bool | None = None
-    compression: StoreCompression | None = None
+    compression: StoreCompression | str | None = None
     allow_msg_ttl: bool | None = None
     allow_msg_schedules: bool | None = None
     allow_atomic: bool | None = None
     allow_batched: bool | None = None
     allow_msg_counter: bool | None = None
-    persist_mode: PersistMode | None = None
+    persist_mode: PersistMode | str | None = None
     metadata: dict[str, str] | None = None
     consumer_limits: StreamConsumerLimits | None = None
     subject_delete_marker_ttl: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON body for the server; ``subject_delete_marker_ttl`` is sent only when > 0."""
+        """The JSON body for the server; ``subject_delete_marker_ttl`` is sent only when >= 1 ns."""
         if self.metadata is not None and not isinstance(self.metadata, dict):
             raise TypeError(f"StreamConfig.metadata: {self.metadata!r} is not accepted; give a dict of str to str")
         out = super().as_dict()
-        if not (self.subject_delete_marker_ttl is not None and self.subject_delete_marker_ttl > 0):
+        if out.get("subject_delete_marker_ttl", 0) <= 0:
             out.pop("subject_delete_marker_ttl", None)  # the server takes 0 as an error, not "off"
         return out
 
@@ -508,16 +521,16 @@ class ConsumerConfig(JsType):
     name: str | None = None
     durable_name: str | None = None
     description: str | None = None
-    deliver_policy: DeliverPolicy | None = DeliverPolicy.ALL
+    deliver_policy: DeliverPolicy | str | None = DeliverPolicy.ALL
     opt_start_seq: int | None = None
     opt_start_time: datetime.datetime | None = None
-    ack_policy: AckPolicy | None = AckPolicy.EXPLICIT
+    ack_policy: AckPolicy | str | None = AckPolicy.EXPLICIT
     ack_wait: float | None = None
     max_deliver: int | None = None
     backoff: list[float] | None = None
     filter_subject: str | None = None
     filter_subjects: list[str] | None = None
-    replay_policy: ReplayPolicy | None = ReplayPolicy.INSTANT
+    replay_policy: ReplayPolicy | str | None = ReplayPolicy.INSTANT
     rate_limit_bps: int | None = None
     sample_freq: str | None = None
     max_waiting: int | None = None
@@ -581,7 +594,7 @@ class KeyValueConfig(JsType):
     history: int = 1
     ttl: float | None = None
     max_bytes: int | None = None
-    storage: StorageType | None = None
+    storage: StorageType | str | None = None
     replicas: int = 1
     placement: Placement | None = None
     republish: RePublish | None = None

@@ -143,10 +143,10 @@ class KeyWatcher(DispatchedWorker):
             self._delete_consumer(old)
         cfg = ConsumerConfig(
             deliver_subject=inbox,
-            deliver_policy="by_start_sequence" if start_seq else self._policy,  # type: ignore[arg-type]
+            deliver_policy="by_start_sequence" if start_seq else self._policy,
             opt_start_seq=start_seq or None,
             filter_subject=self._pre + self.key,
-            ack_policy="none",  # type: ignore[arg-type]
+            ack_policy="none",
             max_deliver=1,
             flow_control=True,
             idle_heartbeat=self._heartbeat,
