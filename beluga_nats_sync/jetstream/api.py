@@ -140,7 +140,9 @@ def make_config(cls: type[C], base: C | None, fields: Mapping[str, Any], what: s
         )
     if base is not None:
         if not isinstance(base, cls) and type(base).__name__ == cls.__name__ and hasattr(base, "as_dict"):
-            base = cls.from_response(base.as_dict())  # nats-py's, read through its wire form
+            # nats-py's, read through its wire form, with the settings it keeps off the wire
+            own = {name: getattr(base, name) for name in cls._client_only if getattr(base, name, None) is not None}
+            base = cls.from_response(base.as_dict()).evolve(**own)
         if not isinstance(base, cls):
             raise TypeError(f"{what}: config must be a {cls.__name__}, got {type(base).__name__}")
         return base.evolve(**fields)

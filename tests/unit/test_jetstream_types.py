@@ -426,6 +426,8 @@ def test_a_nats_py_config_is_still_accepted_where_ours_is() -> None:
         0.25,
         10,
     )
+    kv = make_config(t.KeyValueConfig, napi.KeyValueConfig(bucket="b", history=5, limit_marker_ttl=2.0), {}, "kv")
+    assert (kv.bucket, kv.history, kv.limit_marker_ttl) == ("b", 5, 2.0)
     with pytest.raises(TypeError, match="config must be a StreamConfig, got ConsumerConfig"):
         make_config(t.StreamConfig, napi.ConsumerConfig(), {}, "add_stream")  # type: ignore[arg-type]
 
