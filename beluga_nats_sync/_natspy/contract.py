@@ -5,9 +5,8 @@ clear error instead of failing silently (or, for the TLS guard, insecurely).
 The supported range is :data:`SUPPORTED`; the check looks at what the installed release really
 has rather than trusting its version number, and names both in its error.
 
-JetStream and key-value rely on no private of nats-py (nor on its JetStream objects): they send
-their own requests over the core, and take from nats-py only the public configuration and
-information dataclasses that :mod:`.jetstream` re-exports.
+JetStream and key-value take nothing from nats-py: they send their own requests over the core,
+and their configuration and information types are their own (``beluga_nats_sync.jetstream.types``).
 
 The privates of asyncio's socket transport that callers' direct writes rely on are checked by
 :func:`direct_write_problems`: without them the client works as well, with the I/O thread as the

@@ -20,33 +20,82 @@ calling thread, each bounded by a timeout, and are safe from any thread::
 Messages from consumers are :class:`JetStreamMsg` values; their ``ack()``/``nak()``/``term()``/
 ``in_progress()`` publish through the client's thread-safe path. Every JetStream API call is a
 request of the client's own (one helper, ``_api.JsApi``); the configuration and information
-classes (:class:`StreamConfig`, ...) are nats-py's public dataclasses, re-exported from the seam.
+classes (:class:`StreamConfig`, ...) are plain dataclasses of ours (:mod:`.types`), field-compatible
+with nats-py's ``nats.js.api``.
 """
 
 from __future__ import annotations
 
-from .._natspy.jetstream import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
 from .consume import ConsumeHandle
 from .context import JetStream
 from .kv import KeyValue, KeyValueEntry, KeyWatcher
 from .msg import JetStreamMsg, MsgMetadata
 from .publish import PubAck, PubAckFuture
 from .pull import PullSubscription
+from .types import (
+    AckPolicy,
+    ClusterInfo,
+    ConsumerConfig,
+    ConsumerInfo,
+    DeliverPolicy,
+    DiscardPolicy,
+    ExternalStream,
+    KeyValueConfig,
+    LostStreamData,
+    PeerInfo,
+    PersistMode,
+    Placement,
+    ReplayPolicy,
+    RePublish,
+    RetentionPolicy,
+    SequenceInfo,
+    StorageType,
+    StoreCompression,
+    StreamConfig,
+    StreamConsumerLimits,
+    StreamConsumerSource,
+    StreamInfo,
+    StreamSource,
+    StreamSourceInfo,
+    StreamState,
+    SubjectTransform,
+)
 
 __all__ = [
+    "AckPolicy",
+    "ClusterInfo",
     "ConsumeHandle",
     "ConsumerConfig",
     "ConsumerInfo",
+    "DeliverPolicy",
+    "DiscardPolicy",
+    "ExternalStream",
     "JetStream",
     "JetStreamMsg",
     "KeyValue",
     "KeyValueConfig",
     "KeyValueEntry",
     "KeyWatcher",
+    "LostStreamData",
     "MsgMetadata",
+    "PeerInfo",
+    "PersistMode",
+    "Placement",
     "PubAck",
     "PubAckFuture",
     "PullSubscription",
+    "RePublish",
+    "ReplayPolicy",
+    "RetentionPolicy",
+    "SequenceInfo",
+    "StorageType",
+    "StoreCompression",
     "StreamConfig",
+    "StreamConsumerLimits",
+    "StreamConsumerSource",
     "StreamInfo",
+    "StreamSource",
+    "StreamSourceInfo",
+    "StreamState",
+    "SubjectTransform",
 ]

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.msg import Msg
 from .._core.protocol import check_timeout
-from .._natspy.jetstream import ConsumerConfig, ConsumerInfo, StreamConfig, StreamInfo
 from ..errors import ConsumerNotFoundError, JetStreamError, NATSTimeoutError, NoRespondersError
 from ._errors import api_error, not_enabled
+from .types import ConsumerConfig, ConsumerInfo, StreamConfig, StreamInfo
 
 if TYPE_CHECKING:
     from .._core.surface import FeatureSurface

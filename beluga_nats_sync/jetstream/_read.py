@@ -17,11 +17,11 @@ from collections.abc import Mapping
 import attrs
 
 from .._core.inbox import new_inbox
-from .._natspy.jetstream import ConsumerConfig
 from ..errors import JetStreamError, NATSSyncError, NATSTimeoutError
 from ._api import left
 from .api import JetStreamLike
 from .msg import parse_metadata
+from .types import ConsumerConfig
 
 __all__ = ["StoredMsg", "read_stream"]
 
@@ -120,9 +120,9 @@ def _read_once(
     try:
         cfg = ConsumerConfig(
             deliver_subject=inbox,
-            deliver_policy=deliver_policy,  # type: ignore[arg-type]  # nats-py takes the plain value too
+            deliver_policy=deliver_policy,
             filter_subject=subject,
-            ack_policy="none",  # type: ignore[arg-type]
+            ack_policy="none",
             max_deliver=1,
             headers_only=True if headers_only else None,
             mem_storage=True,

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from .._core.surface import FeatureSurface
-    from .._natspy.jetstream import ConsumerInfo
     from ._api import JsApi
     from .publish import PubAck
+    from .types import ConsumerInfo, JsType
 
 __all__ = [
     "JetStreamLike",
@@ -29,7 +29,7 @@ __all__ = [
     "make_config",
 ]
 
-C = TypeVar("C")
+C = TypeVar("C", bound="JsType")
 
 
 class JetStreamLike(Protocol):
@@ -128,18 +128,22 @@ def check_delays(value: Any, what: str = "backoff") -> tuple[float, ...]:
 
 
 def make_config(cls: type[C], base: C | None, fields: Mapping[str, Any], what: str) -> C:
-    """Build nats-py's config dataclass ``cls`` from ``base`` and keyword ``fields``.
+    """Build the config dataclass ``cls`` (:mod:`.types`) from ``base`` and keyword ``fields``.
 
     Unknown names are refused with the list of accepted ones, before anything is sent.
     """
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(fields) - known)
     if unknown:
         raise TypeError(
             f"{what}: unknown setting(s) {', '.join(map(repr, unknown))}; accepted: {', '.join(sorted(known))}"
         )
     if base is not None:
+        if not isinstance(base, cls) and type(base).__name__ == cls.__name__ and hasattr(base, "as_dict"):
+            # nats-py's, read through its wire form, with the settings it keeps off the wire
+            own = {name: getattr(base, name) for name in cls._client_only if getattr(base, name, None) is not None}
+            base = cls.from_response(base.as_dict()).evolve(**own)
         if not isinstance(base, cls):
             raise TypeError(f"{what}: config must be a {cls.__name__}, got {type(base).__name__}")
-        return dataclasses.replace(base, **fields)  # type: ignore[type-var]
+        return base.evolve(**fields)
     return cls(**fields)

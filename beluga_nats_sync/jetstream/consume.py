@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from .._core.dispatch import Dispatcher
 from .._core.inbox import new_inbox
 from .._core.protocol import check_timeout
-from .._natspy.jetstream import AckPolicy, ConsumerConfig, ConsumerInfo
 from ..errors import (
     ConsumerNotFoundError,
     JetStreamError,
@@ -34,6 +33,7 @@ from ._api import left
 from ._worker import DispatchedWorker
 from .api import JetStreamLike
 from .msg import JetStreamMsg, MsgMetadata, parse_metadata
+from .types import AckPolicy, ConsumerConfig, ConsumerInfo
 
 if TYPE_CHECKING:
     from .._core.surface import Cancellable, FeatureSurface

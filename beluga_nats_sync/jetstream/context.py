@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.handlers import check_handler
 from .._core.protocol import check_subject, check_timeout
-from .._natspy.jetstream import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
 from ..errors import JetStreamError
 from ._api import DEFAULT_PREFIX, JsApi, left
 from .api import (
@@ -27,6 +26,7 @@ from .consume import ConsumeHandle, JsCallback, ensure_consumer
 from .kv import KeyValue, kv_stream_config
 from .publish import PubAckFuture, Publishing
 from .pull import PullSubscription
+from .types import ConsumerConfig, ConsumerInfo, KeyValueConfig, StreamConfig, StreamInfo
 
 if TYPE_CHECKING:
     from .._core.surface import FeatureSurface as _Engine

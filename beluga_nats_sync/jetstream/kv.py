@@ -20,7 +20,6 @@ from typing import Any
 
 from .._core.handlers import check_handler
 from .._core.protocol import payload_bytes
-from .._natspy.jetstream import KeyValueConfig, StreamConfig
 from ..errors import (
     JetStreamError,
     JetStreamNotEnabledError,
@@ -43,6 +42,7 @@ from ._kvwire import (
 )
 from ._read import read_stream
 from .api import JetStreamLike, check_key
+from .types import KeyValueConfig, StreamConfig
 from .watch import KeyWatcher
 
 __all__ = ["KeyValue", "KeyValueEntry", "KeyWatcher", "KvCallback", "kv_stream_config", "parse_headers"]

@@ -18,10 +18,10 @@ from typing import Any
 
 from .._core.inbox import new_inbox
 from .._core.protocol import check_timeout
-from .._natspy.jetstream import ConsumerInfo
 from ..errors import ClosedError, NATSSyncError, NATSTimeoutError
 from .api import JetStreamLike
 from .msg import JetStreamMsg
+from .types import ConsumerInfo
 
 __all__ = ["PullSubscription"]
 

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 from .._core.dispatch import Dispatcher
 from .._core.inbox import new_inbox
 from .._core.protocol import check_timeout
-from .._natspy.jetstream import ConsumerConfig
 from ..errors import JetStreamError, NATSSyncError, NATSTimeoutError
 from ._api import left
 from ._kvwire import KeyValueEntry, KvCallback, operation
 from ._worker import DispatchedWorker
 from .api import JetStreamLike
 from .msg import parse_metadata
+from .types import ConsumerConfig
 
 if TYPE_CHECKING:
     from .._core.surface import Cancellable
@@ -143,10 +143,10 @@ class KeyWatcher(DispatchedWorker):
             self._delete_consumer(old)
         cfg = ConsumerConfig(
             deliver_subject=inbox,
-            deliver_policy="by_start_sequence" if start_seq else self._policy,  # type: ignore[arg-type]
+            deliver_policy="by_start_sequence" if start_seq else self._policy,
             opt_start_seq=start_seq or None,
             filter_subject=self._pre + self.key,
-            ack_policy="none",  # type: ignore[arg-type]
+            ack_policy="none",
             max_deliver=1,
             flow_control=True,
             idle_heartbeat=self._heartbeat,
