@@ -187,6 +187,15 @@ class EngineTransport:
             if error is None:
                 raise
             raise _Handshake(error) from None
+        # committed here, once the attempt can no longer time out: never a half-made connection
+        wire = self.wire
+        self._pool.connected(server)
+        self._handshake = None
+        self.state = ConnState.CONNECTED
+        wire.live = True
+        assert wire.sock is not None and self._loop is not None
+        self._loop.add_reader(wire.sock.fileno(), self._on_readable)
+        self._arm_ping()
 
     async def _setup(self, server: Server) -> None:
         wire = self.wire
@@ -205,13 +214,6 @@ class EngineTransport:
         opts = connect_options(self._o, info, server, lang_version=_version())
         await wire.send_async(frame_connect(opts) + PING_FRAME)
         await self._expect_pong(server)
-        self._pool.connected(server)
-        self._handshake = None
-        self.state = ConnState.CONNECTED
-        wire.live = True
-        assert wire.sock is not None and self._loop is not None
-        self._loop.add_reader(wire.sock.fileno(), self._on_readable)
-        self._arm_ping()
 
     async def _start_tls(self, server: Server) -> None:
         context = self._ssl_context or ssl.create_default_context()

@@ -229,7 +229,9 @@ class Wire:
     def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
         """On the I/O thread: chunks from the left of ``chunks`` while the socket is not behind by
         :data:`HIGH_WATER` (all of them with ``force``); True when the caller should wait for
-        :meth:`drain`."""
+        :meth:`drain`. Nothing is taken while the connection is not up: the caller keeps it."""
+        if not self.live:
+            return False
         with self._lock:
             while chunks and (force or len(self._owed) < HIGH_WATER):
                 self.send_locked(chunks.popleft())

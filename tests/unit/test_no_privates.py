@@ -16,24 +16,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "beluga_nats_sync"
 
-#: the modules that import nats-py today: the seam, and what still uses it
+#: the modules that import nats-py today: the seam, and the client that chooses it
 NATSPY_USERS = {
     "_client.py",
     "_natspy/contract.py",
     "_natspy/errors.py",
-    "_natspy/jetstream.py",
     "_natspy/security.py",
     "_natspy/transport.py",
     "_natspy/writer.py",
-    "jetstream/__init__.py",
-    "jetstream/_api.py",
-    "jetstream/_read.py",
-    "jetstream/api.py",
-    "jetstream/consume.py",
-    "jetstream/context.py",
-    "jetstream/kv.py",
-    "jetstream/pull.py",
-    "jetstream/watch.py",
 }
 
 
