@@ -36,14 +36,15 @@ log = logging.getLogger("beluga_nats_sync")
 
 
 
-#: which protocol engine a new connection uses: ``nats-py`` (the default for now) or ``beluga``
-#: (our own, ``beluga_nats_sync.engine``); read at each connect
+#: which protocol engine a new connection uses: ``beluga`` (our own, ``beluga_nats_sync.engine``:
+#: the default) or ``nats-py`` (the engine before it, kept for one release); read at each connect
 ENGINE_VARIABLE = "BELUGA_NATS_ENGINE"
-_ENGINES = ("nats-py", "beluga")
+DEFAULT_ENGINE = "beluga"
+_ENGINES = ("beluga", "nats-py")
 
 
 def _transport_factory() -> TransportFactory:
-    name = os.environ.get(ENGINE_VARIABLE, "nats-py").strip() or "nats-py"
+    name = os.environ.get(ENGINE_VARIABLE, DEFAULT_ENGINE).strip() or DEFAULT_ENGINE
     if name == "beluga":
         from .engine import create_transport
 

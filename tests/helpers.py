@@ -7,9 +7,11 @@ import threading
 import time
 from collections.abc import Callable
 
-#: the protocol engine of this run (``BELUGA_NATS_ENGINE``, as the client reads it): the tests
-#: about one engine's own internals check it
-ENGINE = os.environ.get("BELUGA_NATS_ENGINE", "nats-py").strip() or "nats-py"
+from beluga_nats_sync._client import DEFAULT_ENGINE, ENGINE_VARIABLE
+
+#: the protocol engine of this run (``BELUGA_NATS_ENGINE``, read as the client reads it): the
+#: tests about one engine's own internals check it
+ENGINE = os.environ.get(ENGINE_VARIABLE, DEFAULT_ENGINE).strip() or DEFAULT_ENGINE
 ON_NATSPY = ENGINE == "nats-py"
 
 

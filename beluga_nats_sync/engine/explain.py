@@ -9,7 +9,7 @@ from .._core.options import Options, redact_url
 from .._core.security import describe_credentials, scrub, secrets_of
 from ..errors import AuthorizationError, ConnectError, ProtocolError
 
-__all__ = ["connect_error", "explain_failure", "is_auth_error", "refused"]
+__all__ = ["connect_error", "explain_failure", "is_auth_error", "refused", "websocket_refusal"]
 
 
 def connect_error(options: Options, url: str | None, reason: str, auth: bool = False) -> ConnectError:
@@ -74,3 +74,15 @@ def is_auth_error(text: str) -> bool:
     """A ``-ERR`` saying the credentials were refused, expired or revoked."""
     low = text.lower()
     return "authorization violation" in low or "authentication" in low
+
+
+def websocket_refusal(options: Options) -> ConnectError | None:
+    """The error for WebSocket server URLs, which this engine does not speak; None when there are none."""
+    websockets = [redact_url(u) for u in options.servers if u.startswith(("ws://", "wss://"))]
+    if not websockets:
+        return None
+    return ConnectError(
+        f"cannot connect to {', '.join(websockets)}: this engine speaks NATS over TCP (nats://, tls://), "
+        "not over WebSocket; use the server's NATS port, or BELUGA_NATS_ENGINE=nats-py with aiohttp "
+        "installed for WebSocket"
+    )

@@ -42,10 +42,10 @@ from ..errors import (
     ProtocolError,
 )
 from ..protocol.checks import DEFAULT_MAX_CONTROL_LINE
-from ..protocol.events import Info, Ok, Ping, Pong, ServerError
+from ..protocol.events import Info, Ping, Pong, ServerError
 from ..protocol.framing import PING_FRAME, PONG_FRAME, frame_connect, frame_unsub
 from ..protocol.parser import DEFAULT_MAX_PAYLOAD, Parser
-from .explain import connect_error, explain_failure, is_auth_error, refused
+from .explain import connect_error, explain_failure, is_auth_error, refused, websocket_refusal
 from .handshake import connect_options, tls_wanted
 from .pool import Server, ServerPool
 from .subs import SubTable
@@ -138,6 +138,10 @@ class EngineTransport:
 
     # -- connecting ----------------------------------------------------------------------------------
     async def connect(self, timeout: float) -> bool:
+        refused = websocket_refusal(self._o)
+        if refused is not None:
+            self.state = ConnState.CLOSED
+            raise refused
         loop = self._loop = asyncio.get_running_loop()
         self.state = ConnState.CONNECTING
         deadline = loop.time() + timeout
@@ -273,8 +277,6 @@ class EngineTransport:
                     break
         elif isinstance(event, Ping):
             self.wire.send(PONG_FRAME)
-        elif isinstance(event, Ok):
-            pass
         elif isinstance(event, Info):
             self._on_info(event.info)
         elif isinstance(event, ServerError):
@@ -374,16 +376,10 @@ class EngineTransport:
         if self.state is not ConnState.CONNECTED:
             return
         self._drop_socket()
-        self._fail_pings(ClosedError(f"flush: the client closed: {error}"))
+        _fail(self._pongs, ClosedError(f"flush: the client closed: {error}"))
         self.state = ConnState.CLOSED
         self._events.on_disconnected()
         self._events.on_closed(error)
-
-    def _fail_pings(self, error: BaseException) -> None:
-        while self._pongs:
-            fut = self._pongs.popleft()
-            if not fut.done():
-                fut.set_exception(error)
 
     def _drop_socket(self) -> None:
         self.wire.close()
@@ -408,7 +404,7 @@ class EngineTransport:
             return
         if not self._o.allow_reconnect:
             self.state = ConnState.CLOSED
-            self._fail_pings(ClosedError("flush: the connection was lost and reconnecting is off"))
+            _fail(self._pongs, ClosedError("flush: the connection was lost and reconnecting is off"))
             self._events.on_disconnected()
             self._events.on_closed(None)
             return
@@ -452,7 +448,7 @@ class EngineTransport:
         if self._closing:
             return
         self.state = ConnState.CLOSED
-        self._fail_pings(ClosedError("flush: no server accepted the connection before the attempts ran out"))
+        _fail(self._pongs, ClosedError("flush: no server accepted the connection before the attempts ran out"))
         if initial:
             self._events.on_connect_failed(
                 self._connect_error(None, "no server accepted the connection before the attempts ran out")
@@ -475,7 +471,7 @@ class EngineTransport:
             with contextlib.suppress(BaseException):
                 await task
         self._drop_socket()
-        self._fail_pings(ClosedError("flush: the client is closed"))
+        _fail(self._pongs, ClosedError("flush: the client is closed"))
         self.state = ConnState.CLOSED
 
 
@@ -483,3 +479,11 @@ def _version() -> str:
     from .. import __version__
 
     return __version__
+
+
+def _fail(pongs: collections.deque[asyncio.Future[None]], error: BaseException) -> None:
+    """The flushes waiting for a PONG that will not come fail with ``error``."""
+    while pongs:
+        fut = pongs.popleft()
+        if not fut.done():
+            fut.set_exception(error)

@@ -368,3 +368,13 @@ def test_a_long_control_line_does_not_stall_the_client(before: set[threading.Thr
         _ours_only(watch)
         _round_trip(nc)
         _close_leaves_no_thread(nc, before)
+
+
+def test_a_websocket_url_is_refused_at_once_with_what_to_do(before: set[threading.Thread]) -> None:
+    if ON_NATSPY:
+        pytest.skip("nats-py's engine speaks WebSocket (with aiohttp)")
+    t0 = time.monotonic()
+    with pytest.raises(bns.ConnectError, match="not over WebSocket; use the server's NATS port"):
+        bns.connect("ws://127.0.0.1:1", connect_timeout=5.0)
+    assert time.monotonic() - t0 < 1.0
+    wait_for(lambda: _our_threads(before) == [], FAULT_WITHIN, "the refused client's threads to end")
