@@ -31,6 +31,10 @@ def wait_future(fut: concurrent.futures.Future[T], timeout: float) -> T:
     try:
         return fut.result(timeout)
     except concurrent.futures.TimeoutError:
+        if fut.done() and not fut.cancelled():
+            # the work raised a TimeoutError of its own (from 3.11 concurrent.futures' is the
+            # builtin, so ours are caught here too), or finished just now: its outcome stands
+            return fut.result(0)
         fut.cancel()
         # the builtin TimeoutError on every Python (concurrent.futures' is another class before 3.11)
         raise TimeoutError(f"no result within {timeout:g} s") from None

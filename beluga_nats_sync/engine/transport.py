@@ -316,17 +316,18 @@ class EngineTransport:
 
     # -- pings ---------------------------------------------------------------------------------------
     async def ping(self, timeout: float) -> None:
-        if self.state is not ConnState.CONNECTED:
-            if self.state in (ConnState.CLOSING, ConnState.CLOSED):
-                raise ClosedError("flush: the client is closed")
-            raise NATSTimeoutError("flush: the client is reconnecting; try again later")
+        if self.state in (ConnState.CLOSING, ConnState.CLOSED):
+            raise ClosedError("flush: the client is closed")
         fut = asyncio.get_running_loop().create_future()
         self._pongs.append(fut)
-        self.wire.send(PING_FRAME)
+        if self.state is ConnState.CONNECTED:
+            self.wire.send(PING_FRAME)
+        # else: reconnecting; the ping goes out with the others once a server takes the connection
         try:
             await asyncio.wait_for(asyncio.shield(fut), max(timeout, 0.001))
         except asyncio.TimeoutError:
-            raise NATSTimeoutError(f"flush did not complete within {timeout:g} s") from None
+            why = "" if self.state is ConnState.CONNECTED else " (the client is reconnecting)"
+            raise NATSTimeoutError(f"flush did not complete within {timeout:g} s{why}") from None
 
     def _arm_ping(self) -> None:
         loop = self._loop

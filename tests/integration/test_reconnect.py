@@ -13,7 +13,7 @@ import pytest
 import beluga_nats_sync as bns
 from beluga_nats_sync.server import EmbeddedServer
 
-from helpers import free_port, pause_process, thread_snapshot, threads_started_since, wait_for
+from helpers import ON_NATSPY, free_port, pause_process, thread_snapshot, threads_started_since, wait_for
 
 
 class Events:
@@ -147,6 +147,47 @@ def test_request_made_while_disconnected_succeeds_after_reconnect(
     t.join(10.0)
     assert len(result) == 1 and isinstance(result[0], bns.Msg), result
     assert result[0].data == b"answered"
+
+
+def test_flush_made_while_disconnected_completes_after_reconnect(
+    fresh_server: EmbeddedServer, resilient: bns.Client, events: Events
+) -> None:
+    resilient.flush(2.0)
+    fresh_server.stop()
+    assert events.disconnected.wait(5.0)
+    with pytest.raises(bns.NATSTimeoutError, match="did not reconnect within 0.2 s"):
+        resilient.flush(0.2)  # bounded by its timeout while no server is there
+    result: list[object] = []
+    t = threading.Thread(target=lambda: _capture(result, lambda: resilient.flush(10.0)))
+    t.start()
+    fresh_server.start()
+    t.join(12.0)
+    assert result == [None]
+    assert resilient.is_connected
+
+
+def test_a_ping_that_finds_the_connection_lost_is_sent_after_the_reconnect(
+    fresh_server: EmbeddedServer, resilient: bns.Client, events: Events
+) -> None:
+    """The core saw the client up, the connection dropped before the engine sent the PING: the
+    flush waits for the reconnect (within its timeout) instead of failing at once."""
+    if ON_NATSPY:
+        pytest.skip("drives our engine's transport directly")
+    core = resilient._engine
+    fresh_server.stop()
+    assert events.disconnected.wait(5.0)
+    with pytest.raises(bns.NATSTimeoutError, match="within 0.2 s .the client is reconnecting"):
+        core.run(lambda: core.transport.ping(0.2), 5.0, "ping")
+    result: list[object] = []
+    def ping() -> None:
+        core.run(lambda: core.transport.ping(10.0), 12.0, "ping")
+
+    t = threading.Thread(target=lambda: _capture(result, ping))
+    t.start()
+    wait_for(lambda: len(core.transport._pongs) == 2, what="the ping queued")
+    fresh_server.start()
+    t.join(12.0)
+    assert result == [None]
 
 
 def _capture(into: list, fn) -> None:  # type: ignore[no-untyped-def,type-arg]

@@ -116,3 +116,25 @@ def test_a_portal_wait_that_runs_out_raises_the_builtin_timeout_error() -> None:
             raise AssertionError("the wait did not time out")
     finally:
         loop.stop(2.0)
+
+
+def test_a_timeout_error_raised_by_the_work_reaches_the_caller_as_it_is() -> None:
+    """From 3.11 ``concurrent.futures.TimeoutError`` is the builtin, so a wait that catches it
+    also catches the work's own ``NATSTimeoutError``: it must not be reworded as the wait's."""
+    from beluga_nats_sync._core.portal import IOLoop
+    from beluga_nats_sync.errors import NATSTimeoutError
+
+    loop = IOLoop("test-portal")
+    try:
+
+        async def gives_up() -> None:
+            raise NATSTimeoutError("flush did not complete within 0.2 s")
+
+        try:
+            loop.run(gives_up, 5.0, "flush")
+        except NATSTimeoutError as exc:
+            assert str(exc) == "flush did not complete within 0.2 s"
+        else:
+            raise AssertionError("the work's error was lost")
+    finally:
+        loop.stop(2.0)
