@@ -1,7 +1,7 @@
 """Input checks and PUB/HPUB framing, done in the caller's thread before anything is queued.
 
 The subject checks and the framing live in :mod:`beluga_nats_sync.protocol`; this module keeps
-the client's own rules on top (one str value per header name, timeouts, payload types).
+the client's own rules on top (timeouts, payload types).
 
 Every check raises an error that says what was wrong and what is accepted; nothing reaches the
 I/O thread unless it is well-formed, so a bad call never harms the connection.
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 from ..protocol.checks import DEFAULT_MAX_CONTROL_LINE, check_control_line, check_queue, check_subject
 from ..protocol.framing import frame_pub as _frame_pub
+from ..protocol.headers import HeadersInput
 from ..protocol.headers import encode_headers as _encode_headers
 
 __all__ = [
@@ -72,13 +72,12 @@ def check_timeout(timeout: Any, default: float, what: str = "timeout", *, wait: 
 
 
 def encode_headers(headers: Any) -> bytes:
-    """Encode a mapping of str to str as a NATS/1.0 header block.
+    """Encode ``headers`` (a :class:`~beluga_nats_sync.Headers`, or a mapping of str to a str or a
+    list of str, each value its own line) as a NATS/1.0 header block.
 
     Names: printable ASCII without ':' or whitespace. Values: str without CR or LF.
     """
-    if type(headers) is not dict and not isinstance(headers, Mapping):
-        raise TypeError(f"headers must be a mapping of str to str, got {type(headers).__name__}")
-    return _encode_headers(headers, multi=False)  # one value per name until the API takes more
+    return _encode_headers(headers)
 
 
 def pub_prefix(subject: str, max_line: int = DEFAULT_MAX_CONTROL_LINE) -> bytes:
@@ -92,7 +91,7 @@ def frame_pub(
     subject: str,
     payload: bytes,
     reply: str | None,
-    headers: Mapping[str, str] | None,
+    headers: HeadersInput | None,
     max_payload: int,
     max_line: int = DEFAULT_MAX_CONTROL_LINE,
 ) -> bytes:

@@ -22,14 +22,15 @@ from typing import Any, NamedTuple, Union
 
 from ..errors import ProtocolError
 
-__all__ = ["HEADER_LINE", "Headers", "HeadersInput", "Status", "decode_headers", "encode_headers"]
+__all__ = ["HEADER_LINE", "Headers", "HeadersInput", "Status", "decode_headers", "encode_headers", "headers_with"]
 
 HEADER_LINE = b"NATS/1.0"
 _HDR_LINE_CRLF = b"NATS/1.0\r\n"
 
 _new = object.__new__
 
-#: what ``encode_headers`` takes: our Headers, or a mapping of names to a str or a list of str
+#: what every ``headers=`` takes: our Headers, or a mapping of names to a str or a list (or tuple)
+#: of str; each value of a list is sent as its own line, in order, and an empty list sends none
 HeadersInput = Union["Headers", Mapping[str, str | Sequence[str]]]
 
 
@@ -68,10 +69,12 @@ class Headers(MutableMapping[str, str]):
             if isinstance(value, str):
                 self.add(name, value)
             elif isinstance(value, (list, tuple)):
-                for v in value:
+                for i, v in enumerate(value):
+                    if not isinstance(v, str):
+                        raise _bad_value(name, v, i)
                     self.add(name, v)
             else:
-                raise TypeError(f"header {name!r}: a value must be a str or a list of str, got {type(value).__name__}")
+                raise _bad_value(name, value)
 
     def __getitem__(self, key: str) -> str:
         return self._map[key][0]
@@ -149,18 +152,22 @@ def _bad_name(name: Any) -> Exception:
     return ValueError(f"header name {name!r} is not accepted: use printable ASCII without ':' or spaces")
 
 
-def _bad_value(name: str, value: Any) -> Exception:
+def _bad_value(name: str, value: Any, index: int | None = None) -> Exception:
+    where = f"header {name!r}" if index is None else f"header {name!r} value [{index}]"
     if not isinstance(value, str):
-        return TypeError(f"header {name!r}: values must be str, got {type(value).__name__}")
-    return ValueError(f"header {name!r}: the value must not contain CR or LF")
+        return TypeError(
+            f"{where}: values must be str, got {type(value).__name__}; a header's value is a str or a list of str"
+        )
+    return ValueError(f"{where}: the value must not contain CR or LF")
 
 
-def encode_headers(headers: Any, *, multi: bool = True) -> bytes:
+def encode_headers(headers: Any) -> bytes:
     """The ``NATS/1.0`` header block for ``headers`` (a :class:`Headers`, or a mapping of str to a
-    str or a list of str: each value of a list becomes its own line, as Go's ``Header.Add``;
-    ``multi=False`` refuses lists, for a caller that takes one value per name).
+    str or a list or tuple of str: each value of a list becomes its own line, in order, as Go's
+    ``Header.Add``; an empty list sends no line for its name).
 
-    Names: printable ASCII without ':' or whitespace. Values: str without CR or LF.
+    Names: printable ASCII without ':' or whitespace. Values: str without CR or LF. A bad name or
+    value raises ``TypeError`` or ``ValueError`` naming the header (and the index in its list).
     """
     if type(headers) is dict:
         pairs: Iterable[tuple[Any, Any]] = headers.items()
@@ -183,15 +190,33 @@ def encode_headers(headers: Any, *, multi: bool = True) -> bytes:
             raise _bad_name(name)
         if type(value) is str and "\r" not in value and "\n" not in value:
             parts.append(f"{name}: {value}\r\n".encode("utf-8", "surrogateescape"))
-        elif multi and isinstance(value, (list, tuple)):
-            for v in value:
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
                 if type(v) is not str or "\r" in v or "\n" in v:
-                    raise _bad_value(name, v)
+                    raise _bad_value(name, v, i)
                 parts.append(f"{name}: {v}\r\n".encode("utf-8", "surrogateescape"))
         else:
             raise _bad_value(name, value)
     parts.append(b"\r\n")
     return b"".join(parts)
+
+
+def headers_with(base: HeadersInput | None, values: Mapping[str, str], *, drop: str | None = None) -> Headers:
+    """A new :class:`Headers`: every value of ``base`` (repeated names keep all their values),
+    then each name of ``values`` set to its one value (replacing what ``base`` had for it).
+    ``drop``: a name prefix whose names are left out of ``base``'s copy (``values`` still apply).
+    ``base`` is not changed; its status is not copied."""
+    h = Headers()
+    if base:
+        if not isinstance(base, Headers):
+            base = Headers(base)
+        m = h._map
+        for k, vs in base._map.items():
+            if drop is None or not k.startswith(drop):
+                m[k] = list(vs)
+    for k, v in values.items():
+        h.set(k, v)
+    return h
 
 
 def decode_headers(block: bytes) -> Headers:

@@ -7,6 +7,7 @@ import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync.protocol import Headers, Status, decode_headers, encode_headers
+from beluga_nats_sync.protocol.headers import headers_with
 
 
 def test_first_value_all_values_and_mutation() -> None:
@@ -52,7 +53,7 @@ def test_equality_with_headers_and_plain_dicts() -> None:
 def test_construction_refuses_what_is_not_str() -> None:
     with pytest.raises(TypeError, match="list of str"):
         Headers({"A": 1})  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="must be str"):
+    with pytest.raises(TypeError, match=r"header 'A' value \[1\]: values must be str, got int; .*list of str"):
         Headers({"A": ["x", 2]})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="names must be str"):
         Headers().add(3, "x")  # type: ignore[arg-type]
@@ -126,8 +127,38 @@ def test_encoding_checks_names_and_values() -> None:
         encode_headers([("K", "v")])
     with pytest.raises(TypeError, match="must be str"):
         encode_headers({"K": 1})
-    with pytest.raises(TypeError, match="must be str"):
-        encode_headers({"K": ["a", "b"]}, multi=False)
+
+def test_a_bad_value_in_a_list_is_named_with_its_index() -> None:
+    with pytest.raises(ValueError, match=r"^header 'K' value \[2\]: the value must not contain CR or LF$"):
+        encode_headers({"K": ("a", "b", "c\r\nInjected: 1")})
+    with pytest.raises(TypeError, match=r"^header 'K' value \[1\]: values must be str, got bytes; .*a list of str$"):
+        encode_headers({"K": ["a", b"b"]})
+    with pytest.raises(TypeError, match=r"^header 'K': values must be str, got set; .*a list of str$"):
+        encode_headers({"K": {"a"}})
+    with pytest.raises(TypeError, match=r"header 'K' value \[0\]"):
+        encode_headers({"K": [None]})
+
+
+def test_an_empty_list_sends_no_line_for_its_name() -> None:
+    assert encode_headers({"Gone": [], "K": "v"}) == b"NATS/1.0\r\nK: v\r\n\r\n"
+    assert encode_headers({"Gone": ()}) == b"NATS/1.0\r\n\r\n"
+    assert "Gone" not in Headers({"Gone": []})
+
+
+def test_headers_with_keeps_every_value_and_sets_the_given_names() -> None:
+    base = Headers([("Tag", "a"), ("Tag", "b"), ("Id", "old"), ("Nats-Msg-Id", "m")], status=Status(503))
+    h = headers_with(base, {"Id": "new", "Extra": "x"})
+    assert list(h.multi_items()) == [("Tag", "a"), ("Tag", "b"), ("Id", "new"), ("Nats-Msg-Id", "m"), ("Extra", "x")]
+    assert h.status is None
+    assert base.get_all("Id") == ["old"] and "Extra" not in base  # the base is not changed
+    h.add("Tag", "c")
+    assert base.get_all("Tag") == ["a", "b"]  # nor shares its lists
+    dropped = headers_with(base, {"Nats-Stream": "S"}, drop="Nats-")
+    assert list(dropped.multi_items()) == [("Tag", "a"), ("Tag", "b"), ("Id", "old"), ("Nats-Stream", "S")]
+    assert headers_with({"T": ["1", "2"]}, {}).get_all("T") == ["1", "2"]
+    assert headers_with(None, {"A": "1"}) == {"A": "1"}
+    with pytest.raises(TypeError, match=r"header 'T' value \[1\]"):
+        headers_with({"T": ["1", 2]}, {})  # type: ignore[dict-item]
 
 
 def test_repr_shows_single_and_multiple_values() -> None:
