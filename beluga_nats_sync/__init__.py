@@ -65,6 +65,7 @@ from .errors import (
 )
 from .jetstream import JetStream, JetStreamMsg, KeyValue, KeyValueEntry, PubAck
 from .message import Message
+from .protocol.headers import Headers, HeadersInput
 from .services import Service, ServiceGroup, ServiceRequest
 
 if _typing.TYPE_CHECKING:
@@ -90,6 +91,8 @@ __all__ = [
     "ContextNotFoundError",
     "DisconnectedError",
     "Envelope",
+    "Headers",
+    "HeadersInput",
     "InvalidSubjectError",
     "JetStream",
     "JetStreamError",

@@ -28,6 +28,7 @@ from .errors import ClosedError, ConnectError
 if TYPE_CHECKING:
     from ._notebook.tail import TailResult
     from .jetstream import JetStream
+    from .protocol.headers import HeadersInput
     from .services import Service
 
 __all__ = ["Client", "Stats", "connect"]
@@ -148,7 +149,7 @@ class Client:
         payload: bytes | bytearray | memoryview = b"",
         *,
         reply: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
     ) -> None:
         """Queue a message for sending and return at once; safe from any thread.
 
@@ -167,7 +168,7 @@ class Client:
         payload: bytes | bytearray | memoryview = b"",
         *,
         timeout: float | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
     ) -> Msg:
         """Publish a request and block for its reply, at most ``timeout`` (default ``Options.timeout``).
 
@@ -320,7 +321,7 @@ class Client:
         timeout: float | None = 1.0,
         max_messages: int | None = None,
         stall: float | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
     ) -> list[Msg]:
         """Send one request and collect every reply (scatter-gather), in arrival order.
 

@@ -12,8 +12,8 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import (
     AuthorizationError,
@@ -35,6 +35,9 @@ from .stats import Stats
 from .subscription import MsgCallback, Subscription, check_subscribe
 from .surface import Cancellable
 from .transport import Deliver, Transport, TransportEvents
+
+if TYPE_CHECKING:
+    from ..protocol.headers import HeadersInput
 
 __all__ = ["Connection", "State", "finalize_connection"]  # the last two from lifetime.py
 
@@ -242,7 +245,7 @@ class Connection:
         self.subs.pop(sub.sid, None)
 
     def start_request(
-        self, subject: str, payload: Any, headers: Mapping[str, str] | None, waiter: Waiter, what: str = "request"
+        self, subject: str, payload: Any, headers: HeadersInput | None, waiter: Waiter, what: str = "request"
     ) -> str:
         """See :meth:`Requester.start`."""
         return self.requests.start(subject, payload, headers, waiter, what)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import attrs
 
 from ..errors import NoReplySubjectError
+from ..protocol.headers import Headers, HeadersInput
 
 __all__ = ["Msg", "Publisher"]
 
@@ -15,7 +16,7 @@ __all__ = ["Msg", "Publisher"]
 class Publisher(Protocol):
     """The one thing a received message needs of its client: publishing (for ``respond``)."""
 
-    def publish(self, subject: str, payload: Any, reply: str | None, headers: Mapping[str, str] | None) -> None: ...
+    def publish(self, subject: str, payload: Any, reply: str | None, headers: HeadersInput | None) -> None: ...
 
 
 @attrs.frozen(repr=False)
@@ -24,7 +25,7 @@ class Msg:
 
     It is built on the I/O thread and holds no asyncio object, so it can be kept, passed between
     threads and compared. ``respond()`` goes through the client's
-    thread-safe publish path. nats-py collapses repeated header values to the last one.
+    thread-safe publish path.
     """
 
     subject: str
@@ -34,10 +35,11 @@ class Msg:
     reply: str = ""
     """The subject to answer on (``''`` when the message was published, not requested)."""
     headers: Mapping[str, str] | None = None
-    """The headers, or None when it carried none."""
+    """The headers (a multi-valued :class:`~beluga_nats_sync.Headers`: ``headers["X"]`` is the first
+    value of ``X``, ``headers.get_all("X")`` every value, in order), or None when it carried none."""
     _publisher: Publisher | None = attrs.field(default=None, eq=False, alias="publisher")
 
-    def respond(self, data: bytes = b"", headers: Mapping[str, str] | None = None) -> None:
+    def respond(self, data: bytes = b"", headers: HeadersInput | None = None) -> None:
         """Publish ``data`` to this message's reply subject (answer a request)."""
         if not self.reply:
             raise NoReplySubjectError(
@@ -53,10 +55,16 @@ class Msg:
         if self.reply:
             parts.append(f"reply={self.reply!r}")
         if self.headers:
-            parts.append(f"headers={dict(self.headers)!r}")
+            h = self.headers
+            shown = {k: _shown(h.get_all(k)) for k in h} if isinstance(h, Headers) else dict(h)
+            parts.append(f"headers={shown!r}")
         return f"Msg({', '.join(parts)})"
 
     def _repr_html_(self) -> str:
         from .._notebook.display import msg_html
 
         return msg_html(self)
+
+
+def _shown(values: list[str]) -> str | list[str]:
+    return values[0] if len(values) == 1 else values

@@ -23,14 +23,17 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ClosedError, OutboundBufferFullError, PayloadTooLargeError
 from .options import Options
 from .portal import IOLoop
 from .protocol import DEFAULT_MAX_CONTROL_LINE, frame_pub, payload_bytes, pub_prefix
 from .transport import Transport
+
+if TYPE_CHECKING:
+    from ..protocol.headers import HeadersInput
 
 __all__ = ["Outbox"]
 
@@ -92,7 +95,7 @@ class Outbox:
         subject: str,
         payload: Any,
         reply: str | None,
-        headers: Mapping[str, str] | None,
+        headers: HeadersInput | None,
         urgent: bool = False,
     ) -> None:
         """Frame and queue one message; see Client.publish. ``urgent`` (a request, whose caller

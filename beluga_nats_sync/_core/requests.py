@@ -11,12 +11,15 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NoRespondersError, RequestTimeoutError
 from .msg import Msg
 from .outbox import Outbox
 from .protocol import check_timeout
+
+if TYPE_CHECKING:
+    from ..protocol.headers import HeadersInput
 
 __all__ = ["NO_RESPONDERS", "Reply", "RequestRouter", "Requester", "Waiter"]
 
@@ -106,7 +109,7 @@ class Requester:
         self._timeout = timeout
 
     def start(
-        self, subject: str, payload: Any, headers: Mapping[str, str] | None, waiter: Waiter, what: str = "request"
+        self, subject: str, payload: Any, headers: HeadersInput | None, waiter: Waiter, what: str = "request"
     ) -> str:
         """Publish a request whose reply releases ``waiter`` (on the I/O thread); return its reply
         subject, which :meth:`RequestRouter.cancel` takes. The waiter stays registered until the
@@ -122,7 +125,7 @@ class Requester:
             raise
         return reply
 
-    def request(self, subject: str, payload: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Msg:
+    def request(self, subject: str, payload: Any, timeout: float | None, headers: HeadersInput | None) -> Msg:
         t = check_timeout(timeout, self._timeout, wait=True)
         if not self._outbox.open:
             raise self._outbox.closed_error("request")

@@ -11,8 +11,8 @@ thread), so the state they share needs no lock. None of them may block.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..errors import ClosedError
 from .dispatch import Worker
@@ -20,6 +20,9 @@ from .msg import Msg
 from .options import Options
 from .requests import Waiter
 from .transport import Deliver
+
+if TYPE_CHECKING:
+    from ..protocol.headers import HeadersInput
 
 __all__ = ["Cancellable", "FeatureSurface"]
 
@@ -51,12 +54,12 @@ class FeatureSurface(Protocol):
     def guard(self, what: str) -> None:
         """Raise ``RuntimeError`` when called on the I/O thread (a blocking call there would deadlock)."""
 
-    def publish(self, subject: str, payload: Any, reply: str | None, headers: Mapping[str, str] | None) -> None: ...
+    def publish(self, subject: str, payload: Any, reply: str | None, headers: HeadersInput | None) -> None: ...
 
-    def request(self, subject: str, payload: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Msg: ...
+    def request(self, subject: str, payload: Any, timeout: float | None, headers: HeadersInput | None) -> Msg: ...
 
     def start_request(
-        self, subject: str, payload: Any, headers: Mapping[str, str] | None, waiter: Waiter, what: str = "request"
+        self, subject: str, payload: Any, headers: HeadersInput | None, waiter: Waiter, what: str = "request"
     ) -> str: ...
 
     def cancel_request(self, reply: str) -> bool: ...

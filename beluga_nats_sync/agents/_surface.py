@@ -9,6 +9,7 @@ from ..services._surface import ServiceClient
 
 if TYPE_CHECKING:
     from .._core.msg import Msg
+    from ..protocol.headers import HeadersInput
     from ..services import Service
 
 __all__ = ["AgentClient"]
@@ -24,7 +25,7 @@ class AgentClient(ServiceClient, Protocol):
         payload: bytes | bytearray | memoryview = b"",
         *,
         timeout: float | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
     ) -> Msg: ...
 
     def request_many(
@@ -35,7 +36,7 @@ class AgentClient(ServiceClient, Protocol):
         timeout: float | None = 1.0,
         max_messages: int | None = None,
         stall: float | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
     ) -> list[Msg]: ...
 
     def add_service(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from .._core.surface import FeatureSurface
+    from ..protocol.headers import HeadersInput
     from ._api import JsApi
     from .publish import PubAck
     from .types import ConsumerInfo, JsType
@@ -47,7 +48,7 @@ class JetStreamLike(Protocol):
         subject: str,
         payload: bytes | bytearray | memoryview = b"",
         *,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
         msg_id: str | None = None,
         timeout: float | None = None,
     ) -> PubAck: ...
@@ -55,7 +56,7 @@ class JetStreamLike(Protocol):
     def consumer_info(self, stream: str, durable: str, *, timeout: float | None = None) -> ConsumerInfo: ...
 
     def _publish_dead_letter(
-        self, subject: str, payload: bytes, headers: dict[str, str], msg_id: str, stored: bool
+        self, subject: str, payload: bytes, headers: HeadersInput, msg_id: str, stored: bool
     ) -> None: ...
 
 _BAD_NAME_CHARS = frozenset(">*. /\\\t\r\n\x00")

@@ -11,14 +11,16 @@ from __future__ import annotations
 import datetime
 import json
 import threading
-from collections.abc import Mapping
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import attrs
 
 from .._core.msg import Msg
 from .._core.protocol import check_timeout
 from ..errors import MsgAlreadyAckedError, NoReplySubjectError
+
+if TYPE_CHECKING:
+    from ..protocol.headers import HeadersInput
 
 __all__ = ["Acker", "JetStreamMsg", "MsgMetadata"]
 
@@ -29,9 +31,9 @@ class Acker(Protocol):
     @property
     def options(self) -> Any: ...
 
-    def publish(self, subject: str, payload: Any, reply: str | None, headers: Mapping[str, str] | None) -> None: ...
+    def publish(self, subject: str, payload: Any, reply: str | None, headers: HeadersInput | None) -> None: ...
 
-    def request(self, subject: str, payload: Any, timeout: float | None, headers: Mapping[str, str] | None) -> Any: ...
+    def request(self, subject: str, payload: Any, timeout: float | None, headers: HeadersInput | None) -> Any: ...
 
 _ACK = b"+ACK"
 _NAK = b"-NAK"

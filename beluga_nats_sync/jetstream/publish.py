@@ -13,7 +13,6 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -25,6 +24,7 @@ from ._errors import api_error, not_enabled
 
 if TYPE_CHECKING:
     from .._core.surface import FeatureSurface
+    from ..protocol.headers import HeadersInput
     from ._api import JsApi
 
 __all__ = ["PubAck", "PubAckFuture", "Publishing"]
@@ -159,7 +159,7 @@ class Publishing:
         subject: str,
         payload: bytes | bytearray | memoryview = b"",
         *,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
         msg_id: str | None = None,
         timeout: float | None = None,
     ) -> PubAck:
@@ -191,7 +191,7 @@ class Publishing:
         subject: str,
         payload: bytes | bytearray | memoryview = b"",
         *,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
         msg_id: str | None = None,
         timeout: float | None = None,
     ) -> PubAckFuture:
@@ -250,7 +250,7 @@ class Publishing:
         self,
         subject: str,
         payload: Any,
-        headers: Mapping[str, str] | None,
+        headers: HeadersInput | None,
         msg_id: str | None,
         timeout: float,
     ) -> PubAckFuture:
@@ -301,7 +301,7 @@ class Publishing:
         )
 
     def _publish_dead_letter(
-        self, subject: str, payload: bytes, headers: dict[str, str], msg_id: str, stored: bool
+        self, subject: str, payload: bytes, headers: HeadersInput, msg_id: str, stored: bool
     ) -> None:
         """Publish a dead letter: stored and acknowledged if a stream captures ``subject`` (as
         found when the consumer started), else as a plain NATS message. Raises on a failure."""

@@ -29,9 +29,10 @@ _HDR_LINE_CRLF = b"NATS/1.0\r\n"
 
 _new = object.__new__
 
-#: what every ``headers=`` takes: our Headers, or a mapping of names to a str or a list (or tuple)
-#: of str; each value of a list is sent as its own line, in order, and an empty list sends none
 HeadersInput = Union["Headers", Mapping[str, str | Sequence[str]]]
+"""What every ``headers=`` takes: a :class:`Headers`, or a mapping of names to a str or to a list
+(or tuple) of str. Each value of a list is sent as its own header line, in order, as Go's
+``Header.Add`` does (``{"X-Tag": ["a", "b"]}``); an empty list sends no line for its name."""
 
 
 class Status(NamedTuple):

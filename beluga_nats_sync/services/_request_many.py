@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ClosedError, NATSTimeoutError
@@ -12,6 +11,7 @@ from ._protocol import check_subject
 
 if TYPE_CHECKING:
     from .._core.msg import Msg
+    from ..protocol.headers import HeadersInput
     from ._surface import ServiceClient
 
 __all__ = ["request_many"]
@@ -42,7 +42,7 @@ def request_many(
     timeout: float | None = 1.0,
     max_messages: int | None = None,
     stall: float | None = None,
-    headers: Mapping[str, str] | None = None,
+    headers: HeadersInput | None = None,
 ) -> list[Msg]:
     """Publish one request on ``subject`` and collect the replies, in arrival order.
 

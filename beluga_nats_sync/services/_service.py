@@ -44,6 +44,7 @@ from ._protocol import (
 if TYPE_CHECKING:
     from .._core.msg import Msg
     from .._core.subscription import Subscription
+    from ..protocol.headers import HeadersInput
     from ._surface import ServiceClient
 
 __all__ = ["RequestHandler", "Service", "ServiceError", "ServiceGroup", "ServiceRequest", "resolve_queue_group"]
@@ -98,7 +99,7 @@ class ServiceRequest:
         """The requester's reply subject ('' for a plain publish, which cannot be answered)."""
         return self.msg.reply
 
-    def respond(self, data: bytes | bytearray | memoryview = b"", headers: Mapping[str, str] | None = None) -> None:
+    def respond(self, data: bytes | bytearray | memoryview = b"", headers: HeadersInput | None = None) -> None:
         """Answer the request with ``data`` (and ``headers``)."""
         try:
             self.msg.respond(bytes(data), headers=headers)
@@ -107,7 +108,7 @@ class ServiceRequest:
             raise
         self._responded = True
 
-    def respond_json(self, value: Any, headers: Mapping[str, str] | None = None) -> None:
+    def respond_json(self, value: Any, headers: HeadersInput | None = None) -> None:
         """Answer with ``value`` encoded as JSON."""
         self.respond(json.dumps(value, separators=(",", ":"), allow_nan=False).encode(), headers)
 
@@ -116,7 +117,7 @@ class ServiceRequest:
         code: str | int,
         description: str,
         data: bytes | bytearray | memoryview = b"",
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
     ) -> None:
         """Answer with an error: ``Nats-Service-Error: description`` and ``Nats-Service-Error-Code: code``.
 

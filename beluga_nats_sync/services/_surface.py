@@ -3,7 +3,7 @@ package depends on no module above it (``Client`` and ``NATSMessageBus`` satisfy
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from .._core.options import Options
     from .._core.subscription import Subscription
     from ..message import Message
+    from ..protocol.headers import HeadersInput
 
 __all__ = ["ServiceBus", "ServiceClient"]
 
@@ -41,7 +42,7 @@ class ServiceClient(Protocol):
         payload: bytes | bytearray | memoryview = b"",
         *,
         reply: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
     ) -> None: ...
 
     def new_inbox(self) -> str: ...
