@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._notebook.display import escape_controls, format_size
 from ._progress import Progress, summary_line
+from .protocol.headers import Headers, header_items, headers_dict
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -91,17 +92,18 @@ def _data(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")  # arguments that were not UTF-8 come back unchanged
 
 
-def _headers(items: list[str] | None) -> dict[str, str] | None:
+def _headers(items: list[str] | None) -> Headers | None:
+    """The ``--header NAME=VALUE`` options; a name given twice gets both values, in order."""
     if not items:
         return None
     from ._core.protocol import encode_headers
 
-    headers: dict[str, str] = {}
+    headers = Headers()
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise CLIError(f"--header {item!r}: expected NAME=VALUE, e.g. --header trace-id=42")
-        headers[name] = value
+        headers.add(name, value)
     encode_headers(headers)  # refuse a bad name or value now, before connecting
     return headers
 
@@ -203,7 +205,7 @@ def _record(seq: int, msg: Msg, decoded: Any = None, error: str | None = None) -
         "seq": seq,
         "subject": msg.subject,
         "reply": msg.reply or None,
-        "headers": dict(msg.headers) if msg.headers else None,
+        "headers": headers_dict(msg.headers) if msg.headers else None,
         "size": len(msg.data),
     }
     try:
@@ -223,7 +225,7 @@ def _line(seq: int, msg: Msg, decoded: Any = None) -> str:
     if msg.reply:
         head += f" reply={msg.reply}"
     if msg.headers:
-        head += " [" + ", ".join(f"{k}={v}" for k, v in msg.headers.items()) + "]"
+        head += " [" + ", ".join(f"{k}={v}" for k, v in header_items(msg.headers)) + "]"
     if decoded is not None:
         return escape_controls(f"{head} {_message_text(decoded)}")
     return escape_controls(f"{head}: {msg.data.decode('utf-8', 'backslashreplace')}")
@@ -972,7 +974,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("subject", metavar="SUBJECT")
     p.add_argument("data", metavar="DATA", help="the payload ('' for none, '-' reads stdin)")
     p.add_argument("--count", type=_count_arg, default=1, metavar="N", help="publish N times (default 1)")
-    p.add_argument("--header", action="append", metavar="K=V", help="a header; repeat for more")
+    p.add_argument("--header", action="append", metavar="K=V", help="a header; repeat it (a name twice sends both)")
     p.add_argument("--reply", default=None, metavar="SUBJECT", help="reply subject to set on the messages")
     p.add_argument(
         "--timeout", type=_seconds_arg, default=10.0, metavar="S", help="wait S s for the server (default 10)"
@@ -991,7 +993,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("subject", metavar="SUBJECT")
     p.add_argument("data", metavar="DATA", help="the payload ('' for none, '-' reads stdin)")
     p.add_argument("--timeout", type=_seconds_arg, default=5.0, metavar="S", help="wait S s for the reply (default 5)")
-    p.add_argument("--header", action="append", metavar="K=V", help="a header; repeat for more")
+    p.add_argument("--header", action="append", metavar="K=V", help="a header; repeat it (a name twice sends both)")
     _add_message_options(p, "request", sends=True)
 
     p = command("reply", "answer every request on SUBJECT with DATA", _cmd_reply)
@@ -1000,7 +1002,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=_count_arg, default=None, metavar="N", help="stop after N requests")
     p.add_argument("--queue", default="", metavar="GROUP", help="join queue group GROUP (share the load)")
     p.add_argument("--timeout", type=_seconds_arg, default=None, metavar="S", help="stop after S seconds")
-    p.add_argument("--header", action="append", metavar="K=V", help="a header on the answers; repeat for more")
+    p.add_argument(
+        "--header", action="append", metavar="K=V", help="a header on the answers; repeat it (a name twice sends both)"
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="print no requests, only progress and the summary")
     _add_message_options(p, "response", sends=True)
 

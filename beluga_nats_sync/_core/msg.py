@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import attrs
 
 from ..errors import NoReplySubjectError
-from ..protocol.headers import Headers, HeadersInput
+from ..protocol.headers import HeadersInput, headers_dict
 
 __all__ = ["Msg", "Publisher"]
 
@@ -55,9 +55,7 @@ class Msg:
         if self.reply:
             parts.append(f"reply={self.reply!r}")
         if self.headers:
-            h = self.headers
-            shown = {k: _shown(h.get_all(k)) for k in h} if isinstance(h, Headers) else dict(h)
-            parts.append(f"headers={shown!r}")
+            parts.append(f"headers={headers_dict(self.headers)!r}")
         return f"Msg({', '.join(parts)})"
 
     def _repr_html_(self) -> str:
@@ -65,6 +63,3 @@ class Msg:
 
         return msg_html(self)
 
-
-def _shown(values: list[str]) -> str | list[str]:
-    return values[0] if len(values) == 1 else values

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from ..protocol.headers import header_items
+
 if TYPE_CHECKING:
     from .._core.msg import Msg
     from .._core.options import Options
@@ -162,7 +164,7 @@ def _payload_block(data: bytes) -> str:
 def _headers_block(headers: Mapping[str, str] | None) -> str:
     if not headers:
         return "<em>none</em>"
-    return _table((str(k), escape(str(v))) for k, v in headers.items())
+    return _table((str(k), escape(str(v))) for k, v in header_items(headers))
 
 
 def _box(title: str, badge: str, body: str) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core.protocol import check_subject, check_timeout
 from ..errors import ClosedError, NATSTimeoutError
+from ..protocol.headers import headers_dict
 from .display import MAX_PARSE, rows_html
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def msg_row(msg: Msg, received: datetime | None = None) -> dict[str, Any]:
         "subject": msg.subject,
         "reply": msg.reply or None,
         "size": len(msg.data),
-        "headers": dict(msg.headers) if msg.headers else None,
+        "headers": headers_dict(msg.headers) if msg.headers else None,
         "data": data,
         "json": value,
     }

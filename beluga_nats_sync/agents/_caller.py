@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.handlers import check_handler
 from ..errors import ClosedError, NATSSyncError, NATSTimeoutError, NoRespondersError
+from ..protocol.headers import encode_headers
 from ._errors import (
     AgentError,
     AgentProtocolError,
@@ -104,8 +105,8 @@ class Agent:
             raise PromptTooLargeError(len(data), limit, f"agent {self.info.agent!r}'s")
         server_limit = self._client.max_payload
         headers, finish = self._hooks.start_prompt(subject, len(data), self.info.agent)
-        # the server counts the headers too: "NATS/1.0\r\n", "key: value\r\n" each, "\r\n"
-        framed = len(data) + (12 + sum(len(k) + len(v) + 4 for k, v in headers.items()) if headers else 0)
+        # the server counts the header block too, every value of it, in bytes
+        framed = len(data) + (len(encode_headers(headers)) if headers else 0)
         if framed > server_limit:
             error = PromptTooLargeError(framed, server_limit, "server's")
             finish(error, 0)

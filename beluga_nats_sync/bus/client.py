@@ -32,6 +32,7 @@ from .._core.protocol import check_timeout
 from .._core.subscription import Subscription
 from ..errors import MessageDecodeError
 from ..message import Message, check_message
+from ..protocol.headers import headers_with
 from . import tracing as _tracing
 
 if TYPE_CHECKING:
@@ -347,17 +348,15 @@ class NATSMessageBus:
         exc_info = exc if message is not None else None
         dlq = self._dlq_for(msg.subject)
         if dlq is not None:
-            headers = dict(msg.headers or {})
-            headers.update(
-                {
-                    ERROR_HEADER: _header_text(str(exc) or type(exc).__name__),
-                    ERROR_TYPE_HEADER: type(exc).__qualname__,
-                    SUBJECT_HEADER: msg.subject,
-                    ATTEMPTS_HEADER: str(attempts),
-                }
-            )
+            added = {
+                ERROR_HEADER: _header_text(str(exc) or type(exc).__name__),
+                ERROR_TYPE_HEADER: type(exc).__qualname__,
+                SUBJECT_HEADER: msg.subject,
+                ATTEMPTS_HEADER: str(attempts),
+            }
             if message_id:
-                headers[MESSAGE_ID_HEADER] = message_id
+                added[MESSAGE_ID_HEADER] = message_id
+            headers = headers_with(msg.headers, added)  # every value of the original headers is kept
             try:
                 self._client.publish(dlq, msg.data, headers=headers)
                 self._count("dead_lettered")

@@ -19,6 +19,7 @@ from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from ..protocol.headers import Headers
 from ._otel import metrics_on, telemetry_off, tracing_on
 
 __all__ = [
@@ -63,14 +64,15 @@ class _CaseInsensitiveGetter(Getter[Mapping[str, str]]):
     """Go code may write ``Traceparent``; the W3C header name is case-insensitive on the way in."""
 
     def get(self, carrier: Mapping[str, str], key: str) -> list[str] | None:
-        value = carrier.get(key)
-        if value is None:
+        """Every value of ``key`` (a repeated ``tracestate`` is one list, as W3C says), of the
+        exact name if present, else of the first name that differs only in case."""
+        name: str | None = key if key in carrier else None
+        if name is None:
             low = key.lower()
-            for k, v in carrier.items():
-                if k.lower() == low:
-                    value = v
-                    break
-        return None if value is None else [value]
+            name = next((k for k in carrier if k.lower() == low), None)
+            if name is None:
+                return None
+        return carrier.get_all(name) if isinstance(carrier, Headers) else [carrier[name]]
 
     def keys(self, carrier: Mapping[str, str]) -> list[str]:
         return list(carrier.keys())

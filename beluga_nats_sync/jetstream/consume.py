@@ -29,6 +29,7 @@ from ..errors import (
     NATSTimeoutError,
     StreamNotFoundError,
 )
+from ..protocol.headers import headers_with
 from ._api import left
 from ._worker import DispatchedWorker
 from .api import JetStreamLike
@@ -319,20 +320,19 @@ class ConsumeHandle(DispatchedWorker):
         text = " ".join(error.split())[:_MAX_ERROR_TEXT] or "error"
         dlq = self.dead_letter_subject
         if dlq is not None:
-            headers = {k: v for k, v in (msg.headers or {}).items() if not str(k).startswith("Nats-")}
+            added = {
+                HDR_ERROR: text,
+                HDR_STREAM: md.stream,
+                HDR_CONSUMER: md.consumer,
+                HDR_SEQ: str(md.sequence),
+                HDR_DELIVERIES: str(md.num_delivered),
+                HDR_SUBJECT: msg.subject,
+            }
             orig_id = (msg.headers or {}).get("Nats-Msg-Id")
             if orig_id:
-                headers[HDR_MSG_ID] = orig_id
-            headers.update(
-                {
-                    HDR_ERROR: text,
-                    HDR_STREAM: md.stream,
-                    HDR_CONSUMER: md.consumer,
-                    HDR_SEQ: str(md.sequence),
-                    HDR_DELIVERIES: str(md.num_delivered),
-                    HDR_SUBJECT: msg.subject,
-                }
-            )
+                added = {HDR_MSG_ID: orig_id, **added}
+            # every value of the original headers is kept, except the nats ones
+            headers = headers_with(msg.headers, added, drop="Nats-")
             try:
                 # the id makes a repeated dead-lettering of this message a duplicate, not a copy
                 self._js._publish_dead_letter(

@@ -20,6 +20,7 @@ import attrs
 from .._core.protocol import check_timeout
 from .._core.requests import Reply, Waiter
 from ..errors import JetStreamError, JetStreamNotEnabledError, NATSTimeoutError, StreamNotFoundError
+from ..protocol.headers import headers_with
 from ._errors import api_error, not_enabled
 
 if TYPE_CHECKING:
@@ -257,7 +258,7 @@ class Publishing:
         if msg_id is not None:
             if not isinstance(msg_id, str) or not msg_id or "\r" in msg_id or "\n" in msg_id:
                 raise ValueError(f"msg_id must be a non-empty one-line str, got {msg_id!r}")
-            headers = {**headers, _MSG_ID: msg_id} if headers else {_MSG_ID: msg_id}
+            headers = headers_with(headers, {_MSG_ID: msg_id})
         waiter = Waiter()
         token = self._engine.start_request(subject, payload, headers, waiter, "publish")
         return PubAckFuture(self, subject, waiter, token, timeout)

@@ -22,7 +22,17 @@ from typing import Any, NamedTuple, Union
 
 from ..errors import ProtocolError
 
-__all__ = ["HEADER_LINE", "Headers", "HeadersInput", "Status", "decode_headers", "encode_headers", "headers_with"]
+__all__ = [
+    "HEADER_LINE",
+    "Headers",
+    "HeadersInput",
+    "Status",
+    "decode_headers",
+    "encode_headers",
+    "header_items",
+    "headers_dict",
+    "headers_with",
+]
 
 HEADER_LINE = b"NATS/1.0"
 _HDR_LINE_CRLF = b"NATS/1.0\r\n"
@@ -136,7 +146,7 @@ class Headers(MutableMapping[str, str]):
         return NotImplemented
 
     def __repr__(self) -> str:
-        shown = {k: (v[0] if len(v) == 1 else v) for k, v in self._map.items()}
+        shown = headers_dict(self)
         st = f", status={self.status!r}" if self.status is not None else ""
         return f"Headers({shown!r}{st})"
 
@@ -218,6 +228,20 @@ def headers_with(base: HeadersInput | None, values: Mapping[str, str], *, drop: 
     for k, v in values.items():
         h.set(k, v)
     return h
+
+
+def header_items(headers: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """``(name, value)`` for every value: all of a :class:`Headers`' repeated values, or a plain
+    mapping's items."""
+    return headers.multi_items() if isinstance(headers, Headers) else iter(headers.items())
+
+
+def headers_dict(headers: Mapping[str, str]) -> dict[str, str | list[str]]:
+    """A plain dict for showing or JSON: a name with one value maps to it, a name with several to
+    the list of them, in order (a plain mapping is copied as it is)."""
+    if not isinstance(headers, Headers):
+        return dict(headers)
+    return {k: (v[0] if len(v) == 1 else list(v)) for k, v in headers._map.items()}
 
 
 def decode_headers(block: bytes) -> Headers:

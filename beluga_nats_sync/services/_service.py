@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.handlers import check_handler
 from ..errors import ClosedError, NATSSyncError, NATSTimeoutError
+from ..protocol.headers import headers_with
 from ._protocol import (
     DEFAULT_QUEUE_GROUP,
     ERROR_CODE_HEADER,
@@ -128,10 +129,8 @@ class ServiceRequest:
             raise ValueError(f"respond_error: code must be a non-empty str such as '400', got {code!r}")
         if not isinstance(description, str) or not description.strip():
             raise ValueError(f"respond_error: description must be a non-empty str, got {description!r}")
-        all_headers = dict(headers or {})
-        all_headers[ERROR_HEADER] = header_text(description)
-        all_headers[ERROR_CODE_HEADER] = header_text(code_text, 64)
-        self.respond(data, all_headers)
+        error = {ERROR_HEADER: header_text(description), ERROR_CODE_HEADER: header_text(code_text, 64)}
+        self.respond(data, headers_with(headers, error))
         self._error = f"{code_text}:{description}"
 
     def __repr__(self) -> str:
