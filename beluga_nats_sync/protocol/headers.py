@@ -60,7 +60,9 @@ class Headers(MutableMapping[str, str]):
     value; ``h["X"] = "v"`` and ``h.set("X", "v")`` replace, ``h.add("X", "v")`` appends. Iteration
     and ``len`` see each key once. Built from a mapping whose values are a str or a list of str, or
     from ``(name, value)`` pairs. Equal to another ``Headers`` with the same keys and values, and
-    to a plain dict when each key's one value (or its list of values) matches.
+    to a plain dict when each key's one value (or its list of values) matches. A value that is not
+    a str, or holds CR or LF, is refused at once (``TypeError``, ``ValueError``), naming the header
+    and its index in a list.
     """
 
     __slots__ = ("_map", "status")
@@ -81,9 +83,7 @@ class Headers(MutableMapping[str, str]):
                 self.add(name, value)
             elif isinstance(value, (list, tuple)):
                 for i, v in enumerate(value):
-                    if not isinstance(v, str):
-                        raise _bad_value(name, v, i)
-                    self.add(name, v)
+                    self.add(name, _check_str(name, v, i))
             else:
                 raise _bad_value(name, value)
 
@@ -151,9 +151,10 @@ class Headers(MutableMapping[str, str]):
         return f"Headers({shown!r}{st})"
 
 
-def _check_str(key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"header {key!r}: values must be str, got {type(value).__name__}")
+def _check_str(key: str, value: Any, index: int | None = None) -> str:
+    """``value`` if it can be sent as a header value (a str without CR or LF)."""
+    if type(value) is not str or "\r" in value or "\n" in value:
+        raise _bad_value(key, value, index)
     return value
 
 
@@ -165,7 +166,7 @@ def _bad_name(name: Any) -> Exception:
 
 def _bad_value(name: str, value: Any, index: int | None = None) -> Exception:
     where = f"header {name!r}" if index is None else f"header {name!r} value [{index}]"
-    if not isinstance(value, str):
+    if type(value) is not str:
         return TypeError(
             f"{where}: values must be str, got {type(value).__name__}; a header's value is a str or a list of str"
         )

@@ -36,6 +36,12 @@ def assert_healthy(client: bns.Client) -> None:
         (lambda c: c.publish("ok", b"x", headers={"a b": "v"}), ValueError, "header name"),
         (lambda c: c.publish("ok", b"x", headers={"a:b": "v"}), ValueError, "header name"),
         (lambda c: c.publish("ok", b"x", headers=["k", "v"]), TypeError, "mapping"),
+        (lambda c: c.publish("ok", b"x", headers={"X": ["a", 1]}), TypeError, "header 'X' value [1]: values must"),
+        (lambda c: c.publish("ok", b"x", headers={"X": ["a", "b\r\nPUB y 1"]}), ValueError, "header 'X' value [1]: "),
+        (lambda c: c.publish("ok", b"x", headers={"X": ("a", None)}), TypeError, "a str or a list of str"),
+        (lambda c: c.publish("ok", b"x", headers={"X": {"a"}}), TypeError, "a str or a list of str"),
+        (lambda c: c.request("bad.rpc", b"", headers={"X": ["\n"]}, timeout=1), ValueError, "header 'X' value [0]"),
+        (lambda c: c.request_many("bad.rpc", b"", headers={"X": [b"v"]}), TypeError, "header 'X' value [0]"),
         (lambda c: c.publish("ok", b"x", reply="r r"), bns.InvalidSubjectError, "whitespace"),
         (lambda c: c.subscribe(""), bns.InvalidSubjectError, "empty"),
         (lambda c: c.subscribe("a.>.b"), bns.InvalidSubjectError, "last token"),
@@ -176,3 +182,40 @@ def test_a_mistyped_client_option_is_named_before_connecting() -> None:
     assert "Options.__init__" not in str(info.value)
     with pytest.raises(TypeError, match="'reconect_wait'; did you mean 'reconnect_wait'"):
         bns.Client(reconect_wait=1.0)
+
+
+def test_a_bad_list_value_sends_nothing(client: bns.Client) -> None:
+    """Nothing of a refused message reaches the server, not even the values before the bad one."""
+    sub = client.subscribe("bad.list")
+    client.flush(2.0)
+    with pytest.raises(ValueError, match=r"header 'X' value \[2\]: the value must not contain CR or LF"):
+        client.publish("bad.list", b"refused", headers={"X": ["a", "b", "c\r\n"]})
+    with pytest.raises(TypeError, match=r"header 'X' value \[1\]"):
+        client.subscribe("bad.list.rpc", lambda m: None)
+        client.request("bad.list.rpc", b"", headers={"X": ["a", 2]}, timeout=1.0)  # type: ignore[list-item]
+    client.publish("bad.list", b"accepted", headers={"X": ["a", "b"]})
+    msg = sub.next_msg(2.0)
+    assert msg.data == b"accepted" and msg.headers is not None and msg.headers.get_all("X") == ["a", "b"]
+    with pytest.raises(bns.NATSTimeoutError):
+        sub.next_msg(0.2)  # the refused one was never sent
+    assert_healthy(client)
+
+
+def test_a_bad_list_value_is_refused_by_responders_services_and_jetstream(client: bns.Client) -> None:
+    errors: list[BaseException] = []
+
+    def respond_badly(msg: bns.Msg) -> None:
+        try:
+            msg.respond(b"", headers={"X": ["ok", 3]})  # type: ignore[list-item]
+        except TypeError as exc:
+            errors.append(exc)
+            msg.respond(b"after")
+
+    client.subscribe("bad.respond", respond_badly)
+    assert client.request("bad.respond", b"", timeout=5.0).data == b"after"
+    assert len(errors) == 1 and "header 'X' value [1]" in str(errors[0])
+
+    js = client.jetstream(timeout=5.0)
+    with pytest.raises(ValueError, match=r"header 'X' value \[0\]: the value must not contain CR or LF"):
+        js.publish("bad.js.nostream", b"", headers={"X": ["\r"]}, msg_id="m")
+    assert_healthy(client)

@@ -57,6 +57,10 @@ def test_construction_refuses_what_is_not_str() -> None:
         Headers({"A": ["x", 2]})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="names must be str"):
         Headers().add(3, "x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^header 'A' value \[1\]: the value must not contain CR or LF$"):
+        Headers({"A": ["ok", "x\r\nInjected: 1"]})
+    with pytest.raises(ValueError, match=r"^header 'A': the value must not contain CR or LF$"):
+        Headers().add("A", "a\nb")
 
 
 def test_repeated_lines_round_trip() -> None:
