@@ -143,3 +143,33 @@ def test_go_subscriber_gets_python_publishes_in_order(go_process: Any, nats_serv
     out, err = go.communicate(timeout=20)
     assert go.returncode == 0, err
     assert [json.loads(line.split("\t")[0])["Payload"]["i"] for line in out.strip().splitlines()] == [0, 1, 2]
+
+
+# -- repeated header values, both ways ------------------------------------------------------------
+
+
+def test_go_repeated_header_values_reach_python(go_agent: str, nats_server: EmbeddedServer, client: bns.Client) -> None:
+    sub = client.subscribe("interop.headers_from_go")
+    client.flush(2.0)
+    run_go(go_agent, "headers-publish", nats_server.url, "interop.headers_from_go")
+    msg = sub.next_msg(10.0)
+    assert msg.data == b"go headers" and msg.headers is not None
+    assert msg.headers.get_all("X-Tag") == ["a", "b, with a comma", "c"]  # Header.Add's order
+    assert msg.headers["X-Tag"] == "a"  # the first value, as Go's Header.Get
+    assert msg.headers.get_all("x-tag") == ["lower"] and msg.headers.get_all("Single") == ["s"]
+
+
+def test_python_lists_reach_go_header_values_and_come_back(
+    go_process: Any, nats_server: EmbeddedServer, client: bns.Client
+) -> None:
+    go = go_process("headers-echo", nats_server.url, "interop.headers_to_go")
+    sent = {"X-Tag": ["one", "two", "three, too"], "Single": "s", "Empty": []}
+    rep = client.request("interop.headers_to_go", b"", headers=sent, timeout=10.0)
+    out, err = go.communicate(timeout=20)
+    assert go.returncode == 0, err
+    seen = json.loads(out)
+    assert seen["values"] == ["one", "two", "three, too"]  # Go's msg.Header.Values("X-Tag")
+    assert seen["header"] == {"X-Tag": ["one", "two", "three, too"], "Single": ["s"]}  # no line for Empty
+    assert rep.headers is not None
+    assert rep.headers.get_all("X-Tag") == ["one", "two", "three, too"]
+    assert rep.headers.get_all("Go-Added") == ["1", "2"] and rep.headers["Single"] == "s"

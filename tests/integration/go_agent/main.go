@@ -7,6 +7,10 @@
 //	go_agent reply URL SUBJECT COUNT           answer COUNT requests with a Message echoing the payload
 //	go_agent service URL NAME PREFIX           run a services-protocol v1 service (see service.go) until killed
 //	go_agent service-client URL NAME COUNT     discover COUNT instances of NAME, call every endpoint, print JSON
+//	go_agent headers-publish URL SUBJECT       publish one message whose headers repeat names (Header.Add)
+//	go_agent headers-echo URL SUBJECT          print one message's headers as JSON (Header.Values of X-Tag
+//	                                           beside the whole Header) and answer it with those headers
+//	                                           plus a name added twice
 package main
 
 import (
@@ -135,6 +139,47 @@ func main() {
 			count, _ = strconv.Atoi(os.Args[4])
 		}
 		runServiceClient(nc, subject, count)
+	case "headers-publish":
+		m := nats.NewMsg(subject)
+		m.Data = []byte("go headers")
+		m.Header.Add("X-Tag", "a")
+		m.Header.Add("X-Tag", "b, with a comma")
+		m.Header.Add("x-tag", "lower") // a different key: nats.go keys are case-sensitive
+		m.Header.Set("Single", "s")
+		m.Header.Add("X-Tag", "c")
+		if err := nc.PublishMsg(m); err != nil {
+			fail("publish: %v", err)
+		}
+		if err := nc.Flush(); err != nil {
+			fail("flush: %v", err)
+		}
+	case "headers-echo":
+		sub, err := nc.SubscribeSync(subject)
+		if err != nil {
+			fail("subscribe: %v", err)
+		}
+		nc.Flush()
+		fmt.Println("ready")
+		m, err := sub.NextMsg(10 * time.Second)
+		if err != nil {
+			fail("next: %v", err)
+		}
+		out, _ := json.Marshal(map[string]interface{}{"values": m.Header.Values("X-Tag"), "header": m.Header})
+		fmt.Println(string(out))
+		if m.Reply != "" {
+			rep := nats.NewMsg(m.Reply)
+			for k, vs := range m.Header {
+				for _, v := range vs {
+					rep.Header.Add(k, v)
+				}
+			}
+			rep.Header.Add("Go-Added", "1")
+			rep.Header.Add("Go-Added", "2")
+			if err := m.RespondMsg(rep); err != nil {
+				fail("respond: %v", err)
+			}
+			nc.Flush()
+		}
 	default:
 		fail("unknown mode %q", mode)
 	}
