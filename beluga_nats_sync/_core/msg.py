@@ -40,7 +40,8 @@ class Msg:
     _publisher: Publisher | None = attrs.field(default=None, eq=False, alias="publisher")
 
     def respond(self, data: bytes = b"", headers: HeadersInput | None = None) -> None:
-        """Publish ``data`` to this message's reply subject (answer a request)."""
+        """Publish ``data`` to this message's reply subject (answer a request), with ``headers``
+        if given: a str or a list of str per name, or a :class:`~beluga_nats_sync.Headers`."""
         if not self.reply:
             raise NoReplySubjectError(
                 f"message on {self.subject!r} has no reply subject; only requests can be answered"

@@ -166,6 +166,9 @@ class Publishing:
     ) -> PubAck:
         """Publish to the stream that captures ``subject`` and block until it is stored.
 
+        ``headers``: a str or a list of str per name (each value its own header line), or a
+        :class:`~beluga_nats_sync.Headers`; ``msg_id`` is added to them as ``Nats-Msg-Id``.
+
         ``msg_id`` deduplicates: within the stream's ``duplicate_window`` (2 minutes by default)
         a second message with the same id is not stored again and its ack says ``duplicate``.
         Raises :class:`StreamNotFoundError` when no stream captures the subject,

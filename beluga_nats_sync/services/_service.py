@@ -101,7 +101,7 @@ class ServiceRequest:
         return self.msg.reply
 
     def respond(self, data: bytes | bytearray | memoryview = b"", headers: HeadersInput | None = None) -> None:
-        """Answer the request with ``data`` (and ``headers``)."""
+        """Answer the request with ``data`` (and ``headers``: a str or a list of str per name)."""
         try:
             self.msg.respond(bytes(data), headers=headers)
         except NATSSyncError as exc:
@@ -120,7 +120,8 @@ class ServiceRequest:
         data: bytes | bytearray | memoryview = b"",
         headers: HeadersInput | None = None,
     ) -> None:
-        """Answer with an error: ``Nats-Service-Error: description`` and ``Nats-Service-Error-Code: code``.
+        """Answer with an error: ``Nats-Service-Error: description`` and ``Nats-Service-Error-Code: code``
+        added to ``headers`` (every value of which is kept).
 
         The endpoint counts it in ``num_errors`` and its ``last_error`` becomes ``"code:description"``.
         """
