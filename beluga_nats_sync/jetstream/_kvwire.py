@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from ..protocol.headers import Headers
+
 __all__ = [
     "HDR_EXPECTED_LAST_SUBJECT_SEQ",
     "HDR_OPERATION",
@@ -47,13 +49,15 @@ class KeyValueEntry:
 KvCallback = Callable[[KeyValueEntry], Any]
 
 
-def parse_headers(raw: bytes) -> dict[str, str]:
-    """A ``NATS/1.0`` header block (as a stored message's ``hdrs`` carries it) as a dict."""
-    out: dict[str, str] = {}
+def parse_headers(raw: bytes) -> Headers:
+    """A ``NATS/1.0`` header block (as a stored message's ``hdrs`` carries it) as :class:`Headers`,
+    every value of a repeated name kept, in order. Lenient: a line without ``:`` is skipped."""
+    out = Headers()
     for line in raw.decode("utf-8", "replace").split("\r\n")[1:]:
         name, sep, value = line.partition(":")
+        name = name.strip()
         if sep and name:
-            out[name.strip()] = value.strip()
+            out.add(name, value.strip())
     return out
 
 

@@ -118,3 +118,5 @@ def test_stored_message_headers_are_parsed() -> None:
     raw = b"NATS/1.0\r\nKV-Operation: DEL\r\nNats-Expected-Last-Subject-Sequence: 7\r\n\r\n"
     assert parse_headers(raw) == {"KV-Operation": "DEL", "Nats-Expected-Last-Subject-Sequence": "7"}
     assert parse_headers(b"NATS/1.0\r\n\r\n") == {}
+    repeated = parse_headers(b"NATS/1.0\r\nTag: a\r\nOther: o\r\nTag: b\r\n\r\n")
+    assert repeated.get_all("Tag") == ["a", "b"] and repeated["Tag"] == "a"
