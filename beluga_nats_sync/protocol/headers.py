@@ -173,6 +173,15 @@ def _bad_value(name: str, value: Any, index: int | None = None) -> Exception:
     return ValueError(f"{where}: the value must not contain CR or LF")
 
 
+def _first_bad(name: str, values: Sequence[Any]) -> Exception:
+    """The error for the first value of ``values`` that cannot be sent (found again here, off the
+    fast path, to name its index)."""
+    for i, v in enumerate(values):
+        if type(v) is not str or "\r" in v or "\n" in v:
+            return _bad_value(name, v, i)
+    raise AssertionError("no bad value")  # pragma: no cover - called only when one was seen
+
+
 def encode_headers(headers: Any) -> bytes:
     """The ``NATS/1.0`` header block for ``headers`` (a :class:`Headers`, or a mapping of str to a
     str or a list or tuple of str: each value of a list becomes its own line, in order, as Go's
@@ -203,9 +212,9 @@ def encode_headers(headers: Any) -> bytes:
         if type(value) is str and "\r" not in value and "\n" not in value:
             parts.append(f"{name}: {value}\r\n".encode("utf-8", "surrogateescape"))
         elif isinstance(value, (list, tuple)):
-            for i, v in enumerate(value):
+            for v in value:
                 if type(v) is not str or "\r" in v or "\n" in v:
-                    raise _bad_value(name, v, i)
+                    raise _first_bad(name, value)
                 parts.append(f"{name}: {v}\r\n".encode("utf-8", "surrogateescape"))
         else:
             raise _bad_value(name, value)
