@@ -1,6 +1,6 @@
 """beluga_nats_sync: a synchronous NATS client for plain Python, and the Beluga message bus.
 
-A background I/O thread runs the official nats-py client; publish returns at once, callbacks run
+A background I/O thread runs our own NATS protocol engine; publish returns at once, callbacks run
 in order on their own threads, and every blocking call is bounded by a timeout::
 
     import beluga_nats_sync as bns

@@ -1,11 +1,10 @@
 """Client: the blocking NATS client, and the one place where the parts are wired together: the
-core's :class:`~beluga_nats_sync._core.connection.Connection` and the seam's transport."""
+core's :class:`~beluga_nats_sync._core.connection.Connection` and our engine's transport."""
 
 from __future__ import annotations
 
 import difflib
 import logging
-import os
 import weakref
 from collections.abc import Mapping
 from types import TracebackType
@@ -15,14 +14,14 @@ import attrs
 
 from ._context import NatsContext
 from ._context import resolve as resolve_context
-from ._core.connection import Connection, State, TransportFactory, finalize_connection
+from ._core.connection import Connection, State, finalize_connection
 from ._core.inbox import new_inbox
 from ._core.msg import Msg
 from ._core.options import Options, ServersArg, redact_url
 from ._core.protocol import check_timeout
 from ._core.stats import Stats
 from ._core.subscription import MsgCallback, Subscription
-from ._natspy import create_transport as _natspy_transport
+from .engine import create_transport
 from .errors import ClosedError, ConnectError
 
 if TYPE_CHECKING:
@@ -35,24 +34,6 @@ __all__ = ["Client", "Stats", "connect"]
 
 log = logging.getLogger("beluga_nats_sync")
 
-
-
-#: which protocol engine a new connection uses: ``beluga`` (our own, ``beluga_nats_sync.engine``:
-#: the default) or ``nats-py`` (the engine before it, kept for one release); read at each connect
-ENGINE_VARIABLE = "BELUGA_NATS_ENGINE"
-DEFAULT_ENGINE = "beluga"
-_ENGINES = ("beluga", "nats-py")
-
-
-def _transport_factory() -> TransportFactory:
-    name = os.environ.get(ENGINE_VARIABLE, DEFAULT_ENGINE).strip() or DEFAULT_ENGINE
-    if name == "beluga":
-        from .engine import create_transport
-
-        return create_transport
-    if name == "nats-py":
-        return _natspy_transport
-    raise ValueError(f"{ENGINE_VARIABLE}={name!r} is not an engine; use one of {', '.join(_ENGINES)}")
 
 class Client:
     """A blocking NATS client whose I/O runs on a background thread.
@@ -97,7 +78,7 @@ class Client:
         if self._e is not None:
             raise RuntimeError("connect() was already called on this client; make a new Client to reconnect")
         t = check_timeout(timeout, self._options.connect_timeout, "connect timeout", wait=True)
-        engine = Connection(self._options, _transport_factory())
+        engine = Connection(self._options, create_transport)
         self._e = engine
         try:
             engine.connect(t)

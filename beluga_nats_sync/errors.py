@@ -1,4 +1,4 @@
-"""The errors raised by beluga_nats_sync (nats-py's are translated into these by the seam, ``_natspy``).
+"""The errors raised by beluga_nats_sync (the engine raises only these, whatever the socket or the server did).
 
 Every error derives from :class:`NATSSyncError`; where one resembles a built-in
 it derives from that too, so ``except TimeoutError`` and ``except ValueError``
@@ -144,7 +144,7 @@ class PermissionsError(NATSSyncError):
 
     Reported through ``error_cb``; the connection stays up for the subjects the user may use.
     ``operation`` is ``"publish"`` or ``"subscribe"`` and ``subject`` the subject refused, when
-    the server said them (nats-py lower-cases the server's text, the subject included).
+    the server said them (as the server wrote them: the subject keeps its case).
     """
 
     def __init__(self, message: str, *, operation: str | None = None, subject: str | None = None) -> None:

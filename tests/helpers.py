@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
-
-from beluga_nats_sync._client import DEFAULT_ENGINE, ENGINE_VARIABLE
-
-#: the protocol engine of this run (``BELUGA_NATS_ENGINE``, read as the client reads it): the
-#: tests about one engine's own internals check it
-ENGINE = os.environ.get(ENGINE_VARIABLE, DEFAULT_ENGINE).strip() or DEFAULT_ENGINE
-ON_NATSPY = ENGINE == "nats-py"
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:

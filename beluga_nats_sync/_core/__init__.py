@@ -1,1 +1,1 @@
-"""The client's core: everything that does not import nats-py (see docs/architecture.md)."""
+"""The client's core: the synchronous machinery above the protocol engine (see docs/architecture.md)."""

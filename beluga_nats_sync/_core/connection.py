@@ -1,7 +1,7 @@
 """The connection behind a Client: its state, I/O thread, events, requests and subscriptions.
 
 It holds no reference to the :class:`~beluga_nats_sync.Client` facade, so an unused client can be
-garbage collected and its finaliser can close the connection. It never imports nats-py: the
+garbage collected and its finaliser can close the connection. It never touches a socket: the
 protocol engine is the :class:`~.transport.Transport` it is given, driven on the I/O thread.
 """
 

@@ -25,7 +25,8 @@ class Msg:
 
     It is built on the I/O thread and holds no asyncio object, so it can be kept, passed between
     threads and compared. ``respond()`` goes through the client's
-    thread-safe publish path.
+    thread-safe publish path. ``headers`` keeps every value of a repeated header
+    (``msg.headers.get_all(name)``).
     """
 
     subject: str

@@ -57,7 +57,8 @@ def parse_servers(servers: ServersArg) -> tuple[str, ...]:
     return urls
 
 
-#: The schemes nats-py connects with; a URL without a scheme (``host:port``) means ``nats://``.
+#: The schemes a server URL may have (WebSocket ones are refused at connect, saying why); a URL
+#: without a scheme (``host:port``) means ``nats://``.
 SCHEMES = ("nats", "tls", "ws", "wss")
 _ACCEPTED = "accepted: nats://host:port, tls://host:port, ws://host:port, wss://host:port, or host:port"
 
@@ -67,7 +68,7 @@ def _with_scheme(url: str) -> str:
 
 
 def _check_url(url: str) -> None:
-    """Refuse, before any connection, a server URL that nats-py would misread or try in vain."""
+    """Refuse, before any connection, a server URL that would be misread or tried in vain."""
     shown = redact_url(url)
     if any(c.isspace() for c in url):
         raise ValueError(f"servers: {shown!r} contains whitespace")
@@ -75,7 +76,7 @@ def _check_url(url: str) -> None:
     if sep and scheme not in SCHEMES:
         raise ValueError(f"servers: unsupported scheme in {shown!r}; {_ACCEPTED}")
     if not sep and "/" in url:
-        # "htp:/x" or "nats:/x": a mistyped scheme, which nats-py would take for a host name
+        # "htp:/x" or "nats:/x": a mistyped scheme, which would be taken for a host name
         raise ValueError(f"servers: {shown!r} is not a server URL (a scheme ends with '://'); {_ACCEPTED}")
     try:
         parsed = urlparse(_with_scheme(url))

@@ -1,6 +1,6 @@
 """Security options: checking TLS and credential settings, building the SSLContext, and keeping
-secrets out of every text we pass on. Nothing here touches the connection; the seam
-(``_natspy``) hands these settings to nats-py and guards each connection it makes.
+secrets out of every text we pass on. Nothing here touches the connection; the engine
+(``beluga_nats_sync.engine``) applies these settings to each connection it makes.
 
 Two promises are kept here:
 

@@ -1,11 +1,11 @@
-"""The seam's contract: what the core asks of the library that speaks the NATS protocol.
+"""The engine's contract: what the core asks of the code that speaks the NATS protocol.
 
 The core (this package) is plain synchronous machinery plus one asyncio loop on the I/O thread;
-it never imports nats-py. Everything it needs from a protocol engine is the :class:`Transport`
-below, implemented by ``beluga_nats_sync._natspy`` (the only code that imports nats-py), in the
-spirit of anyio's ``AsyncBackend`` and httpx's transports. The transport reports what happens
-to the connection through :class:`TransportEvents`, and raises only our own errors
-(``beluga_nats_sync.errors``): the translation of the engine's errors is the seam's job.
+it never touches a socket. Everything it needs from a protocol engine is the :class:`Transport`
+below, implemented by ``beluga_nats_sync.engine``, in the spirit of anyio's ``AsyncBackend`` and
+httpx's transports. The transport reports what happens to the connection through
+:class:`TransportEvents`, and raises only our own errors (``beluga_nats_sync.errors``): whatever
+the socket, the TLS layer or the server did is put in those words by the engine.
 
 Every method is called on the I/O thread unless its docstring says otherwise.
 """

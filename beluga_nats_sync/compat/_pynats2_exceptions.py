@@ -43,7 +43,7 @@ class NATSError(NATSSyncError):
 
 class NATSUnexpectedResponse(NATSError):
     """pynats2 raised it for a protocol line it did not expect. Never raised here: the protocol
-    is handled by nats-py, and server errors go to the log instead of killing a reader thread."""
+    is handled by our engine, and server errors go to the log instead of killing a reader thread."""
 
     def __init__(self, line: bytes, *args: Any, **kwargs: Any) -> None:
         self.line = line

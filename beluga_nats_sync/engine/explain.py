@@ -27,9 +27,11 @@ def explain_failure(exc: BaseException, options: Options, url: str, tls_used: bo
     if isinstance(exc, asyncio.TimeoutError):
         return connect_error(options, url, "no answer within the connect timeout")
     if isinstance(exc, ProtocolError):
-        return connect_error(options, url, f"the server broke the protocol ({exc})")
+        shown = f": {exc.excerpt!r}" if exc.excerpt else ""
+        return connect_error(options, url, f"the server broke the protocol ({exc.reason}{shown})")
     if isinstance(exc, ssl.SSLCertVerificationError):
-        why = exc.verify_message or exc.reason or "verification failed"
+        # a hand-made SSLCertVerificationError has neither attribute
+        why = getattr(exc, "verify_message", None) or getattr(exc, "reason", None) or "verification failed"
         return connect_error(
             options,
             url,
@@ -82,7 +84,6 @@ def websocket_refusal(options: Options) -> ConnectError | None:
     if not websockets:
         return None
     return ConnectError(
-        f"cannot connect to {', '.join(websockets)}: this engine speaks NATS over TCP (nats://, tls://), "
-        "not over WebSocket; use the server's NATS port, or BELUGA_NATS_ENGINE=nats-py with aiohttp "
-        "installed for WebSocket"
+        f"cannot connect to {', '.join(websockets)}: this client speaks NATS over TCP (nats://, tls://), "
+        "not over WebSocket; use the server's NATS port (4222 unless configured otherwise)"
     )

@@ -49,7 +49,7 @@ _NKEYS_HINT = "pip install 'beluga-nats-sync[nkeys]'"
 
 
 def _tls_asked(options: Options, server: Server) -> bool:
-    """The URL or the options ask for TLS (the same rule the nats-py seam applies)."""
+    """The URL or the options ask for TLS (``tls://``, TLS options, or handshake-first)."""
     return (
         server.scheme == "tls"
         or options.tls is not None

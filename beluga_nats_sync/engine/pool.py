@@ -228,7 +228,7 @@ class ServerPool:
         self._ignore_discovered = ignore_discovered_urls
         self._jitter = float(jitter)
         self._jitter_tls = float(jitter_tls)
-        # the options ask every connection to be encrypted (see _natspy's wants_tls, security.py)
+        # the options ask every connection to be encrypted (see handshake.py's _tls_asked)
         self._tls_options = bool(options.tls is not None or options.tls_ca_file or options.tls_cert_file)
         self._tls_options = self._tls_options or options.tls_handshake_first
         if len(options.servers) > max_servers:

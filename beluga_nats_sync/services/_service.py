@@ -74,13 +74,17 @@ class ServiceRequest:
     """One request to an endpoint, handed to its handler; answer it with :meth:`respond` or
     :meth:`respond_error` (nats.go counts an error answer as an error of the endpoint, and so do we)."""
 
-    __slots__ = ("_error", "_responded", "msg")
+    __slots__ = ("_counted", "_error", "_error_counted", "_on_answer", "_responded", "_start", "msg")
 
-    def __init__(self, msg: Msg) -> None:
+    def __init__(self, msg: Msg, on_answer: Callable[[ServiceRequest], None] | None = None) -> None:
         #: The raw message.
         self.msg = msg
         self._error: str | None = None
         self._responded = False
+        self._on_answer = on_answer  # the endpoint's count, made as the answer leaves
+        self._start = time.perf_counter_ns()
+        self._counted = False
+        self._error_counted = False
 
     @property
     def subject(self) -> str:
@@ -102,6 +106,10 @@ class ServiceRequest:
 
     def respond(self, data: bytes | bytearray | memoryview = b"", headers: HeadersInput | None = None) -> None:
         """Answer the request with ``data`` (and ``headers``: a str or a list of str per name)."""
+        if self._on_answer is not None and self.msg.reply:
+            # counted before the answer leaves: a caller that has it and then asks for STATS
+            # (served on another thread) finds this request counted, its error too
+            self._on_answer(self)
         try:
             self.msg.respond(bytes(data), headers=headers)
         except NATSSyncError as exc:
@@ -131,8 +139,8 @@ class ServiceRequest:
         if not isinstance(description, str) or not description.strip():
             raise ValueError(f"respond_error: description must be a non-empty str, got {description!r}")
         error = {ERROR_HEADER: header_text(description), ERROR_CODE_HEADER: header_text(code_text, 64)}
-        self.respond(data, headers_with(headers, error))
         self._error = f"{code_text}:{description}"
+        self.respond(data, headers_with(headers, error))
 
     def __repr__(self) -> str:
         return f"<ServiceRequest subject={self.subject!r} size={len(self.data)} reply={self.reply!r}>"
@@ -177,8 +185,7 @@ class _Endpoint:
         self.processing_time = 0
 
     def on_msg(self, msg: Msg) -> None:
-        req = ServiceRequest(msg)
-        start = time.perf_counter_ns()
+        req = ServiceRequest(msg, self._count)
         failure: str | None = None
         try:
             self.handler(req)
@@ -194,12 +201,22 @@ class _Endpoint:
                     req.respond_error(code, text, data)
                 except (NATSSyncError, ValueError) as reply_exc:
                     log.error("could not answer a request to %r with its error: %s", self.subject, reply_exc)
-        elapsed = time.perf_counter_ns() - start
-        error = failure or req._error
+        if failure is not None:
+            req._error = failure
+        self._count(req)  # if no answer left, or an error came after it
+
+    def _count(self, req: ServiceRequest) -> None:
+        """Count ``req`` once, with the time it took so far: when its answer leaves, else when
+        its handler returns. An error known only after the answer left is counted then (one
+        error at most per request)."""
+        error = req._error
         with self.service._lock:
-            self.num_requests += 1
-            self.processing_time += elapsed
-            if error is not None:
+            if not req._counted:
+                req._counted = True
+                self.num_requests += 1
+                self.processing_time += time.perf_counter_ns() - req._start
+            if error is not None and not req._error_counted:
+                req._error_counted = True
                 self.num_errors += 1
                 self.last_error = error
 

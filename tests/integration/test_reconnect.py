@@ -13,7 +13,7 @@ import pytest
 import beluga_nats_sync as bns
 from beluga_nats_sync.server import EmbeddedServer
 
-from helpers import ON_NATSPY, free_port, pause_process, thread_snapshot, threads_started_since, wait_for
+from helpers import free_port, pause_process, thread_snapshot, threads_started_since, wait_for
 
 
 class Events:
@@ -171,8 +171,6 @@ def test_a_ping_that_finds_the_connection_lost_is_sent_after_the_reconnect(
 ) -> None:
     """The core saw the client up, the connection dropped before the engine sent the PING: the
     flush waits for the reconnect (within its timeout) instead of failing at once."""
-    if ON_NATSPY:
-        pytest.skip("drives our engine's transport directly")
     core = resilient._engine
     fresh_server.stop()
     assert events.disconnected.wait(5.0)

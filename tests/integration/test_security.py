@@ -402,16 +402,20 @@ def test_secrets_never_appear(
 
 
 def test_secrets_are_scrubbed_from_pass_through_error_text() -> None:
-    # text from below us (an OS or nats-py error) goes into ConnectError messages; a last guard
-    # removes any secret it might carry
-    from beluga_nats_sync._natspy.errors import translate_connect_error as _translate_connect_error
+    # text from below us (an OS error, a server's -ERR) goes into ConnectError messages; a last
+    # guard removes any secret it might carry
+    from beluga_nats_sync.engine.explain import explain_failure, refused
 
     seed = new_keypair(nkeys.PREFIX_BYTE_USER)[1]
     opts = bns.Options(servers=f"nats://{TOKEN}@127.0.0.1:1", nkeys_seed_str=seed)
     below = OSError(f"odd failure near {TOKEN} and {seed}")
-    error = _translate_connect_error(below, ", ".join(opts.redacted_servers), opts, None)
+    error = explain_failure(below, opts, opts.servers[0], tls_used=False)
+    assert error is not None
     assert "odd failure near *** and ***" in str(error)
     assert "nats://***@127.0.0.1:1" in str(error)
+    said = refused(f"'Authorization Violation' for {TOKEN}", opts, opts.servers[0])
+    assert isinstance(said, bns.AuthorizationError)
+    assert TOKEN not in str(said) and seed not in str(said)
 
 
 # -- options ------------------------------------------------------------------------------------

@@ -198,8 +198,7 @@ def test_stats_count_requests_errors_and_time(client: bns.Client, services: list
     logged = [r for r in caplog.records if r.exc_info]
     assert len(logged) == 1 and "RuntimeError: it broke" in caplog.text and "Traceback" in caplog.text
 
-    wait_for(lambda: svc.stats()["endpoints"][0]["num_requests"] == 5)  # counted after the answer left
-    stats = svc.stats()
+    stats = svc.stats()  # no wait: each request was counted, its error too, before its answer left
     assert stats["type"] == "io.nats.micro.v1.stats_response" and stats["id"] == svc.id
     datetime.strptime(stats["started"], "%Y-%m-%dT%H:%M:%S.%fZ")  # RFC 3339, UTC, as nats-py parses it
     (ep,) = stats["endpoints"]
@@ -207,6 +206,34 @@ def test_stats_count_requests_errors_and_time(client: bns.Client, services: list
     assert ep["processing_time"] > 0 and ep["average_processing_time"] == ep["processing_time"] // 5
     (wire,) = discover(client, "STATS", svc.name, svc.id, timeout=5.0)
     assert wire["endpoints"][0]["num_requests"] == 5 and wire["endpoints"][0]["num_errors"] == 3
+
+
+def test_a_request_is_counted_before_its_answer_leaves(client: bns.Client, services: list[Any]) -> None:
+    svc = calc(client, services)
+    subject = unique("counted")
+    hold = {b"good": threading.Event(), b"bad": threading.Event()}
+
+    def handler(req: bns.ServiceRequest) -> None:
+        if req.data == b"bad":
+            req.respond_error("422", "unprocessable")
+        else:
+            req.respond(b"ok")
+        hold[req.data].wait(5.0)  # still at work after answering
+
+    svc.add_endpoint("w", handler, subject=subject)
+    try:
+        assert client.request(subject, b"good", timeout=5.0).data == b"ok"
+        ep = svc.stats()["endpoints"][0]
+        assert (ep["num_requests"], ep["num_errors"]) == (1, 0)
+        (wire,) = discover(client, "STATS", svc.name, svc.id, timeout=5.0)  # served on another thread
+        assert wire["endpoints"][0]["num_requests"] == 1
+        hold[b"good"].set()
+        client.request(subject, b"bad", timeout=5.0)
+        ep = svc.stats()["endpoints"][0]
+        assert (ep["num_requests"], ep["num_errors"], ep["last_error"]) == (2, 1, "422:unprocessable")
+    finally:
+        for event in hold.values():
+            event.set()
 
 
 def test_reset_zeroes_the_counters(client: bns.Client, services: list[Any]) -> None:

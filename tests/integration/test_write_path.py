@@ -1,6 +1,6 @@
 """The socket's write side against a real server: callers' direct writes, the I/O thread's
-writes (ours and nats-py's) and the rest of a partial send share one order on the wire, across
-threads and across a reconnect."""
+writes and the rest of a partial send share one order on the wire, across threads and across a
+reconnect."""
 
 from __future__ import annotations
 
@@ -13,28 +13,19 @@ from typing import Any
 import pytest
 
 import beluga_nats_sync as bns
-from beluga_nats_sync._natspy.writer import SocketWriter
 from beluga_nats_sync.engine.transport import EngineTransport
 from beluga_nats_sync.server import EmbeddedServer
 
-from helpers import ON_NATSPY, pause_process, wait_for
+from helpers import pause_process, wait_for
 
 BIG = 20 * 1024  # past the outbox's DIRECT_SIZE: written directly whenever nothing waits
 
 
 def writer_of(nc: bns.Client) -> Any:
-    """What counts the direct writes: nats-py's seam writer, or our engine's transport."""
+    """What counts the direct writes: the engine's wire (nothing public says how a write went)."""
     transport = nc._engine.transport  # type: ignore[attr-defined]
-    if ON_NATSPY:
-        w = transport._writer
-        assert isinstance(w, SocketWriter)
-        return w
     assert isinstance(transport, EngineTransport)
     return transport.wire
-
-
-#: the tests that name nats-py's or asyncio's own buffers
-natspy_only = pytest.mark.skipif(not ON_NATSPY, reason="about nats-py's own buffers; the engine's are tested above")
 
 
 def payload(k: int, i: int, size: int) -> bytes:
@@ -262,93 +253,3 @@ def test_the_rest_of_a_partial_write_is_never_sent_on_the_next_connection(
     assert got.seqs[1] == list(range(50))
     assert tx.stats.reconnects == 1
     assert errors.protocol_errors() == []
-
-
-class IOThreadBlocked:
-    """Runs ``fn`` on a client's I/O thread, then holds that thread (bounded) until released:
-    nothing of nats-py's or asyncio's moves meanwhile, so a caller's direct write meets exactly
-    the state ``fn`` left."""
-
-    def __init__(self, nc: bns.Client, fn: object = None) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.fn = fn
-
-        def hold() -> None:
-            if self.fn is not None:
-                self.fn()  # type: ignore[operator]
-            self.entered.set()
-            self.release.wait(10.0)
-
-        nc._engine.loop.loop.call_soon_threadsafe(hold)
-        assert self.entered.wait(10.0)
-
-
-@natspy_only
-def test_no_direct_write_overtakes_a_command_nats_py_has_pending(nats_server: EmbeddedServer) -> None:
-    got: list[bytes] = []
-    with bns.connect(nats_server.url) as rx, bns.connect(nats_server.url) as tx:
-        rx.subscribe("wp.pending", callback=lambda m: got.append(m.data))
-        rx.flush(5.0)
-        w = writer_of(tx)
-        nc = tx._engine.transport.nc  # type: ignore[attr-defined]
-
-        def queue_in_nats_py() -> None:  # as nats-py's own publish does, before its flusher runs
-            nc._pending.append(b"PUB wp.pending 1\r\nA\r\n")
-            nc._pending_data_size += 22
-
-        blocked = IOThreadBlocked(tx, queue_in_nats_py)
-        before = w.direct_writes
-        tx.publish("wp.pending", b"B" * BIG)  # eligible, were nothing pending
-        assert w.direct_writes == before
-        blocked.release.set()
-        tx.flush(5.0)
-        wait_for(lambda: len(got) == 2, 10.0, "both messages")
-        assert got == [b"A", b"B" * BIG]
-
-
-def _unsent(sock: object) -> int:
-    import fcntl
-    import struct
-    import termios
-
-    out = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")  # type: ignore[attr-defined]
-    return int(struct.unpack("i", out)[0])
-
-
-@natspy_only
-def test_no_direct_write_overtakes_what_asyncio_has_buffered(fresh_server: EmbeddedServer) -> None:
-    got = Received()
-    with bns.connect(fresh_server.url) as rx, bns.connect(fresh_server.url) as tx:
-        rx.subscribe("wp.buf", callback=got, pending_msgs_limit=10**6, pending_bytes_limit=1 << 30)
-        rx.flush(5.0)
-        w = writer_of(tx)
-        t = w._direct[1]  # type: ignore[index]
-        assert fresh_server.pid is not None
-        pause_process(fresh_server.pid)
-        n = 0
-
-        def fill() -> None:  # on the I/O thread, as the pump would: until asyncio has to buffer
-            nonlocal n
-            while not t.get_write_buffer_size() and n < 400:
-                cmd = b"PUB wp.buf %d\r\n%b\r\n" % (256 * 1024, payload(0, n, 256 * 1024))
-                t.write(cmd)
-                n += 1
-
-        try:
-            blocked = IOThreadBlocked(tx, fill)
-        finally:
-            os.kill(fresh_server.pid, signal.SIGCONT)
-        try:
-            assert t.get_write_buffer_size() > 0
-            # the server reads again: the kernel's buffer empties while asyncio's (the I/O thread
-            # is held) still holds the tail of a command
-            wait_for(lambda: _unsent(w._direct[2]) == 0, 20.0, "the kernel's send buffer to empty")  # type: ignore[index]
-            before = w.direct_writes
-            tx.publish("wp.buf", payload(0, n, BIG))
-            assert w.direct_writes == before
-        finally:
-            blocked.release.set()
-        tx.flush(20.0)
-        wait_for(lambda: got.count >= n + 1, 20.0, "every message")
-        assert got.seqs[0] == list(range(n + 1))

@@ -1,8 +1,8 @@
-"""A fake transport behind the seam's interface: an in-memory NATS "server" for one client.
+"""A fake transport behind the engine's interface (``_core/transport.py``): an in-memory NATS "server" for one client.
 
 It parses the PUB/HPUB commands the core writes and delivers them to the fake's subscriptions
 (literal subjects, ``*`` and ``>`` wildcards), so the core's machinery (outbox, router,
-subscriptions, dispatchers, connection states) runs for real with no server and no nats-py.
+subscriptions, dispatchers, connection states) runs for real with no server and no socket.
 """
 
 from __future__ import annotations

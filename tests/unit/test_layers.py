@@ -1,6 +1,6 @@
-"""The layering the package is built to, checked on its source: nats-py only behind the seam, a
-core that never reaches the seam or the features, a protocol package that reaches nothing but the
-errors, no import circles, classes of a readable size."""
+"""The layering the package is built to, checked on its source: a core that never reaches the
+engine or the features, a protocol package that reaches nothing but the errors, no import
+circles, classes of a readable size (that nothing imports nats-py: tests/unit/test_no_privates.py)."""
 
 from __future__ import annotations
 
@@ -50,22 +50,6 @@ def module_level_imports(name: str, path: Path) -> set[str]:
     return out
 
 
-def test_only_the_seam_imports_nats_py() -> None:
-    offenders = []
-    for name, path in modules().items():
-        if name.startswith("beluga_nats_sync._natspy"):
-            continue
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):  # function-level imports count here too
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-                names = [node.module]
-            offenders += [f"{name} imports {n}" for n in names if n == "nats" or n.startswith("nats.")]
-    assert offenders == []
-
-
 def test_only_one_module_reads_opentelemetry_privates() -> None:
     """The bus's fast "is telemetry on" reads two private globals of the API, checked where they
     are read (bus/_otel.py); nothing else may name them or the API's private modules."""
@@ -80,7 +64,7 @@ def test_only_one_module_reads_opentelemetry_privates() -> None:
     assert offenders == []
 
 
-def test_the_core_reaches_neither_the_seam_nor_the_features() -> None:
+def test_the_core_reaches_neither_the_engine_nor_the_features() -> None:
     offenders = []
     for name, path in modules().items():
         if not name.startswith("beluga_nats_sync._core"):
