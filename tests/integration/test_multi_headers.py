@@ -247,3 +247,28 @@ def test_cli_sub_shows_every_value(nats_server: EmbeddedServer, client: bns.Clie
             proc.communicate()
     assert proc.returncode == 0
     assert out == f"[#1] {subject} (2 B) [T=3, T=4]: hi\n"
+
+
+def test_tail_and_the_notebook_show_every_value(client: bns.Client, make_client: Any) -> None:
+    subject = unique("mh.tail")
+    publisher = make_client()
+    result: list[Any] = []
+    done = threading.Event()
+
+    def run_tail() -> None:
+        result.append(client.tail(subject, n=1, timeout=20.0))
+        done.set()
+
+    threading.Thread(target=run_tail, daemon=True).start()
+    deadline = time.monotonic() + 20.0
+    # tail() subscribes on its own thread: publish until it has taken one message
+    while not done.is_set() and time.monotonic() < deadline:
+        publisher.publish(subject, b"x", headers={"T": ["1", "2"], "One": "o"})
+        done.wait(0.05)
+    assert done.is_set() and len(result[0]) == 1
+    assert result[0][0]["headers"] == {"T": ["1", "2"], "One": "o"}
+
+    sub = client.subscribe(subject)
+    publisher.publish(subject, b"x", headers={"T": ["first-value", "second-value"]})
+    html = sub.next_msg(5.0)._repr_html_()
+    assert "first-value" in html and "second-value" in html
