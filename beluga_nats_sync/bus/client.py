@@ -356,8 +356,9 @@ class NATSMessageBus:
             }
             if message_id:
                 added[MESSAGE_ID_HEADER] = message_id
-            headers = headers_with(msg.headers, added)  # every value of the original headers is kept
             try:
+                # every value of the original headers is kept; a message id with CR or LF fails here
+                headers = headers_with(msg.headers, added)
                 self._client.publish(dlq, msg.data, headers=headers)
                 self._count("dead_lettered")
                 log.warning(

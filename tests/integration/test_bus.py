@@ -314,3 +314,16 @@ def test_bus_jetstream_speaks_message(nats_server: EmbeddedServer, spans: Any) -
             assert proc.parent is not None and proc.parent.span_id in {p.context.span_id for p in pubs}
         finally:
             js.delete_stream("BUSJS")
+
+
+def test_a_message_id_that_cannot_be_a_header_still_gets_its_error_reply(bus: bns.NATSMessageBus) -> None:
+    def broken(m: bns.Message) -> bns.Message:
+        raise RuntimeError("no can do")
+
+    bus.serve("bus.badid", broken)
+    bus.client.flush(2.0)
+    # the id comes from the sender's JSON; it cannot go into a dead letter's header line
+    reply = bus.request("bus.badid", bns.Message(type="q", message_id="two\nlines"), timeout=5.0)
+    assert reply.type == "error" and reply.payload["error"] == "no can do"
+    wait_for(lambda: bus.stats.failed == 1)
+    assert bus.stats.dead_lettered == 0
