@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._notebook.display import escape_controls, format_size
 from ._progress import Progress, summary_line
+from .errors import NATSSyncError
 from .protocol.headers import Headers, header_items, headers_dict
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ EXIT_INTERRUPTED = 130
 _TICK = 0.25  # how often an idle listener refreshes its progress line and checks its deadline
 
 
-class CLIError(Exception):
+class CLIError(NATSSyncError):
     """Bad input to the command line, or a command that could not do its job: one line, exit 1."""
 
 
@@ -1039,9 +1040,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "bench":
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.bench_args = extra
-    from .errors import NATSSyncError
-    from .server import ServerNotFoundError
-
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
@@ -1050,7 +1048,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader went away (`| head`): nothing more to say, and nothing to flush at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
-    except (CLIError, NATSSyncError, ServerNotFoundError, ValueError) as exc:
+    except (NATSSyncError, ValueError) as exc:  # CLIError and the server's errors among them
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
         return EXIT_ERROR
 

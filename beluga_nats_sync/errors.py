@@ -1,8 +1,10 @@
 """The errors raised by beluga_nats_sync (the engine raises only these, whatever the socket or the server did).
 
-Every error derives from :class:`NATSSyncError`; where one resembles a built-in
-it derives from that too, so ``except TimeoutError`` and ``except ValueError``
-work as a Python user expects::
+Every error the package raises on purpose derives from :class:`NATSSyncError`, the
+ones defined in its other modules too (``tests/unit/test_error_tree.py`` checks every
+module); where one resembles a built-in it derives from that too, so ``except
+TimeoutError``, ``except ValueError`` or ``except RuntimeError`` work as a Python user
+expects::
 
     NATSSyncError
      ├── ConnectError (ConnectionError)
@@ -31,6 +33,17 @@ work as a Python user expects::
           ├── WrongRevisionError
           │    └── KeyExistsError
           └── MsgAlreadyAckedError
+
+Defined beside what raises them, in the same tree::
+
+    NATSSyncError
+     ├── bus.HandlerResultError (TypeError)      a handler returned what the bus cannot use
+     ├── services.ServiceError                   raised by a service handler: answer with this code
+     ├── server.ServerNotFoundError (RuntimeError)   no ``nats-server`` binary found
+     ├── server.PortInUseError (RuntimeError)        the port asked for is taken
+     ├── cli.CLIError                            bad input to ``beluga-nats``
+     ├── agents.AgentError ...                   the agent protocol's errors (see :mod:`beluga_nats_sync.agents`)
+     └── compat.pynats2.NATSError ...            pynats2's error classes, for code moved from it
 """
 
 from __future__ import annotations

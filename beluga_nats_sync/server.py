@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from .errors import NATSSyncError
+
 __all__ = ["EmbeddedServer", "PortInUseError", "ServerNotFoundError", "find_nats_server"]
 
 _LISTEN_RE = re.compile(rb"Listening for client connections on (\S+):(\d+)")
@@ -40,11 +42,11 @@ _LIVE: set[EmbeddedServer] = set()
 _LIVE_LOCK = threading.Lock()
 
 
-class ServerNotFoundError(RuntimeError):
+class ServerNotFoundError(NATSSyncError, RuntimeError):
     """No ``nats-server`` binary could be found."""
 
 
-class PortInUseError(RuntimeError):
+class PortInUseError(NATSSyncError, RuntimeError):
     """The port asked for is taken by another process."""
 
     def __init__(self, message: str, port: int) -> None:

@@ -30,7 +30,7 @@ from .._core.msg import Msg
 from .._core.options import Options
 from .._core.protocol import check_timeout
 from .._core.subscription import Subscription
-from ..errors import MessageDecodeError
+from ..errors import MessageDecodeError, NATSSyncError
 from ..message import Message, check_message
 from ..protocol.headers import headers_with
 from . import tracing as _tracing
@@ -86,7 +86,7 @@ def _header_text(text: str, limit: int = 512) -> str:
     return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
 
 
-class HandlerResultError(TypeError):
+class HandlerResultError(NATSSyncError, TypeError):
     """A handler returned what the bus cannot use (a ``serve()`` handler something other than a
     :class:`Message`, or any handler a coroutine): a bug in the handler, so it is not retried."""
 

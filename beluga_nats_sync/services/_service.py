@@ -53,7 +53,7 @@ __all__ = ["RequestHandler", "Service", "ServiceError", "ServiceGroup", "Service
 log = logging.getLogger("beluga_nats_sync.services")
 
 
-class ServiceError(Exception):
+class ServiceError(NATSSyncError):
     """Raise it from a handler to answer with this error code and description (and ``data``).
 
     Any other exception is answered with code ``"500"`` and the exception's text.
