@@ -32,7 +32,7 @@ from .._core.protocol import check_timeout
 from .._core.subscription import Subscription
 from ..errors import MessageDecodeError, NATSSyncError
 from ..message import Message, check_message
-from ..protocol.headers import headers_with
+from ..protocol.headers import header_text, headers_with
 from . import tracing as _tracing
 
 if TYPE_CHECKING:
@@ -79,11 +79,6 @@ class BusStats:
     """Messages that were not a valid Message envelope."""
     dead_lettered: int = 0
     """Messages published to their dead-letter subject."""
-
-
-def _header_text(text: str, limit: int = 512) -> str:
-    one_line = " ".join(text.split())
-    return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
 
 
 class HandlerResultError(NATSSyncError, TypeError):
@@ -349,7 +344,7 @@ class NATSMessageBus:
         dlq = self._dlq_for(msg.subject)
         if dlq is not None:
             added = {
-                ERROR_HEADER: _header_text(str(exc) or type(exc).__name__),
+                ERROR_HEADER: header_text(str(exc) or type(exc).__name__),
                 ERROR_TYPE_HEADER: type(exc).__qualname__,
                 SUBJECT_HEADER: msg.subject,
                 ATTEMPTS_HEADER: str(attempts),
@@ -393,7 +388,7 @@ class NATSMessageBus:
         if serve and msg.reply:
             error = Message(type="error", payload={"error": str(exc), "error_type": type(exc).__qualname__})
             try:
-                msg.respond(error.to_json(), headers={ERROR_HEADER: _header_text(str(exc) or type(exc).__name__)})
+                msg.respond(error.to_json(), headers={ERROR_HEADER: header_text(str(exc) or type(exc).__name__)})
             except Exception as reply_exc:
                 log.error("could not send the error reply for %r: %s", msg.subject, reply_exc)
 

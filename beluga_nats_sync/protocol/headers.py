@@ -24,12 +24,14 @@ from ..errors import ProtocolError
 
 __all__ = [
     "HEADER_LINE",
+    "HEADER_TEXT_LIMIT",
     "Headers",
     "HeadersInput",
     "Status",
     "decode_headers",
     "encode_headers",
     "header_items",
+    "header_text",
     "headers_dict",
     "headers_with",
 ]
@@ -238,6 +240,19 @@ def headers_with(base: HeadersInput | None, values: Mapping[str, str], *, drop: 
     for k, v in values.items():
         h.set(k, v)
     return h
+
+
+#: The longest text :func:`header_text` keeps, in characters. nats.go's ``micro`` sends an error
+#: description unchanged, so the bound is generous: it only keeps an exception's text from
+#: growing a header block without end (the full text travels in the body where there is one).
+HEADER_TEXT_LIMIT = 1024
+
+
+def header_text(text: str, limit: int = HEADER_TEXT_LIMIT) -> str:
+    """``text`` as one header value: each run of whitespace (CR and LF among it) becomes one
+    space, and a text longer than ``limit`` characters is cut to ``limit``, ending in ``...``."""
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."
 
 
 def header_items(headers: Mapping[str, str]) -> Iterator[tuple[str, str]]:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from .._core.handlers import check_handler
 from ..errors import MessageDecodeError
 from ..message import Message
-from ._protocol import check_prefix, check_queue_group, header_text
+from ..protocol.headers import header_text
+from ._protocol import check_prefix, check_queue_group
 from ._service import Service, ServiceError, ServiceRequest, resolve_queue_group
 
 if TYPE_CHECKING:

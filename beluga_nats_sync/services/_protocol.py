@@ -34,7 +34,6 @@ __all__ = [
     "check_subject",
     "check_version",
     "control_subject",
-    "header_text",
     "new_id",
     "rfc3339",
 ]
@@ -184,8 +183,3 @@ def rfc3339(t: datetime) -> str:
     """``2026-12-01T08:22:03.123456Z``: RFC 3339 in UTC, readable by Go's ``time.Time`` and by nats-py."""
     return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-
-def header_text(text: str, limit: int = 1024) -> str:
-    """One line of at most ``limit`` characters: a header value cannot hold CR or LF."""
-    one_line = " ".join(text.split())
-    return one_line if len(one_line) <= limit else one_line[: limit - 3] + "..."

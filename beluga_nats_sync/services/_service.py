@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core.handlers import check_handler
 from ..errors import ClosedError, NATSSyncError, NATSTimeoutError
-from ..protocol.headers import headers_with
+from ..protocol.headers import header_text, headers_with
 from ._protocol import (
     DEFAULT_QUEUE_GROUP,
     ERROR_CODE_HEADER,
@@ -37,7 +37,6 @@ from ._protocol import (
     check_service_name,
     check_subject,
     check_version,
-    header_text,
     new_id,
     rfc3339,
 )

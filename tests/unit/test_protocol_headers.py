@@ -7,7 +7,7 @@ import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync.protocol import Headers, Status, decode_headers, encode_headers
-from beluga_nats_sync.protocol.headers import headers_with
+from beluga_nats_sync.protocol.headers import HEADER_TEXT_LIMIT, header_text, headers_with
 
 
 def test_first_value_all_values_and_mutation() -> None:
@@ -168,3 +168,12 @@ def test_headers_with_keeps_every_value_and_sets_the_given_names() -> None:
 def test_repr_shows_single_and_multiple_values() -> None:
     assert repr(Headers({"A": "1", "B": ["2", "3"]})) == "Headers({'A': '1', 'B': ['2', '3']})"
     assert "status=Status(code=503" in repr(Headers(status=Status(503)))
+
+
+def test_header_text_is_one_line_bounded_by_the_one_default_limit() -> None:
+    assert header_text("a\r\nb \t c\n") == "a b c"
+    assert header_text("x" * HEADER_TEXT_LIMIT) == "x" * HEADER_TEXT_LIMIT
+    cut = header_text("word " * 1000)
+    assert len(cut) == HEADER_TEXT_LIMIT == 1024 and cut.endswith("...")
+    assert header_text("12345678", 6) == "123..."
+    encode_headers({"Nats-Service-Error": cut})  # a value a header line can carry
