@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NoRespondersError, RequestTimeoutError
+from ..protocol.headers import is_no_responders
 from .msg import Msg
 from .outbox import Outbox
 from .protocol import check_timeout
@@ -21,10 +22,7 @@ from .protocol import check_timeout
 if TYPE_CHECKING:
     from ..protocol.headers import HeadersInput
 
-__all__ = ["NO_RESPONDERS", "Reply", "RequestRouter", "Requester", "Waiter"]
-
-#: the status the server puts on the reply when a request has no responders
-NO_RESPONDERS = "503"
+__all__ = ["Reply", "RequestRouter", "Requester", "Waiter"]
 
 
 class Reply:
@@ -40,8 +38,7 @@ class Reply:
 
     @property
     def no_responders(self) -> bool:
-        h = self.headers
-        return bool(h) and not self.data and h.get("Status") == NO_RESPONDERS  # type: ignore[union-attr]
+        return is_no_responders(self.data, self.headers)
 
 
 class Waiter:

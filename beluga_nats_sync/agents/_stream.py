@@ -15,6 +15,7 @@ import attrs
 
 from .._core.handlers import check_handler
 from ..errors import ClosedError, NATSSyncError, NATSTimeoutError, NoRespondersError
+from ..protocol.headers import is_no_responders
 from ._errors import (
     AgentError,
     AgentProtocolError,
@@ -187,7 +188,7 @@ class ResponseStream:
         if not msg.data:
             if not headers:
                 self._end(None)  # the terminator
-            if header(headers, "Status") == "503":
+            if is_no_responders(msg.data, headers):
                 self._end(NoRespondersError(f"no agent listens on {self.subject}"))
             return None  # an empty frame with headers is not the terminator
         try:

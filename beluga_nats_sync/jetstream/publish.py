@@ -36,7 +36,6 @@ _MSG_ID = "Nats-Msg-Id"
 class _NoLeaderError(JetStreamError):
     """A publish nothing answered while the stream may exist: worth sending again shortly."""
 
-_NO_RESPONDERS = "503"
 _CHECK_TIMEOUT = 2.0  # for the "is JetStream there at all?" question after a no-responders answer
 
 
@@ -320,8 +319,7 @@ class Publishing:
 
 def _ack_or_none(nmsg: Reply, subject: str, what: str) -> PubAck | None:
     """Parse a publish acknowledgement; None if nothing captured the subject (no responders)."""
-    hdrs = nmsg.headers
-    if hdrs and not nmsg.data and hdrs.get("Status") == _NO_RESPONDERS:
+    if nmsg.no_responders:
         return None
     try:
         resp = json.loads(nmsg.data)

@@ -26,6 +26,7 @@ __all__ = [
     "HEADER_LINE",
     "HEADER_TEXT_LIMIT",
     "Headers",
+    "NO_RESPONDERS_STATUS",
     "HeadersInput",
     "Status",
     "decode_headers",
@@ -34,6 +35,7 @@ __all__ = [
     "header_text",
     "headers_dict",
     "headers_with",
+    "is_no_responders",
 ]
 
 HEADER_LINE = b"NATS/1.0"
@@ -53,6 +55,20 @@ class Status(NamedTuple):
 
     code: int
     description: str = ""
+
+
+#: The status code of the server's answer to a request that nothing is subscribed to.
+NO_RESPONDERS_STATUS = 503
+
+
+def is_no_responders(data: bytes, headers: Mapping[str, str] | None) -> bool:
+    """Whether a reply is the server's "no responders" answer: no data, and a header block whose
+    status line (parsed into :attr:`Headers.status`) has code 503. A ``Status`` key that a
+    sender wrote as an ordinary header is not the server's status line, and does not count."""
+    if data or not isinstance(headers, Headers):
+        return False
+    status = headers.status
+    return status is not None and status.code == NO_RESPONDERS_STATUS
 
 
 class Headers(MutableMapping[str, str]):

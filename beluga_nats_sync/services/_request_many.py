@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ClosedError, NATSTimeoutError
+from ..protocol.headers import is_no_responders
 from ._protocol import check_subject
 
 if TYPE_CHECKING:
@@ -15,8 +16,6 @@ if TYPE_CHECKING:
     from ._surface import ServiceClient
 
 __all__ = ["request_many"]
-
-_NO_RESPONDERS = "503"
 
 
 def _seconds(value: Any, what: str, default: float | None) -> float | None:
@@ -27,11 +26,6 @@ def _seconds(value: Any, what: str, default: float | None) -> float | None:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{what} must be a finite number of seconds > 0 or None, got {value!r}")
     return float(value)
-
-
-def _no_responders(msg: Msg) -> bool:
-    headers = msg.headers
-    return bool(headers) and not msg.data and headers is not None and headers.get("Status") == _NO_RESPONDERS
 
 
 def request_many(
@@ -78,7 +72,7 @@ def request_many(
                 msg = sub.next_msg(wait)
             except (NATSTimeoutError, ClosedError):
                 break
-            if _no_responders(msg):
+            if is_no_responders(msg.data, msg.headers):
                 break  # the server's status reply: nobody listens on the subject
             replies.append(msg)
     finally:

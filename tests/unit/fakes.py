@@ -15,6 +15,7 @@ from typing import Any
 
 from beluga_nats_sync._core.options import Options
 from beluga_nats_sync._core.transport import Deliver, TransportEvents
+from beluga_nats_sync.protocol.headers import Headers, Status
 
 from helpers import subject_matches
 
@@ -193,7 +194,7 @@ class FakeTransport:
                 self.in_bytes += len(data)
                 deliver(subject, data, reply, headers)
         if not matched and reply:  # as the server does for a request nobody listens to
-            self.deliver(reply, b"", "", {"Status": "503"})
+            self.deliver(reply, b"", "", Headers({"Status": "503"}, status=Status(503)))
 
     def deliver_threadsafe(self, loop: asyncio.AbstractEventLoop, *args: Any) -> None:
         loop.call_soon_threadsafe(self.deliver, *args)

@@ -7,7 +7,7 @@ import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync.protocol import Headers, Status, decode_headers, encode_headers
-from beluga_nats_sync.protocol.headers import HEADER_TEXT_LIMIT, header_text, headers_with
+from beluga_nats_sync.protocol.headers import HEADER_TEXT_LIMIT, header_text, headers_with, is_no_responders
 
 
 def test_first_value_all_values_and_mutation() -> None:
@@ -177,3 +177,13 @@ def test_header_text_is_one_line_bounded_by_the_one_default_limit() -> None:
     assert len(cut) == HEADER_TEXT_LIMIT == 1024 and cut.endswith("...")
     assert header_text("12345678", 6) == "123..."
     encode_headers({"Nats-Service-Error": cut})  # a value a header line can carry
+
+
+def test_no_responders_is_the_parsed_503_status_without_data() -> None:
+    block = decode_headers(b"NATS/1.0 503\r\n\r\n")
+    assert is_no_responders(b"", block)
+    assert not is_no_responders(b"answer", block)  # a real reply that carries the status
+    assert not is_no_responders(b"", decode_headers(b"NATS/1.0 408 Request Timeout\r\n\r\n"))
+    assert not is_no_responders(b"", Headers({"Status": "503"}))  # a sender's own header, no status line
+    assert not is_no_responders(b"", {"Status": "503"})
+    assert not is_no_responders(b"", None)

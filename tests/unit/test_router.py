@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from beluga_nats_sync._core.requests import RequestRouter, Waiter
+from beluga_nats_sync.protocol.headers import Headers, Status
 
 
 def test_reply_releases_its_waiter_only() -> None:
@@ -43,11 +44,12 @@ def test_no_responders_status() -> None:
     router = RequestRouter("p.")
     w = Waiter()
     reply = router.register(w)
-    router.deliver(reply, b"", "", {"Status": "503"})
+    status = Headers({"Status": "503"}, status=Status(503))  # as the engine delivers it
+    router.deliver(reply, b"", "", status)
     assert w.wait(0) and w.msg is not None and w.msg.no_responders
     w2 = Waiter()
     reply2 = router.register(w2)
-    router.deliver(reply2, b"data", "", {"Status": "503"})  # data: a real reply that carries a header
+    router.deliver(reply2, b"data", "", status)  # data: a real reply that carries a header
     assert w2.wait(0) and w2.msg is not None and not w2.msg.no_responders
 
 
