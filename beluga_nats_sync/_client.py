@@ -3,7 +3,6 @@ core's :class:`~beluga_nats_sync._core.connection.Connection` and our engine's t
 
 from __future__ import annotations
 
-import difflib
 import logging
 import weakref
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ from ._context import resolve as resolve_context
 from ._core.connection import Connection, State, finalize_connection
 from ._core.inbox import new_inbox
 from ._core.msg import Msg
-from ._core.options import Options, ServersArg, redact_url
+from ._core.options import Options, ServersArg, redact_url, refuse_unknown_keywords
 from ._core.protocol import check_timeout
 from ._core.stats import Stats
 from ._core.subscription import MsgCallback, Subscription
@@ -50,14 +49,12 @@ class Client:
         extra: dict[str, Any] = dict(kwargs)
         if servers is not None:
             extra["servers"] = servers
-        known = attrs.fields_dict(Options)
-        for name in sorted(set(extra) - set(known)):  # named here, not as an Options.__init__ argument
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise TypeError(
-                f"unknown client option {name!r}; {hint}the options are the fields of beluga_nats_sync.Options "
-                "(name, timeout, reconnect_wait, ...)"
-            )
+        refuse_unknown_keywords(
+            extra,
+            list(attrs.fields_dict(Options)),
+            unknown="unknown client option",
+            accepted="the options are the fields of beluga_nats_sync.Options (name, timeout, reconnect_wait, ...)",
+        )
         self._context: NatsContext | None = None
         if options is None:  # explicit arguments, then $NATS_CONTEXT/$NATS_URL, then the selected context
             extra, self._context = resolve_context(extra, context)

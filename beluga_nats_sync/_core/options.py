@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Union
 from urllib.parse import urlparse
 
@@ -15,7 +16,7 @@ from .handlers import check_handler
 from .protocol import MAX_TIMEOUT
 from .security import check_security
 
-__all__ = ["DEFAULT_URL", "Options", "parse_servers"]
+__all__ = ["DEFAULT_URL", "Options", "parse_servers", "refuse_unknown_keywords"]
 
 DEFAULT_URL = "nats://localhost:4222"
 
@@ -288,3 +289,14 @@ class Options:
                 f"inbox_prefix must be a non-empty subject without wildcards or whitespace, got {self.inbox_prefix!r}"
             )
         check_security(self)
+
+
+def refuse_unknown_keywords(given: Iterable[str], known: Sequence[str], *, unknown: str, accepted: str) -> None:
+    """Raise ``TypeError`` for the first (in sorted order) of ``given`` that is not in ``known``:
+    ``{unknown} 'x'; did you mean 'y'? {accepted}``, the hint naming the closest known keyword
+    when one is close. A mistyped keyword is named where it was given, not as an
+    ``Options.__init__`` argument."""
+    for name in sorted(set(given) - set(known)):
+        close = difflib.get_close_matches(name, list(known), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise TypeError(f"{unknown} {name!r}; {hint}{accepted}")

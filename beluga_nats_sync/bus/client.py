@@ -13,7 +13,6 @@ a dead-letter subject so that no message is dropped without a trace::
 from __future__ import annotations
 
 import contextlib
-import difflib
 import inspect
 import logging
 import threading
@@ -27,7 +26,7 @@ import attrs
 from .._client import Client
 from .._core.handlers import check_handler
 from .._core.msg import Msg
-from .._core.options import Options
+from .._core.options import Options, refuse_unknown_keywords
 from .._core.protocol import check_timeout
 from .._core.subscription import Subscription
 from ..errors import MessageDecodeError, NATSSyncError
@@ -90,15 +89,12 @@ _BUS_KEYWORDS = ("max_retries", "retry_backoff", "retry_backoff_max", "dead_lett
 
 
 def _check_keywords(options: dict[str, Any]) -> None:
-    """A mistyped keyword is named here, not as an ``Options.__init__`` argument."""
-    known = [*_BUS_KEYWORDS, *attrs.fields_dict(Options)]
-    for name in sorted(set(options) - set(known)):
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise TypeError(
-            f"NATSMessageBus() got an unknown keyword argument {name!r}; {hint}it takes "
-            f"{', '.join(_BUS_KEYWORDS)} and the fields of beluga_nats_sync.Options (name, timeout, ...)"
-        )
+    refuse_unknown_keywords(
+        options,
+        [*_BUS_KEYWORDS, *attrs.fields_dict(Options)],
+        unknown="NATSMessageBus() got an unknown keyword argument",
+        accepted=f"it takes {', '.join(_BUS_KEYWORDS)} and the fields of beluga_nats_sync.Options (name, timeout, ...)",
+    )
 
 
 class NATSMessageBus:
