@@ -12,29 +12,40 @@ from ..errors import InvalidSubjectError
 
 __all__ = [
     "DEFAULT_MAX_CONTROL_LINE",
+    "WHITESPACE",
     "check_control_line",
     "check_queue",
     "check_subject",
 ]
 
-_WHITESPACE = frozenset(" \t\r\n\f\v\x00")
+#: What no subject or queue group may contain: a space, a tab, a line break or NUL.
+WHITESPACE = frozenset(" \t\r\n\f\v\x00")
 
 #: the server's limit on a protocol line (PUB/SUB and their arguments) unless configured otherwise
 DEFAULT_MAX_CONTROL_LINE = 4096
 _LINE_OVERHEAD = 40  # the command, spaces, sizes or sid, CRLF
 
 
-def check_subject(subject: Any, *, what: str = "subject", wildcards: bool = False) -> str:
+def check_subject(
+    subject: Any,
+    *,
+    what: str = "subject",
+    wildcards: bool = False,
+    whole_wildcards: bool = False,
+    example: str = "agent.requests",
+) -> str:
     """Return ``subject`` if it is a valid NATS subject, else raise ``InvalidSubjectError``.
 
     Accepted: dot-separated non-empty tokens without whitespace; with ``wildcards`` (subscribe),
-    ``*`` as a whole token anywhere and ``>`` as the last token.
+    ``*`` as a whole token anywhere and ``>`` as the last token. A token such as ``a*`` is a
+    plain name to the server; ``whole_wildcards`` refuses it too (a service endpoint, where it
+    would read as a wildcard). ``what`` names the value and ``example`` shows a good one.
     """
     if not isinstance(subject, str):
-        raise TypeError(f"{what} must be a str such as 'agent.requests', got {type(subject).__name__}")
+        raise TypeError(f"{what} must be a str such as {example!r}, got {type(subject).__name__}")
     if not subject:
-        raise InvalidSubjectError(f"{what} is empty; expected dot-separated tokens such as 'agent.requests'")
-    if not _WHITESPACE.isdisjoint(subject):
+        raise InvalidSubjectError(f"{what} is empty; expected dot-separated tokens such as {example!r}")
+    if not WHITESPACE.isdisjoint(subject):
         raise InvalidSubjectError(f"{what} {subject!r} contains whitespace or a control character")
     tokens = subject.split(".")
     last = len(tokens) - 1
@@ -49,15 +60,20 @@ def check_subject(subject: Any, *, what: str = "subject", wildcards: bool = Fals
                 )
             if tok == ">" and i != last:
                 raise InvalidSubjectError(f"{what} {subject!r}: '>' is accepted only as the last token")
+        elif whole_wildcards and ("*" in tok or ">" in tok):
+            raise InvalidSubjectError(f"{what} {subject!r}: '*' and '>' are accepted only as whole tokens")
     return subject
 
 
-def check_queue(queue: Any) -> str:
-    """Return ``queue`` if it is a valid queue group name ('' for none)."""
+def check_queue(queue: Any, *, what: str = "queue", hint: str = "") -> str:
+    """Return ``queue`` if it is a valid queue group name ('' for none); ``what`` names the
+    argument and ``hint`` ends the error's text (say what else the caller accepts)."""
     if not isinstance(queue, str):
-        raise TypeError(f"queue must be a str (a queue group name, or '' for none), got {type(queue).__name__}")
-    if queue and (not _WHITESPACE.isdisjoint(queue) or "*" in queue or ">" in queue):
-        raise InvalidSubjectError(f"queue group {queue!r} must not contain whitespace or wildcards; e.g. 'workers'")
+        raise TypeError(f"{what} must be a str (a queue group name, or '' for none), got {type(queue).__name__}")
+    if queue and (not WHITESPACE.isdisjoint(queue) or "*" in queue or ">" in queue):
+        raise InvalidSubjectError(
+            f"queue group {queue!r} must not contain whitespace or wildcards; e.g. 'workers'{hint}"
+        )
     return queue
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import InvalidSubjectError
+from ..protocol.checks import check_queue, check_subject
 
 __all__ = [
     "API_PREFIX",
@@ -26,12 +27,12 @@ __all__ = [
     "STATS_RESPONSE_TYPE",
     "VERBS",
     "check_endpoint_name",
+    "check_endpoint_subject",
     "check_metadata",
     "check_prefix",
     "check_queue_group",
     "check_service_id",
     "check_service_name",
-    "check_subject",
     "check_version",
     "control_subject",
     "new_id",
@@ -54,7 +55,6 @@ _SEMVER = re.compile(
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
 _NAME = re.compile(r"^[A-Za-z0-9\-_]+$")
-_WHITESPACE = frozenset(" \t\r\n\f\v\x00")
 _ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ID_LENGTH = 22  # as long as a NUID, which nats.go and nats-py use for service ids
 
@@ -102,30 +102,14 @@ def check_service_id(service_id: object) -> str:
     return text
 
 
-def check_subject(subject: object, what: str = "endpoint subject", *, wildcards: bool = True) -> str:
-    """Dot-separated non-empty tokens without whitespace; ``*`` as a token and ``>`` last (if allowed)."""
-    subject = _check_str(subject, what, "calc.add")
-    if not subject:
-        raise InvalidSubjectError(f"{what} is empty; expected dot-separated tokens such as 'calc.add'")
-    if not _WHITESPACE.isdisjoint(subject):
-        raise InvalidSubjectError(f"{what} {subject!r} contains whitespace or a control character")
-    tokens = subject.split(".")
-    for i, tok in enumerate(tokens):
-        if not tok:
-            raise InvalidSubjectError(f"{what} {subject!r} has an empty token (leading, trailing or double '.')")
-        if tok in ("*", ">"):
-            if not wildcards:
-                raise InvalidSubjectError(f"{what} {subject!r} contains the wildcard {tok!r}; it is not accepted here")
-            if tok == ">" and i != len(tokens) - 1:
-                raise InvalidSubjectError(f"{what} {subject!r}: '>' is accepted only as the last token")
-        elif ">" in tok or "*" in tok:
-            raise InvalidSubjectError(f"{what} {subject!r}: '*' and '>' are accepted only as whole tokens")
-    return subject
+def check_endpoint_subject(subject: object, what: str = "endpoint subject") -> str:
+    """An endpoint's subject: the one subject check, with ``*`` and ``>`` as whole tokens only."""
+    return check_subject(subject, what=what, wildcards=True, whole_wildcards=True, example="calc.add")
 
 
 def check_prefix(prefix: object) -> str:
     """A group's subject prefix: a subject without ``>`` (endpoints are appended after it)."""
-    prefix = check_subject(prefix, "group name")
+    prefix = check_endpoint_subject(prefix, "group name")
     if ">" in prefix.split("."):
         raise InvalidSubjectError(f"group name {prefix!r}: '>' cannot start a group, endpoints follow it")
     return prefix
@@ -135,13 +119,7 @@ def check_queue_group(queue_group: object) -> str | None:
     """``None`` (inherit), ``''`` (no queue group: every instance gets every request) or a name."""
     if queue_group is None:
         return None
-    queue_group = _check_str(queue_group, "queue_group", "workers")
-    if queue_group and (not _WHITESPACE.isdisjoint(queue_group) or "*" in queue_group or ">" in queue_group):
-        raise InvalidSubjectError(
-            f"queue group {queue_group!r} must not contain whitespace or wildcards; e.g. 'workers' "
-            "(or '' for none, None for the parent's)"
-        )
-    return queue_group
+    return check_queue(queue_group, what="queue_group", hint=" (or '' for none, None for the parent's)")
 
 
 def check_metadata(metadata: Any, what: str = "metadata") -> dict[str, str]:
@@ -182,4 +160,3 @@ def new_id() -> str:
 def rfc3339(t: datetime) -> str:
     """``2026-12-01T08:22:03.123456Z``: RFC 3339 in UTC, readable by Go's ``time.Time`` and by nats-py."""
     return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-

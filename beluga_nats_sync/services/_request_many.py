@@ -7,8 +7,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ClosedError, NATSTimeoutError
+from ..protocol.checks import check_subject
 from ..protocol.headers import is_no_responders
-from ._protocol import check_subject
 
 if TYPE_CHECKING:
     from .._core.msg import Msg
@@ -45,7 +45,7 @@ def request_many(
     first one came. With no responders the server says so at once and the list is empty; no
     stopping rule is an error, so it never raises a timeout.
     """
-    check_subject(subject, "subject", wildcards=False)
+    check_subject(subject)
     t = _seconds(timeout, "timeout", client.options.timeout)
     assert t is not None
     gap = _seconds(stall, "stall", None)

@@ -31,11 +31,11 @@ from ._protocol import (
     STATS_RESPONSE_TYPE,
     VERBS,
     check_endpoint_name,
+    check_endpoint_subject,
     check_metadata,
     check_prefix,
     check_queue_group,
     check_service_name,
-    check_subject,
     check_version,
     new_id,
     rfc3339,
@@ -348,7 +348,7 @@ class Service(_EndpointAdder):
     ) -> _Endpoint:
         check_endpoint_name(name)
         check_handler(handler, "handler", "a ServiceRequest")
-        own = check_subject(subject) if subject is not None else name
+        own = check_endpoint_subject(subject) if subject is not None else name
         full = f"{prefix}.{own}" if prefix else own
         qg = resolve_queue_group(queue_group, parent_queue_group)
         meta = check_metadata(metadata, "endpoint metadata")
