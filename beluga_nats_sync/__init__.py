@@ -34,6 +34,7 @@ from .agents import (
     StatusChunk,
 )
 from .bus import BusStats, NATSMessageBus
+from .deadletter import DeadLetter
 from .errors import (
     AuthorizationError,
     BucketNotFoundError,
@@ -89,6 +90,7 @@ __all__ = [
     "ConsumerNotFoundError",
     "ContextError",
     "ContextNotFoundError",
+    "DeadLetter",
     "DisconnectedError",
     "Envelope",
     "Headers",

@@ -4,12 +4,9 @@ the tracing contract shared with the Go agents (:mod:`.tracing`)."""
 
 from __future__ import annotations
 
+# the dead-letter headers, one vocabulary with JetStream's, are defined in beluga_nats_sync.deadletter
+from ..deadletter import ATTEMPTS_HEADER, ERROR_HEADER, ERROR_TYPE_HEADER, MESSAGE_ID_HEADER, SUBJECT_HEADER
 from .client import (
-    ATTEMPTS_HEADER,
-    ERROR_HEADER,
-    ERROR_TYPE_HEADER,
-    MESSAGE_ID_HEADER,
-    SUBJECT_HEADER,
     BusStats,
     HandlerResultError,
     MessageHandler,

@@ -29,9 +29,10 @@ from .._core.msg import Msg
 from .._core.options import Options, refuse_unknown_keywords
 from .._core.protocol import check_timeout
 from .._core.subscription import Subscription
+from ..deadletter import ERROR_HEADER, dead_letter_headers
 from ..errors import MessageDecodeError, NATSSyncError
 from ..message import Message, check_message
-from ..protocol.headers import header_text, headers_with
+from ..protocol.headers import header_text
 from . import tracing as _tracing
 
 if TYPE_CHECKING:
@@ -47,19 +48,7 @@ MessageHandler = Callable[[Message], Any]
 """A ``subscribe()`` handler: called with each Message; what it returns is ignored, what it raises is retried."""
 RequestHandler = Callable[[Message], Message]
 """A ``serve()`` handler: called with each request Message, returns the reply Message."""
-DeadLetter = Union[str, Callable[[str], str], None]  # noqa: UP007 - a runtime alias
-
-#: Headers of a dead-lettered message (the body is the original bytes).
-ERROR_HEADER = "Beluga-Error"
-"""Dead-letter header: the handler's error, on one line."""
-ERROR_TYPE_HEADER = "Beluga-Error-Type"
-"""Dead-letter header: the error's class name."""
-SUBJECT_HEADER = "Beluga-Original-Subject"
-"""Dead-letter header: the subject the message was received on."""
-ATTEMPTS_HEADER = "Beluga-Attempts"
-"""Dead-letter header: how many times the handler was called."""
-MESSAGE_ID_HEADER = "Beluga-Message-Id"
-"""Dead-letter header: the envelope's ``message_id`` (absent when it could not be decoded)."""
+DeadLetterSubject = Union[str, Callable[[str], str], None]  # noqa: UP007 - a runtime alias
 
 _DEFAULT_DLQ = "{subject}.dlq"
 
@@ -119,7 +108,7 @@ class NATSMessageBus:
         max_retries: int = 3,
         retry_backoff: float = 0.05,
         retry_backoff_max: float = 2.0,
-        dead_letter_subject: DeadLetter = _DEFAULT_DLQ,
+        dead_letter_subject: DeadLetterSubject = _DEFAULT_DLQ,
         **options: Any,
     ) -> None:
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
@@ -339,17 +328,16 @@ class NATSMessageBus:
         exc_info = exc if message is not None else None
         dlq = self._dlq_for(msg.subject)
         if dlq is not None:
-            added = {
-                ERROR_HEADER: header_text(str(exc) or type(exc).__name__),
-                ERROR_TYPE_HEADER: type(exc).__qualname__,
-                SUBJECT_HEADER: msg.subject,
-                ATTEMPTS_HEADER: str(attempts),
-            }
-            if message_id:
-                added[MESSAGE_ID_HEADER] = message_id
             try:
                 # every value of the original headers is kept; a message id with CR or LF fails here
-                headers = headers_with(msg.headers, added)
+                headers = dead_letter_headers(
+                    msg.headers,
+                    subject=msg.subject,
+                    attempts=attempts,
+                    error=header_text(str(exc) or type(exc).__name__),
+                    error_type=type(exc).__qualname__,
+                    message_id=message_id,
+                )
                 self._client.publish(dlq, msg.data, headers=headers)
                 self._count("dead_lettered")
                 log.warning(

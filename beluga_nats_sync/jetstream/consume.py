@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .._core.dispatch import Dispatcher
 from .._core.inbox import new_inbox
 from .._core.protocol import check_timeout
+from ..deadletter import dead_letter_headers
 from ..errors import (
     ConsumerNotFoundError,
     JetStreamError,
@@ -29,7 +30,6 @@ from ..errors import (
     NATSTimeoutError,
     StreamNotFoundError,
 )
-from ..protocol.headers import headers_with
 from ._api import left
 from ._worker import DispatchedWorker
 from .api import JetStreamLike
@@ -45,14 +45,6 @@ log = logging.getLogger("beluga_nats_sync")
 
 JsCallback = Callable[[JetStreamMsg], Any]
 
-# Header names on a dead-lettered message (the original headers are kept, except nats ones).
-HDR_ERROR = "Beluga-Error"
-HDR_STREAM = "Beluga-Stream"
-HDR_CONSUMER = "Beluga-Consumer"
-HDR_SEQ = "Beluga-Stream-Seq"
-HDR_DELIVERIES = "Beluga-Num-Delivered"
-HDR_SUBJECT = "Beluga-Subject"
-HDR_MSG_ID = "Beluga-Msg-Id"
 _MAX_ERROR_TEXT = 512
 _RETRY_PAUSES = (0.1, 0.25, 0.5, 1.0, 2.0)  # after a failed pull, before asking again
 
@@ -307,7 +299,7 @@ class ConsumeHandle(DispatchedWorker):
             if msg.is_acked:
                 return
             if md.num_delivered >= self.max_deliver:
-                self._dead_letter(msg, md, f"{type(exc).__name__}: {exc}")
+                self._dead_letter(msg, md, f"{type(exc).__name__}: {exc}", type(exc).__qualname__)
             else:
                 delay = self.backoff[min(md.num_delivered, len(self.backoff)) - 1]
                 if self._answer(msg.nak, delay):
@@ -316,23 +308,26 @@ class ConsumeHandle(DispatchedWorker):
         if not msg.is_acked and self._answer(msg.ack):
             self.acked += 1
 
-    def _dead_letter(self, msg: JetStreamMsg, md: MsgMetadata, error: str) -> None:
+    def _dead_letter(self, msg: JetStreamMsg, md: MsgMetadata, error: str, error_type: str = "") -> None:
         text = " ".join(error.split())[:_MAX_ERROR_TEXT] or "error"
         dlq = self.dead_letter_subject
         if dlq is not None:
-            added = {
-                HDR_ERROR: text,
-                HDR_STREAM: md.stream,
-                HDR_CONSUMER: md.consumer,
-                HDR_SEQ: str(md.sequence),
-                HDR_DELIVERIES: str(md.num_delivered),
-                HDR_SUBJECT: msg.subject,
-            }
-            orig_id = (msg.headers or {}).get("Nats-Msg-Id")
-            if orig_id:
-                added = {HDR_MSG_ID: orig_id, **added}
-            # every value of the original headers is kept, except the nats ones
-            headers = headers_with(msg.headers, added, drop="Nats-")
+            # the one dead-letter vocabulary (beluga_nats_sync.deadletter), plus, until the next
+            # release, the names these dead letters had before; every value of the original
+            # headers is kept, except the nats ones
+            headers = dead_letter_headers(
+                msg.headers,
+                subject=msg.subject,
+                attempts=md.num_delivered,
+                error=text,
+                error_type=error_type,
+                message_id=(msg.headers or {}).get("Nats-Msg-Id") or "",
+                stream=md.stream,
+                consumer=md.consumer,
+                stream_seq=md.sequence,
+                deprecated_names=True,
+                drop="Nats-",
+            )
             try:
                 # the id makes a repeated dead-lettering of this message a duplicate, not a copy
                 self._js._publish_dead_letter(

@@ -208,9 +208,9 @@ class JetStream(Publishing):
         - it raises: the message is nak'ed and comes back after ``backoff[n-1]`` seconds on its
           n-th delivery (the last delay repeats);
         - it raises on the ``max_deliver``-th delivery: the message is published to
-          ``dead_letter_subject`` (if given) with headers ``Beluga-Error``, ``Beluga-Stream``,
-          ``Beluga-Consumer``, ``Beluga-Stream-Seq``, ``Beluga-Num-Delivered`` and
-          ``Beluga-Subject``, then terminated; the other messages go on.
+          ``dead_letter_subject`` (if given) with the dead-letter headers of
+          ``beluga_nats_sync.deadletter`` (read one with
+          :meth:`beluga_nats_sync.DeadLetter.from_msg`), then terminated; the other messages go on.
 
         ``max_deliver`` is enforced here, not by the server (its consumer has no limit), so a
         message is never dropped without being dead-lettered. ``ack_wait`` (seconds) and

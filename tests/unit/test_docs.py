@@ -25,6 +25,7 @@ REFERENCE = ROOT / "docs" / "reference"
 PUBLIC_MODULES = [
     "beluga_nats_sync",
     "beluga_nats_sync.bus",
+    "beluga_nats_sync.deadletter",
     "beluga_nats_sync.message",
     "beluga_nats_sync.jetstream",
     "beluga_nats_sync.errors",
