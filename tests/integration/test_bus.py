@@ -180,6 +180,12 @@ def test_handler_always_failing_is_dead_lettered_once(bus: bns.NATSMessageBus) -
     assert dead.headers[ERROR_HEADER] == "cannot handle this"
     assert dead.headers[ATTEMPTS_HEADER] == "4"  # the first try and max_retries=3 retries
     assert dead.headers[SUBJECT_HEADER] == "bus.broken" and dead.headers[MESSAGE_ID_HEADER] == "dead-1"
+    assert dead.headers["Beluga-Error-Type"] == "ValueError"
+    assert not {"Beluga-Subject", "Beluga-Num-Delivered", "Beluga-Msg-Id"} & set(dead.headers)  # JetStream's old names
+    read = bns.DeadLetter.from_msg(dead)
+    assert (read.subject, read.attempts, read.message_id) == ("bus.broken", 4, "dead-1")
+    assert (read.error, read.error_type, read.data) == ("cannot handle this", "ValueError", dead.data)
+    assert (read.stream, read.consumer, read.stream_seq) == ("", "", None)
     with pytest.raises(bns.NATSTimeoutError):
         dlq.next_msg(0.3)
     assert bus.stats.dead_lettered == 1 and bus.stats.failed == 1

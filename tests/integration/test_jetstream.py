@@ -333,6 +333,23 @@ def test_poison_message_is_dead_lettered_after_max_deliver(js: JetStream, stream
     assert d.headers["Beluga-Num-Delivered"] == "3"
     assert d.headers["Beluga-Subject"] == f"{p}.d"
     assert d.headers["trace"] == "t3"  # the original headers travel along
+    # the names the bus writes too; the old ones above stay written until the next release
+    assert d.headers["Beluga-Original-Subject"] == f"{p}.d"
+    assert d.headers["Beluga-Attempts"] == "3"
+    assert d.headers["Beluga-Error-Type"] == "ValueError"
+    assert "Beluga-Message-Id" not in d.headers and "Beluga-Msg-Id" not in d.headers  # it had no Nats-Msg-Id
+    assert bns.DeadLetter.from_msg(d) == bns.DeadLetter(
+        subject=f"{p}.d",
+        attempts=3,
+        message_id="",
+        error="ValueError: cannot parse this payload",
+        error_type="ValueError",
+        stream=name,
+        consumer="dl",
+        stream_seq=4,
+        headers=d.headers,
+        data=b"poison",
+    )
     js.delete_stream(dlq_stream)
 
 
@@ -358,6 +375,41 @@ def test_dead_letter_subject_without_a_stream_goes_to_plain_subscribers(
     assert m.data == b"bad"
     assert m.headers is not None and m.headers["Beluga-Num-Delivered"] == "2"
     assert "KeyError" in m.headers["Beluga-Error"]
+
+
+def test_bus_and_jetstream_dead_letters_read_the_same_way(
+    client: bns.Client, js: JetStream, stream: tuple[str, str]
+) -> None:
+    """One failure, one through the bus and one through consume: one record, whoever wrote it."""
+    _, p = stream
+    dlq = client.subscribe(f"same-dlq.{p}.>")
+
+    def fails(_: object) -> None:
+        raise ValueError("same failure")
+
+    to_dlq = f"same-dlq.{p}.bus"
+    with bns.NATSMessageBus(client, max_retries=2, retry_backoff=0.01, dead_letter_subject=lambda _: to_dlq) as bus:
+        bus.subscribe(f"bus-{p}.same", fails)
+        client.flush(5.0)
+        bus.publish(f"bus-{p}.same", bns.Message(type="job", message_id="job-7"))
+        from_bus = bns.DeadLetter.from_msg(dlq.next_msg(timeout=10.0))
+    js.publish(f"{p}.same", b"job", msg_id="job-7")
+    with js.consume(
+        f"{p}.same",
+        durable="same",
+        callback=fails,
+        max_deliver=3,
+        backoff=0.01,
+        dead_letter_subject=f"same-dlq.{p}.js",
+    ):
+        raw = dlq.next_msg(timeout=10.0)
+    from_js = bns.DeadLetter.from_msg(raw)
+    assert raw.headers is not None and raw.headers["Beluga-Msg-Id"] == raw.headers["Beluga-Message-Id"] == "job-7"
+    assert (from_bus.subject, from_js.subject) == (f"bus-{p}.same", f"{p}.same")
+    for dead in (from_bus, from_js):
+        assert (dead.attempts, dead.message_id, dead.error_type) == (3, "job-7", "ValueError")
+        assert "same failure" in dead.error
+    assert (from_js.consumer, from_js.stream_seq) == ("same", 1) and from_bus.stream_seq is None
 
 
 def test_callback_may_answer_itself_and_stop_its_own_consumer(js: JetStream, stream: tuple[str, str]) -> None:
