@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import beluga_nats_sync as bns
-from beluga_nats_sync.cli import _clients_port
+from beluga_nats_sync.cli._server import _clients_port
 
 from helpers import free_port, wait_for
 
