@@ -345,4 +345,3 @@ def connect(
     raises :class:`ContextError` (:class:`ContextNotFoundError` for a missing context or file).
     """
     return Client(servers, context=context, **options).connect(timeout)
-

@@ -182,9 +182,7 @@ class EventWorker:
     client's own closing) off the I/O thread, in order."""
 
     def __init__(self, name: str) -> None:
-        self._disp: Dispatcher[tuple[Callable[..., Any], tuple[Any, ...]]] = Dispatcher(
-            name, self._call, self._call
-        )
+        self._disp: Dispatcher[tuple[Callable[..., Any], tuple[Any, ...]]] = Dispatcher(name, self._call, self._call)
         self.errors_not_passed = 0
         self._disp.start()
 

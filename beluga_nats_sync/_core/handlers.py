@@ -16,9 +16,7 @@ import inspect
 
 __all__ = ["check_handler", "is_async_callable"]
 
-_ACCEPTED = (
-    "a plain function, lambda, bound method, functools.partial of one, or an object with a plain __call__"
-)
+_ACCEPTED = "a plain function, lambda, bound method, functools.partial of one, or an object with a plain __call__"
 
 
 def is_async_callable(fn: object) -> bool:

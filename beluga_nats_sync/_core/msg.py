@@ -64,4 +64,3 @@ class Msg:
         from .._notebook.display import msg_html
 
         return msg_html(self)
-

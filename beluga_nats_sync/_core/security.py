@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 
-
 class SecuritySettings(Protocol):
     """The security fields of :class:`~beluga_nats_sync.Options` (which is what is passed)."""
 
@@ -286,7 +285,6 @@ def describe_credentials(o: SecuritySettings) -> str:
     if any("@" in u.partition("://")[2] for u in o.servers):
         return "the credentials in the server URL"
     return "no credentials"
-
 
 
 def parse_permissions_error(text: str) -> tuple[str | None, str | None]:

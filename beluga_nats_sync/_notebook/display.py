@@ -46,6 +46,7 @@ class ClientView(Protocol):
     def _display_state(self) -> tuple[bool, int | None, list[Subscription]]:
         """(connect() was called, the server's max payload while open, the active subscriptions)"""
 
+
 __all__ = [
     "client_html",
     "client_state",

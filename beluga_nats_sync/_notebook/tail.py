@@ -27,6 +27,7 @@ class Subscriber(Protocol):
 
     def subscribe(self, subject: str) -> Subscription: ...
 
+
 __all__ = ["TailResult", "msg_row", "tail"]
 
 COLUMNS = ["time", "subject", "reply", "size", "headers", "data", "json"]

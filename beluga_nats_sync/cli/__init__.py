@@ -45,4 +45,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (NATSSyncError, ValueError) as exc:  # CLIError and the server's errors among them
         print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr, flush=True)
         return EXIT_ERROR
-

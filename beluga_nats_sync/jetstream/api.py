@@ -59,6 +59,7 @@ class JetStreamLike(Protocol):
         self, subject: str, payload: bytes, headers: HeadersInput, msg_id: str, stored: bool
     ) -> None: ...
 
+
 _BAD_NAME_CHARS = frozenset(">*. /\\\t\r\n\x00")
 _KEY_RE = re.compile(r"[-/_=.a-zA-Z0-9]+")
 _WATCH_KEY_RE = re.compile(r"[-/_=.a-zA-Z0-9*>]+")

@@ -388,7 +388,6 @@ class ConsumeHandle(DispatchedWorker):
         if not self._disp.join(max(0.0, deadline - time.monotonic())):
             raise NATSTimeoutError(f"stop: the callback of consume {self.durable!r} did not return within {t:g} s")
 
-
     # -- observing ----------------------------------------------------------------------------------
     @property
     def pending(self) -> int:

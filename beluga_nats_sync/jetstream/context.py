@@ -292,9 +292,7 @@ class JetStream(Publishing):
     def _bind(self, bucket: str, info: StreamInfo, what: str) -> KeyValue:
         cfg = info.config
         if not cfg.max_msgs_per_subject or cfg.max_msgs_per_subject < 1:
-            raise JetStreamError(
-                f"{what}: stream {cfg.name!r} is not a key-value bucket (it keeps no history per key)"
-            )
+            raise JetStreamError(f"{what}: stream {cfg.name!r} is not a key-value bucket (it keeps no history per key)")
         return KeyValue(self, bucket, direct=bool(cfg.allow_direct))
 
     def __repr__(self) -> str:

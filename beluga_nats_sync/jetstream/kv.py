@@ -185,9 +185,7 @@ class KeyValue:
             raise bucket_not_found(what, self.bucket) from None
 
     # -- writing ---------------------------------------------------------------------------------
-    def _publish(
-        self, key: str, data: bytes, headers: dict[str, str] | None, timeout: float | None, what: str
-    ) -> int:
+    def _publish(self, key: str, data: bytes, headers: dict[str, str] | None, timeout: float | None, what: str) -> int:
         try:
             return self._js.publish(self._pre + key, data, headers=headers, timeout=timeout).seq
         except StreamNotFoundError:

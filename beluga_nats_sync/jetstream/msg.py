@@ -35,6 +35,7 @@ class Acker(Protocol):
 
     def request(self, subject: str, payload: Any, timeout: float | None, headers: HeadersInput | None) -> Any: ...
 
+
 _ACK = b"+ACK"
 _NAK = b"-NAK"
 _TERM = b"+TERM"

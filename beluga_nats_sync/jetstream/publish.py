@@ -36,6 +36,7 @@ _MSG_ID = "Nats-Msg-Id"
 class _NoLeaderError(JetStreamError):
     """A publish nothing answered while the stream may exist: worth sending again shortly."""
 
+
 _CHECK_TIMEOUT = 2.0  # for the "is JetStream there at all?" question after a no-responders answer
 
 
@@ -138,7 +139,6 @@ class PubAckFuture:
     def __repr__(self) -> str:
         state = repr(self._outcome) if self._outcome is not None else ("done" if self.done() else "pending")
         return f"<PubAckFuture {self._subject!r} {state}>"
-
 
 
 class Publishing:

@@ -35,7 +35,7 @@ def readme_page() -> str:
         if target.startswith(("http://", "https://", "#", "mailto:")):
             return m.group(0)
         if target.startswith("docs/"):
-            return f"{bang}[{text}]({target[len('docs/'):]})"
+            return f"{bang}[{text}]({target[len('docs/') :]})"
         # a file of the repository outside docs/ (examples/...): named, not linked
         return text if text.startswith("`") else f"`{text}`"
 

@@ -287,6 +287,7 @@ def test_close_fails_calls_blocked_on_a_silent_server(
 
 # -- a call that runs out of time raises the library's timeout error, on every Python --------------
 
+
 def _timing_out(nc: bns.Client) -> dict[str, Prepared]:
     js = nc.jetstream(timeout=0.3)
     kv = js.key_value("hostile_paused")

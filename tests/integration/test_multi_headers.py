@@ -157,9 +157,7 @@ def test_jetstream_dead_letters_keep_every_value(client: bns.Client, js: tuple[J
         raise ValueError("no")
 
     j.publish(f"{p}.bad", b"poison", headers={"Tag": ["x", "y", "z"]}, msg_id="orig")
-    with j.consume(
-        f"{p}.bad", durable="dl", callback=always_fails, max_deliver=1, dead_letter_subject=f"{p}-dlq"
-    ):
+    with j.consume(f"{p}.bad", durable="dl", callback=always_fails, max_deliver=1, dead_letter_subject=f"{p}-dlq"):
         dead = dlq.next_msg(10.0)
     assert dead.headers is not None
     assert dead.headers.get_all("Tag") == ["x", "y", "z"]
@@ -212,9 +210,7 @@ def test_cli_header_given_twice_sends_both_values(nats_server: EmbeddedServer, c
 
 def test_cli_request_shows_every_value(nats_server: EmbeddedServer, client: bns.Client) -> None:
     subject = unique("mh.clireq")
-    client.subscribe(
-        subject, lambda m: m.respond(b"ok", headers={"Got": m.headers.get_all("q") if m.headers else []})
-    )
+    client.subscribe(subject, lambda m: m.respond(b"ok", headers={"Got": m.headers.get_all("q") if m.headers else []}))
     client.flush(5.0)
     r = _cli("--url", nats_server.url, "--json", "request", subject, "", "--header", "q=1", "--header", "q=2")
     assert r.returncode == 0, r.stderr

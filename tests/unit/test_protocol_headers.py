@@ -132,6 +132,7 @@ def test_encoding_checks_names_and_values() -> None:
     with pytest.raises(TypeError, match="must be str"):
         encode_headers({"K": 1})
 
+
 def test_a_bad_value_in_a_list_is_named_with_its_index() -> None:
     with pytest.raises(ValueError, match=r"^header 'K' value \[2\]: the value must not contain CR or LF$"):
         encode_headers({"K": ("a", "b", "c\r\nInjected: 1")})
