@@ -15,6 +15,7 @@ import typing as _typing  # no `from __future__ import annotations`: it would sh
 
 from ._client import Client, connect
 from ._context import NatsContext
+from ._core.lifetime import ConnState
 from ._core.msg import Msg
 from ._core.options import Options
 from ._core.stats import Stats
@@ -86,6 +87,7 @@ __all__ = [
     "BusStats",
     "Client",
     "ClosedError",
+    "ConnState",
     "ConnectError",
     "ConsumerNotFoundError",
     "ContextError",

@@ -13,7 +13,7 @@ import attrs
 
 from ._context import NatsContext
 from ._context import resolve as resolve_context
-from ._core.connection import Connection, State, finalize_connection
+from ._core.connection import Connection, ConnState, finalize_connection
 from ._core.inbox import new_inbox
 from ._core.msg import Msg
 from ._core.options import Options, ServersArg, redact_url, refuse_unknown_keywords
@@ -232,13 +232,20 @@ class Client:
     def is_connected(self) -> bool:
         """True while connected to a server (False before connect, while reconnecting, once closed)."""
         e = self._e
-        return e is not None and e.state is State.OPEN and e.connected
+        return e is not None and e.life.accepting and e.life.linked
 
     @property
     def is_closed(self) -> bool:
         """True once ``close()`` began, or the client closed itself (reconnects exhausted)."""
         e = self._e
-        return e is not None and e.state in (State.CLOSING, State.CLOSED)
+        return e is not None and e.life.ending
+
+    @property
+    def state(self) -> ConnState:
+        """Where the connection is: ``ConnState.NEW``, ``CONNECTING``, ``CONNECTED``,
+        ``RECONNECTING``, ``DRAINING``, ``CLOSING`` or ``CLOSED`` (see :class:`ConnState`)."""
+        e = self._e
+        return ConnState.NEW if e is None else e.life.state
 
     @property
     def connected_url(self) -> str | None:
@@ -272,7 +279,7 @@ class Client:
 
     def __repr__(self) -> str:
         e = self._e
-        state = "new" if e is None else ("connected" if self.is_connected else e.state.value)
+        state = self.state.value
         where = self.connected_url or ", ".join(self._options.redacted_servers)
         subs = len(e.subs) if e is not None else 0
         name = f" {self._options.name!r}" if self._options.name is not None else ""

@@ -24,7 +24,7 @@ from ..errors import (
 )
 from .dispatch import EventWorker, Worker, in_dispatcher_thread, stop_workers
 from .inbox import unique_token
-from .lifetime import State, finalize_connection, track
+from .lifetime import ConnState, Lifecycle, closed_error, finalize_connection, track
 from .msg import Publisher
 from .options import Options
 from .outbox import Outbox
@@ -39,7 +39,7 @@ from .transport import Deliver, Transport, TransportEvents
 if TYPE_CHECKING:
     from ..protocol.headers import HeadersInput
 
-__all__ = ["Connection", "State", "finalize_connection"]  # the last two from lifetime.py
+__all__ = ["Connection", "ConnState", "finalize_connection"]  # the last two from lifetime.py
 
 log = logging.getLogger("beluga_nats_sync")
 T = TypeVar("T")
@@ -51,12 +51,13 @@ class Connection:
 
     def __init__(self, options: Options, transport_factory: TransportFactory) -> None:
         self.options = options
-        self.state = State.NEW
+        self.life = Lifecycle()  # the one state of this connection: everything reads it there
         self._state_lock = threading.Lock()
+        self._close_begun = False
         self.loop = IOLoop(name=f"nats-io-{options.name or 'client'}")
         self.events = EventWorker(name=f"nats-events-{options.name or 'client'}")
         self.transport = transport_factory(options, self)
-        self.outbox = Outbox(options, self.loop, self.transport, self.closed_error)
+        self.outbox = Outbox(options, self.life, self.loop, self.transport, self.closed_error)
         self.publish = self.outbox.publish  # the hot path, without a hop through this object
         self.server_address: tuple[str, int] | None = None  # for telemetry
         self._ever_connected = False
@@ -81,13 +82,18 @@ class Connection:
 
     # -- state -------------------------------------------------------------------------------
     @property
+    def state(self) -> ConnState:
+        return self.life.state
+
+    @property
     def is_open(self) -> bool:
-        return self.state is State.OPEN
+        """Publishes and subscriptions are accepted (sent now, or buffered until connected)."""
+        return self.life.accepting
 
     @property
     def connected(self) -> bool:
-        """Connected, with the core's own wiring in place."""
-        return self.outbox.connected
+        """Connected, with the core's own wiring in place (also while closing, to send what is buffered)."""
+        return self.life.linked
 
     @property
     def publisher(self) -> Publisher:
@@ -98,14 +104,7 @@ class Connection:
         return self.outbox.max_payload
 
     def closed_error(self, what: str = "client") -> ClosedError:
-        if self.forked:
-            return ClosedError(
-                f"{what}: this client was created before os.fork() and cannot be used in the child "
-                "process; connect a new client after forking"
-            )
-        if self.state is State.NEW:
-            return ClosedError(f"{what}: the client is not connected; call connect() first")
-        return ClosedError(f"{what}: the client is closed; create a new one with beluga_nats_sync.connect()")
+        return closed_error(what, self.life.state, forked=self.forked)
 
     def guard(self, what: str) -> None:
         self.loop.guard(what)
@@ -125,8 +124,7 @@ class Connection:
     def connect(self, timeout: float) -> None:
         """Connect within ``timeout``; with ``retry_on_failed_connect``, go on in the background
         after the first round of attempts fails instead of raising."""
-        self.state = State.OPEN  # publish/subscribe may buffer while a background connect goes on
-        self.outbox.open = True
+        self.life.move(ConnState.CONNECTING)  # publish/subscribe may buffer while a background connect goes on
 
         async def do_connect() -> None:
             if await self.transport.connect(timeout):
@@ -153,7 +151,7 @@ class Connection:
         try:
             await transport.subscribe(self.router.prefix + "*", "", self.router.deliver)
             self.outbox.start_writer()
-            self.outbox.set_connected(True)
+            self.life.move(ConnState.CONNECTED)
             self._up.set()
             deferred, self._deferred = self._deferred, []
             for sub in deferred:
@@ -166,7 +164,7 @@ class Connection:
             self.events.submit(self.options.reconnected_cb)
 
     def on_connect_failed(self, error: BaseException) -> None:
-        if self.state is State.OPEN:
+        if self.life.accepting:
             self.report(error)
             self._close_soon()
 
@@ -180,7 +178,7 @@ class Connection:
             # Refused while reconnecting. Like nats.go, give up after the second refusal in a
             # row rather than retry the same credentials max_reconnects times.
             self._auth_refusals += 1
-            if self._auth_refusals >= 2 and self.state is State.OPEN:
+            if self._auth_refusals >= 2 and self.life.accepting:
                 self.report(error)
                 log.warning("the servers refused the credentials twice while reconnecting; closing")
                 self._close_soon()
@@ -188,9 +186,9 @@ class Connection:
         self.report(error)
 
     def on_disconnected(self) -> None:
-        self.outbox.set_connected(False)
+        self.life.lost()
         self._up.clear()
-        if self.state is not State.OPEN:
+        if not self.life.accepting:
             return
         # Requests in flight fail now rather than at their timeout: their reply, if any, was
         # on the lost connection. Requests made from now on are buffered with the publishes.
@@ -204,7 +202,7 @@ class Connection:
 
     def on_reconnected(self) -> None:
         self._auth_refusals = 0
-        self.outbox.set_connected(True)
+        self.life.move(ConnState.CONNECTED)  # or DRAINING, when a drain was going on
         self._up.set()
         self._note_server()
         self.outbox.pump()
@@ -212,10 +210,13 @@ class Connection:
             self.events.submit(self.options.reconnected_cb)
 
     def on_closed(self, error: BaseException | None) -> None:
-        self.outbox.set_connected(False)
-        if self.state is State.OPEN:
+        was_accepting = self.life.accepting
+        self.life.lost()
+        if was_accepting:
             # Closed by the transport itself: reconnects exhausted, or a fatal -ERR from the
-            # server (nats-py, like nats.go, closes on those). Say why, then finish the job.
+            # server (nats.go closes on those too). From now on nothing is accepted; say why,
+            # then finish the job.
+            self.life.move(ConnState.CLOSING)
             if error is not None:
                 self.report(error)
             self._close_soon()
@@ -287,12 +288,12 @@ class Connection:
         limits = (pending_msgs_limit, pending_bytes_limit)
         line = self.outbox.max_control_line
         pm, pb = check_subscribe(subject, callback, queue, max_msgs, *limits, self.options, line)
-        if self.state is not State.OPEN:
+        if not self.life.accepting:
             raise self.closed_error("subscribe")
         sub = Subscription(self, subject, queue, callback, max_msgs, pm, pb)
 
         async def do_subscribe() -> None:
-            if not self.outbox.connected and not self._ever_connected:
+            if not self.life.linked and not self._ever_connected:
                 self._deferred.append(sub)  # subscribed for real once connected
                 return
             self.outbox.pump(force=True)
@@ -317,7 +318,7 @@ class Connection:
     # -- flush / drain / close -------------------------------------------------------------------
     def flush(self, timeout: float | None) -> None:
         t = check_timeout(timeout, self.options.timeout, wait=True)
-        if self.state is not State.OPEN:
+        if not self.life.accepting:
             raise self.closed_error("flush")
 
         deadline = time.monotonic() + t
@@ -327,7 +328,7 @@ class Connection:
                 f"flush: the client is disconnected and did not reconnect within {t:g} s; what was published "
                 "since the connection was lost has not reached a server (it is sent on reconnect)"
             )
-        if self.state is not State.OPEN:
+        if not self.life.accepting:
             raise self.closed_error("flush")
         left = max(0.001, deadline - time.monotonic())
 
@@ -339,10 +340,11 @@ class Connection:
 
     def drain(self, timeout: float | None) -> None:
         t = check_timeout(timeout, self.options.timeout)
-        if self.state is not State.OPEN:
+        if not self.life.accepting:
             raise self.closed_error("drain")
         deadline = time.monotonic() + t
         error: BaseException | None = None
+        self.life.move(ConnState.DRAINING)
         for sub in list(self.subs.values()):
             try:
                 sub.drain(max(0.0, deadline - time.monotonic()))
@@ -356,18 +358,19 @@ class Connection:
         if self.forked:
             return  # the parent owns the connection and the threads
         deadline = time.monotonic() + timeout
-        if self.state is State.OPEN and self.workers and not self.loop.in_loop_thread():
+        if self.life.accepting and self.workers and not self.loop.in_loop_thread():
             # while still open, let workers finish the callback in progress (bounded) so that
             # its acknowledgement is published and then sent by the final flush below
             self._stop_workers(max(0.05, timeout / 2))
         with self._state_lock:
-            if self.state in (State.CLOSING, State.CLOSED):
+            if self._close_begun or self.life.state is ConnState.CLOSED:
                 if not self._in_own_thread():  # another thread is closing: return when it is done
                     self._ended.wait(max(0.0, deadline - time.monotonic()))
                 return
-            was_open = self.state is State.OPEN
-            self.state = State.CLOSING
-            self.outbox.open = False
+            self._close_begun = True
+            # accepting, or CLOSING since the transport closed itself: the transport is to be closed
+            was_open = self.life.state is not ConnState.NEW
+            self.life.move(ConnState.CLOSING)
         # Calls blocked on the server (flush, JetStream, requests) end now with ClosedError
         # rather than at their own timeout: the server may never answer.
         self.loop.fail_waiting(lambda what: ClosedError(f"{what}: the client was closed while waiting for the server"))
@@ -395,9 +398,7 @@ class Connection:
 
     def _teardown(self, timeout: float, closing: bool = False) -> None:
         deadline = time.monotonic() + timeout
-        self.state = State.CLOSED
-        self.outbox.open = False
-        self.outbox.connected = False
+        self.life.move(ConnState.CLOSED)
         self.router.fail_all(ClosedError("request: the client was closed before a reply arrived"))
         subs = list(self.subs.values())
         self.subs.clear()
@@ -416,9 +417,7 @@ class Connection:
     def after_fork_in_child(self) -> None:
         """The parent's threads do not exist here and the socket is the parent's: unusable."""
         self.forked = True
-        self.state = State.CLOSED
-        self.outbox.open = False
-        self.outbox.connected = False
+        self.life.move(ConnState.CLOSED)
 
     def on_io_or_events_thread(self) -> bool:
         return self.loop.in_loop_thread() or threading.current_thread() is self.events.thread

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ClosedError, OutboundBufferFullError, PayloadTooLargeError
+from .lifetime import Lifecycle
 from .options import Options
 from .portal import IOLoop
 from .protocol import DEFAULT_MAX_CONTROL_LINE, frame_pub, payload_bytes, pub_prefix
@@ -49,19 +50,21 @@ class Outbox:
     """Framed commands waiting for the I/O thread, with their bound and counters."""
 
     def __init__(
-        self, options: Options, loop: IOLoop, transport: Transport, closed_error: Callable[[str], ClosedError]
+        self,
+        options: Options,
+        life: Lifecycle,
+        loop: IOLoop,
+        transport: Transport,
+        closed_error: Callable[[str], ClosedError],
     ) -> None:
         self._options = options
+        self._life = life  # the connection's state, read here, moved by the connection only
         self._loop = loop
         self._transport = transport
         self.closed_error = closed_error
-        #: set by the connection: publishing is accepted only while open
-        self.open = False
         #: set by the connection from the server's INFO
         self.max_payload = 1024 * 1024
         self.max_control_line = DEFAULT_MAX_CONTROL_LINE
-        #: our own view: connected, and the core's wiring (reply subscription) is in place
-        self.connected = False
         self._lock = threading.Lock()
         self._space = threading.Condition(self._lock)
         self._items: list[bytes] = []
@@ -71,7 +74,7 @@ class Outbox:
         self._wake: asyncio.Event | None = None
         self._writer_busy = False
         # the bound: the reconnect buffer's size while disconnected, max_outbound_bytes while connected
-        self._limit = options.reconnect_buffer_size
+        self._low_limit = min(options.reconnect_buffer_size, options.max_outbound_bytes)
         self._carry: collections.deque[bytes] = collections.deque()  # taken from the outbox, not yet written
         # True from the moment pump() takes the outbox's content (under the lock) until it has handed
         # it to the transport: while it is, and while anything is carried, no caller writes directly
@@ -84,10 +87,24 @@ class Outbox:
         self.out_msgs = 0
         self.out_bytes = 0
 
-    def set_connected(self, connected: bool) -> None:
-        """On the I/O thread, from the connection's events."""
-        self.connected = connected
-        self._limit = self._options.max_outbound_bytes if connected else self._options.reconnect_buffer_size
+    @property
+    def open(self) -> bool:
+        """Publishing is accepted (sent now, or buffered until connected)."""
+        return self._life.accepting
+
+    @property
+    def connected(self) -> bool:
+        """Connected, and the core's wiring (its reply subscription) is in place."""
+        return self._life.linked
+
+    def _limit(self) -> int:
+        """The bound, as the connection's state says: the socket's while linked, else the reconnect buffer's."""
+        return self._options.max_outbound_bytes if self._life.linked else self._options.reconnect_buffer_size
+
+    def _full(self, size: int) -> bool:
+        """With the lock held: ``size`` more bytes go over the bound."""
+        total = self._bytes + size
+        return total > self._low_limit and self._bytes > 0 and total > self._limit()
 
     # -- callers' threads --------------------------------------------------------------------------
     def publish(
@@ -101,7 +118,7 @@ class Outbox:
         """Frame and queue one message; see Client.publish. ``urgent`` (a request, whose caller
         waits for the reply) writes it straight into the socket whenever nothing waits before it;
         so does a reply (a subject under an inbox prefix)."""
-        if not self.open:
+        if not self._life.accepting:
             raise self.closed_error("publish")
         prefix = self._pub_prefix.get(subject)
         if prefix is None:
@@ -136,7 +153,7 @@ class Outbox:
             direct = (
                 (urgent or size >= DIRECT_SIZE)
                 and not self._items
-                and self.connected
+                and self._life.linked
                 and not self._pumping
                 and not self._carry
             )
@@ -144,7 +161,7 @@ class Outbox:
                 self.out_msgs += 1
                 self.out_bytes += payload_size
             else:
-                if self._bytes + size > self._limit and self._bytes > 0:
+                if self._bytes + size > self._low_limit and self._full(size):  # one compare when well below
                     self._wait_for_space(size)
                 self._items.append(cmd)
                 self._bytes += size
@@ -166,7 +183,7 @@ class Outbox:
         """The transport could not write ``cmd`` directly (already counted): queue it as any other."""
         size = len(cmd)
         with self._lock:
-            if self._bytes + size > self._limit and self._bytes > 0:
+            if self._full(size):
                 try:
                     self._wait_for_space(size)
                 except BaseException:  # not accepted after all
@@ -192,8 +209,7 @@ class Outbox:
         start = time.monotonic()
         self._space_waiters += 1
         try:
-            # set_connected() keeps _limit in step with connected, on the I/O thread
-            while self._bytes > 0 and self._bytes + size > (limit := self._limit):
+            while self._bytes > 0 and self._bytes + size > (limit := self._limit()):
                 if not self.open:  # closed while waiting: this message was never accepted
                     raise self.closed_error("publish")
                 connected = self.connected
@@ -255,7 +271,7 @@ class Outbox:
         """
         if not force and self._writer_busy:
             return
-        if not (self.connected and self._transport.is_connected):
+        if not (self._life.linked and self._transport.is_connected):
             # Our outbox is the reconnect buffer: publishers feel its bound; it is sent once we are
             # connected again and, on a background first connect, once the reply subscription exists.
             return

@@ -14,7 +14,10 @@ ssl or socket, and nothing imports nats-py.
 - **Connecting**: :class:`~.pool.ServerPool` says which server next and how long to wait
   (backoff with jitter, discovery, lame duck); :mod:`.handshake` what CONNECT says. A PING,
   ``+OK`` or INFO before the handshake's PONG is handled as the protocol means it.
-- **State**: one :class:`ConnState`, owned here.
+- **State**: the socket's own, in the core's :class:`~beluga_nats_sync._core.lifetime.ConnState`
+  vocabulary (never ``DRAINING``: draining is the client's). The client's state, the one users
+  and features read, is the connection's :class:`~beluga_nats_sync._core.lifetime.Lifecycle`, moved
+  by the events this transport reports.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import enum
 import logging
 import ssl
 import time
 from typing import Any
 
+from .._core.lifetime import ConnState
 from .._core.options import Options
 from .._core.security import build_ssl_context, parse_permissions_error
 from .._core.transport import Deliver, TransportEvents
@@ -51,22 +54,11 @@ from .pool import Server, ServerPool
 from .subs import SubTable
 from .wire import Wire
 
-__all__ = ["ConnState", "EngineTransport"]
+__all__ = ["EngineTransport"]
 
 log = logging.getLogger("beluga_nats_sync")
 
 _MAX_INFO_LINE = 1024 * 1024  # a cluster's INFO with many connect_urls stays well below
-
-
-class ConnState(enum.Enum):
-    """Where the connection is. Owned by :class:`EngineTransport`; the core reads it."""
-
-    NEW = "new"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    CLOSING = "closing"
-    CLOSED = "closed"
 
 
 class _Handshake(Exception):

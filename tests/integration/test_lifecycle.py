@@ -39,12 +39,14 @@ def silent_port() -> Iterator[int]:
 
 
 def test_connect_and_context_manager(nats_server: EmbeddedServer) -> None:
+    assert bns.Client(nats_server.url).state is bns.ConnState.NEW
     with bns.connect(nats_server.url) as nc:
-        assert nc.is_connected
+        assert nc.is_connected and nc.state is bns.ConnState.CONNECTED
         assert nc.connected_url == nats_server.url
         assert nc.max_payload > 0
         assert "connected" in repr(nc)
-    assert nc.is_closed and not nc.is_connected
+    assert nc.is_closed and not nc.is_connected and nc.state is bns.ConnState.CLOSED
+    assert "closed" in repr(nc)
     with bns.Client(nats_server.url, name="cm") as nc2:
         assert nc2.is_connected
 
@@ -218,10 +220,28 @@ def test_blocking_call_on_the_io_thread_is_refused(client: bns.Client) -> None:
 def test_flush_and_drain(nats_server: EmbeddedServer) -> None:
     nc = bns.connect(nats_server.url)
     seen: list[bytes] = []
-    nc.subscribe("life.drain", lambda m: seen.append(m.data))
+    states: list[bns.ConnState] = []
+    entered, gate = threading.Event(), threading.Event()
+
+    def on_msg(m: bns.Msg) -> None:
+        seen.append(m.data)
+        if m.data == b"99":
+            entered.set()
+            assert gate.wait(5.0)
+            states.append(nc.state)
+            nc.publish("life.drain.echo", b"published while draining")  # still accepted
+
+    nc.subscribe("life.drain", on_msg)
     for i in range(100):
         nc.publish("life.drain", b"%d" % i)
     nc.flush(2.0)
-    nc.drain(timeout=5.0)
+    assert entered.wait(5.0)
+    drainer = threading.Thread(target=nc.drain, kwargs={"timeout": 5.0})
+    drainer.start()
+    wait_for(lambda: nc.state is bns.ConnState.DRAINING, what="the client to be draining")
+    gate.set()
+    drainer.join(6.0)
+    assert not drainer.is_alive()
     assert len(seen) == 100
-    assert nc.is_closed
+    assert states == [bns.ConnState.DRAINING]
+    assert nc.is_closed and nc.state is bns.ConnState.CLOSED

@@ -53,11 +53,12 @@ def test_publishes_while_disconnected_are_sent_in_order_after_reconnect(
     resilient.flush(2.0)
     fresh_server.stop()
     assert events.disconnected.wait(5.0)
-    assert not resilient.is_connected
+    assert not resilient.is_connected and resilient.state is bns.ConnState.RECONNECTING
     for i in range(100):
         resilient.publish("rc.buffer", b"%d" % i)  # accepted into the reconnect buffer
     fresh_server.start()
     assert events.reconnected.wait(10.0)
+    assert resilient.state is bns.ConnState.CONNECTED
     got = [int(m.data) for m in sub.messages(timeout=2.0, limit=100)]
     assert got == list(range(100))
     assert resilient.stats.reconnects >= 1
@@ -210,6 +211,7 @@ def test_client_closes_when_reconnects_are_exhausted(fresh_server: EmbeddedServe
     assert not t.is_alive()
     assert isinstance(outcome[0], bns.ClosedError)
     assert nc.is_closed
+    wait_for(lambda: nc.state is bns.ConnState.CLOSED, what="the client to finish closing")
     with pytest.raises(bns.ClosedError):
         nc.publish("rc.gone", b"")
     wait_for(lambda: threads_started_since(before) == [], what="every thread of the client to end")
@@ -227,7 +229,7 @@ def test_retry_on_failed_connect_starts_before_the_server() -> None:
         timeout=1.0,
     )
     try:
-        assert not nc.is_connected
+        assert not nc.is_connected and nc.state is bns.ConnState.CONNECTING
         sub = nc.subscribe("rc.early")
         nc.publish("rc.early", b"before the server")
         with EmbeddedServer(port=port):

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 import beluga_nats_sync as bns
-from beluga_nats_sync._core.connection import Connection, State
+from beluga_nats_sync._core.connection import Connection, ConnState
 from beluga_nats_sync._core.options import Options
 from beluga_nats_sync._core.transport import TransportEvents
 
@@ -166,7 +166,7 @@ def test_close_ends_the_threads_and_refuses_later_calls() -> None:
     c.connect(2.0)
     c.subscribe("x", lambda m: None, "", None, None, None)
     c.close(2.0)
-    assert c.state is State.CLOSED and fake(c).closed
+    assert c.state is ConnState.CLOSED and fake(c).closed
     assert {t.name for t in threading.enumerate()} - before == set()
     with pytest.raises(bns.ClosedError, match="closed"):
         c.publish("x", b"", None, None)
@@ -183,5 +183,55 @@ def test_a_failed_connect_leaves_no_thread() -> None:
     c = Connection(Options(), failing)
     with pytest.raises(bns.ConnectError, match="refused"):
         c.connect(1.0)
-    assert c.state is State.CLOSED
+    assert c.state is ConnState.CLOSED
     assert {t.name for t in threading.enumerate()} - before == set()
+
+
+def test_one_state_walks_the_connection_through_its_life() -> None:
+    """The connection's one ConnState, as the transport's events move it: what publish, the
+    outbox and Client read, with no flag of their own."""
+    c = Connection(Options(timeout=5.0), _factory)
+    assert c.state is ConnState.NEW and not c.is_open and not c.connected
+    c.connect(2.0)
+    assert c.state is ConnState.CONNECTED and c.is_open and c.connected and c.outbox.connected
+    t = fake(c)
+
+    def drop() -> None:
+        t.connected = False
+        c.on_disconnected()
+
+    def back() -> None:
+        t.connected = True
+        c.on_reconnected()
+
+    on_loop(c, drop)
+    assert c.state is ConnState.RECONNECTING and c.is_open and not c.connected
+    c.publish("s", b"buffered", None, None)  # accepted: into the reconnect buffer
+    on_loop(c, back)
+    assert c.state is ConnState.CONNECTED and c.connected
+    c.drain(2.0)
+    assert c.state is ConnState.CLOSED and not c.is_open and not c.connected
+    with pytest.raises(bns.ClosedError, match="closed"):
+        c.publish("s", b"", None, None)
+
+
+def test_a_drain_survives_a_reconnect() -> None:
+    from beluga_nats_sync._core.lifetime import Lifecycle
+
+    life = Lifecycle()
+    life.move(ConnState.CONNECTING)
+    assert life.accepting and not life.linked
+    life.move(ConnState.CONNECTED)
+    life.move(ConnState.DRAINING)
+    assert (life.state, life.accepting, life.linked) == (ConnState.DRAINING, True, True)
+    life.lost()
+    assert (life.state, life.accepting, life.linked) == (ConnState.RECONNECTING, True, False)
+    life.move(ConnState.CONNECTED)  # back: still draining
+    assert (life.state, life.linked) == (ConnState.DRAINING, True)
+    life.move(ConnState.CLOSING)  # keeps the link: what is buffered is sent before the close
+    assert (life.state, life.accepting, life.linked) == (ConnState.CLOSING, False, True)
+    life.move(ConnState.CONNECTED)  # nothing leaves CLOSING but CLOSED
+    assert life.state is ConnState.CLOSING and life.ending
+    life.move(ConnState.CLOSED)
+    life.move(ConnState.CONNECTING)
+    assert (life.state, life.accepting, life.linked) == (ConnState.CLOSED, False, False)
