@@ -133,7 +133,11 @@ class Client:
 
         Messages published by one thread are sent in the order it published them. Raises
         ``InvalidSubjectError``, ``TypeError`` (payload not bytes-like), ``PayloadTooLargeError``
-        or ``ClosedError`` before anything is queued.
+        or ``ClosedError`` before anything is queued. A large message (16 KiB or more) is written
+        into the socket by the calling thread, which may wait up to 5 ms for room in it before
+        queueing the message instead. When the outbound buffer is full, publish waits for room
+        (connected: at most ``Options.timeout``; disconnected: ``reconnect_buffer_timeout``), then
+        raises ``OutboundBufferFullError``.
         """
         e = self._e
         if e is None:

@@ -3,7 +3,9 @@
 ``publish`` validates and frames in the caller's thread. When nothing is waiting to be written
 (the outbox, ``_carry`` and a pump in progress are all empty) and the message is one somebody
 waits for (a request, a reply to an inbox subject) or a large one, the caller writes it straight
-into the socket (:meth:`Transport.try_write`): no hand-off to the I/O thread. Otherwise, and
+into the socket (:meth:`Transport.try_write`): no hand-off to the I/O thread. A large one that
+finds bytes owed to the socket waits for it in the caller's thread, at most :data:`SOCKET_WAIT`
+(:meth:`Transport.write_waiting`): woken by the kernel, not by the I/O thread. Otherwise, and
 when the transport cannot write it now, it appends to one locked list and wakes the I/O thread
 once per batch: a stream of small publishes is written in batches, as before (a send per small
 message would cost several times the append, and hand the GIL over each time).
@@ -44,6 +46,8 @@ _SUBJECT_CACHE_MAX = 4096
 CHUNK = 1 << 20  # batches are handed to the transport in pieces of about this size
 #: a framed command at least this large is written straight into the socket when nothing waits
 DIRECT_SIZE = 16 * 1024
+#: a large command waits this long for the socket to take what is owed to it, then is queued
+SOCKET_WAIT = 0.005
 
 
 class Outbox:
@@ -82,6 +86,7 @@ class Outbox:
         # a subject under one of these is a reply: its requester waits for it
         self._reply_prefixes = tuple(dict.fromkeys((options.inbox_prefix + ".", "_INBOX.")))
         self._try_write = transport.try_write
+        self._write_waiting = transport.write_waiting
         self._writer_task: asyncio.Task[None] | None = None
         self._pub_prefix: dict[str, bytes] = {}
         self.out_msgs = 0
@@ -172,6 +177,8 @@ class Outbox:
                 self._wake_scheduled = True
         if direct:
             if self._try_write(cmd):
+                return
+            if size >= DIRECT_SIZE and not self._loop.in_loop_thread() and self._write_waiting(cmd, SOCKET_WAIT):
                 return
             self._queue_refused(cmd, payload_size)
             return

@@ -82,6 +82,12 @@ class Transport(Protocol):
         carried, being handed to :meth:`write`) waits before ``data``: with the transport's own
         check, nothing written before ``data`` reaches the wire after it."""
 
+    def write_waiting(self, data: bytes, timeout: float) -> bool:
+        """Any thread but the I/O thread, for large commands: as :meth:`try_write`, but when bytes
+        the transport holds are owed to the socket, wait at most ``timeout`` for the kernel to take
+        them (writing them meanwhile), then write ``data``. False: nothing was written; the
+        caller queues it. The same ordering promise as :meth:`try_write`."""
+
     def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
         """Hand framed protocol bytes to the connection, taking chunks from the left of
         ``chunks``; stop early (leaving the rest) when the socket is congested, unless ``force``.

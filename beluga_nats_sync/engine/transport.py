@@ -83,6 +83,7 @@ class EngineTransport:
         self.wire = Wire()
         # the hot paths, without a hop through this object
         self.try_write = self.wire.try_write
+        self.write_waiting = self.wire.write_waiting
         self.write = self.wire.write
         self._server: Server | None = None
         self._info: dict[str, Any] = {}

@@ -17,9 +17,11 @@ import asyncio
 import collections
 import contextlib
 import ipaddress
+import select
 import socket
 import ssl
 import threading
+import time
 from typing import Any
 
 __all__ = ["Wire"]
@@ -226,6 +228,37 @@ class Wire:
         finally:
             lock.release()
 
+    def write_waiting(self, data: bytes, timeout: float) -> bool:
+        """Any thread: ``data`` into the socket as soon as nothing is owed to it, waiting at most
+        ``timeout`` for the kernel to take what is owed and writing it meanwhile, so the caller is
+        woken by the kernel rather than by the I/O thread. False (nothing written): the connection
+        is not up, or the wait ran out; the caller queues ``data`` instead."""
+        deadline = time.monotonic() + timeout
+        lock = self._lock
+        while True:
+            sock = self.sock
+            if not self.live or sock is None:
+                return False
+            with lock:
+                if not self.live or self.sock is not sock:
+                    return False
+                if self._owed:
+                    try:
+                        del self._owed[: sock.send(self._owed)]
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                    except OSError:
+                        return False  # broken: the reader finds out and reconnects; the caller queues
+                if not self._owed:  # the I/O thread's watch ends at its next call, releasing drain waiters
+                    self.direct_writes += 1
+                    if not self.send_locked(data):
+                        self.partial_writes += 1
+                    return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            _wait_writable(sock, left)
+
     def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
         """On the I/O thread: chunks from the left of ``chunks`` while the socket is not behind by
         :data:`HIGH_WATER` (all of them with ``force``); True when the caller should wait for
@@ -252,20 +285,21 @@ class Wire:
     def _on_writable(self) -> None:
         sock = self.sock
         with self._lock:
-            if sock is None or not self._owed:
+            if sock is None:
                 self._stop_writing()
                 return
-            try:
-                n = sock.send(self._owed)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                self._stop_writing()
-                return
-            del self._owed[:n]
             if self._owed:
-                return
-            self._stop_writing()
+                try:
+                    n = sock.send(self._owed)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    self._stop_writing()
+                    return
+                del self._owed[:n]
+                if self._owed:
+                    return
+            self._stop_writing()  # nothing owed: written here, or by a caller's write_waiting
         self._release_drain_waiters()
 
     def _stop_writing(self) -> None:
@@ -308,6 +342,19 @@ class Wire:
             with contextlib.suppress(OSError):
                 sock.close()
         self._release_drain_waiters()
+
+
+def _wait_writable(sock: socket.socket, timeout: float) -> None:
+    """Until the kernel can take more of ``sock``'s output, at most ``timeout`` (or it is closed)."""
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLOUT)
+            poller.poll(max(1, int(timeout * 1000)))
+        else:  # Windows
+            select.select([], [sock], [], timeout)
+    except (OSError, ValueError):
+        return  # closed meanwhile: the caller sees it
 
 
 async def _addresses(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[Any]:

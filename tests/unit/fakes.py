@@ -101,6 +101,9 @@ class FakeTransport:
         self._loop.call_soon_threadsafe(self._route)  # deliveries happen on the I/O thread
         return True
 
+    def write_waiting(self, data: bytes, timeout: float) -> bool:
+        return self.try_write(data)
+
     def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
         taken = 0
         while chunks:
