@@ -55,14 +55,5 @@ class BusAgentHooks:
             return
         attrs = _tracing.attributes("process", subject, size=size, queue=QUEUE_GROUP, server=self._bus._server())
         attrs["agents.agent"] = agent
-        start = time.perf_counter()
-        error: str | None = None
-        try:
-            with _tracing.span("process", attrs, _tracing.extract(headers)):
-                yield
-        except BaseException as exc:
-            error = type(exc).__qualname__
-            raise
-        finally:
-            _tracing.consumed_messages.add(1, _tracing.metric_attributes("process", subject))
-            _tracing.record_duration(_tracing.process_duration, "process", subject, start, error)
+        with _tracing.process(subject, attrs, _tracing.extract(headers)):
+            yield

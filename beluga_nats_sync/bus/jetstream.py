@@ -77,7 +77,7 @@ class BusJetStream:
                 size=len(msg.data),
                 server=self._server(),
             )
-            with _tracing.span("process", attributes, _tracing.extract(msg.headers)):
+            with _tracing.process(msg.subject, attributes, _tracing.extract(msg.headers)):
                 handler(message)
 
         return self._js.consume(subject, durable=durable, callback=callback, **kwargs)

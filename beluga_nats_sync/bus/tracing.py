@@ -28,6 +28,7 @@ __all__ = [
     "inject",
     "metric_attributes",
     "metrics_on",
+    "process",
     "record_duration",
     "record_error",
     "send",
@@ -190,6 +191,25 @@ def send(operation: str, subject: str, attrs: dict[str, Any]) -> Iterator[dict[s
     finally:
         record_duration(operation_duration, operation, subject, start, error)
     sent_messages.add(1, metric_attributes(operation, subject))
+
+
+@contextmanager
+def process(subject: str, attrs: dict[str, Any], parent: Context | None) -> Iterator[Span]:
+    """Around one handler call: a ``nats.process`` span (the child of ``parent``, the context the
+    message carried), its duration and, when the handler returns, one more consumed message. The
+    one way every handler the bus runs is traced: ``subscribe``/``serve``, services, JetStream's
+    ``consume`` and agents."""
+    start = time.perf_counter()
+    error: str | None = None
+    try:
+        with span("process", attrs, parent) as s:
+            yield s
+    except BaseException as exc:
+        error = type(exc).__qualname__
+        raise
+    finally:
+        record_duration(process_duration, "process", subject, start, error)
+    consumed_messages.add(1, metric_attributes("process", subject))
 
 
 def record_error(s: Span, exc: BaseException) -> None:
