@@ -374,7 +374,7 @@ class NATSMessageBus:
         from ..agents import Agents
         from ._agents import BusAgentHooks
 
-        return Agents(self._client, hooks=BusAgentHooks(self))
+        return Agents(self._client, hooks=BusAgentHooks(self._server))
 
     def agent_service(self, *, agent: str, owner: str, session_name: str = "default", **options: Any) -> AgentService:
         """An :class:`~beluga_nats_sync.AgentService` on this bus's connection, traced: each prompt's
@@ -384,7 +384,12 @@ class NATSMessageBus:
         from ._agents import BusAgentHooks
 
         return AgentService(
-            nc=self._client, agent=agent, owner=owner, session_name=session_name, hooks=BusAgentHooks(self), **options
+            nc=self._client,
+            agent=agent,
+            owner=owner,
+            session_name=session_name,
+            hooks=BusAgentHooks(self._server),
+            **options,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------------
