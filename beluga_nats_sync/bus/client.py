@@ -195,14 +195,7 @@ class NATSMessageBus:
         if _tracing.telemetry_off():
             self._client.publish(subject, data)  # no SDK: skip the API's no-op calls altogether
             return
-        attributes = _tracing.attributes(
-            "publish",
-            subject,
-            message_type=message.type,
-            message_id=message.message_id,
-            size=len(data),
-            server=self._server(),
-        )
+        attributes = _tracing.attributes("publish", subject, message=message, size=len(data), server=self._server())
         with _tracing.send("publish", subject, attributes) as headers:
             self._client.publish(subject, data, headers=headers or None)
 
@@ -217,13 +210,7 @@ class NATSMessageBus:
         if _tracing.telemetry_off():
             return Message.from_json(self._client.request(subject, data, timeout=t).data)
         attributes = _tracing.attributes(
-            "request",
-            subject,
-            message_type=message.type,
-            message_id=message.message_id,
-            size=len(data),
-            timeout_s=t,
-            server=self._server(),
+            "request", subject, message=message, size=len(data), timeout_s=t, server=self._server()
         )
         with _tracing.send("request", subject, attributes) as headers:
             rep = self._client.request(subject, data, timeout=t, headers=headers or None)
@@ -269,13 +256,7 @@ class NATSMessageBus:
             return
         attributes = (
             _tracing.attributes(
-                "process",
-                msg.subject,
-                message_type=message.type,
-                message_id=message.message_id,
-                size=len(msg.data),
-                queue=queue,
-                server=self._server(),
+                "process", msg.subject, message=message, size=len(msg.data), queue=queue, server=self._server()
             )
             if traced
             else {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
@@ -21,6 +21,9 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from ..protocol.headers import Headers
 from ._otel import metrics_on, telemetry_off, tracing_on
+
+if TYPE_CHECKING:
+    from ..message import Message
 
 __all__ = [
     "TRACER_NAME",
@@ -99,6 +102,7 @@ def attributes(
     operation: str,
     subject: str,
     *,
+    message: Message | None = None,
     message_type: str | None = None,
     message_id: str | None = None,
     size: int | None = None,
@@ -106,6 +110,8 @@ def attributes(
     timeout_s: float | None = None,
     server: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
+    """The attributes of a span: the guide's and the messaging conventions' (``message`` gives
+    ``message_type`` and ``message_id``)."""
     attrs: dict[str, Any] = {
         "subject": subject,
         "messaging.system": "nats",
@@ -115,6 +121,8 @@ def attributes(
     }
     if subject.startswith("_INBOX."):
         attrs["messaging.destination.temporary"] = True
+    if message is not None:  # its type and id, as ``message_type`` and ``message_id`` would say
+        message_type, message_id = message.type, message.message_id
     if message_type is not None:
         attrs["message_type"] = message_type
     if message_id:
