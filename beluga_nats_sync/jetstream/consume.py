@@ -34,7 +34,7 @@ from ..protocol.headers import Headers, header_text
 from ._api import left
 from ._worker import DispatchedWorker
 from .api import JetStreamLike
-from .msg import JetStreamMsg, MsgMetadata, parse_metadata
+from .msg import JetStreamMsg, parse_metadata
 from .types import AckPolicy, ConsumerConfig, ConsumerInfo
 
 if TYPE_CHECKING:
@@ -302,7 +302,7 @@ class ConsumeHandle(DispatchedWorker):
         )
         if md.num_delivered > self.max_deliver:  # earlier attempts ran out (crash, ack_wait)
             reason = f"max_deliver ({self.max_deliver}) reached without an acknowledgement"
-            self._settle(msg, md, self._runner.give_up(letter, None, md.num_delivered, reason), reason)
+            self._settle(msg, self._runner.give_up(letter, None, md.num_delivered, reason), reason)
             return
         self.delivered += 1
         outcome, error = self._runner.run(
@@ -312,7 +312,7 @@ class ConsumeHandle(DispatchedWorker):
             if not msg.is_acked and self._answer(msg.ack):
                 self.acked += 1
         elif outcome is not Outcome.REDELIVERED:
-            self._settle(msg, md, outcome, header_text(str(error) or type(error).__name__))
+            self._settle(msg, outcome, header_text(str(error) or type(error).__name__))
 
     def _call(self, msg: JetStreamMsg) -> None:
         try:
@@ -330,7 +330,7 @@ class ConsumeHandle(DispatchedWorker):
             self.naked += 1
         return Next.REDELIVERED
 
-    def _settle(self, msg: JetStreamMsg, md: MsgMetadata, outcome: Outcome, text: str) -> None:
+    def _settle(self, msg: JetStreamMsg, outcome: Outcome, text: str) -> None:
         """A message given up on: terminated, or, when its dead letter could not be published,
         kept (nak'ed with the longest backoff) to be tried again."""
         if outcome is Outcome.NOT_DEAD_LETTERED:
