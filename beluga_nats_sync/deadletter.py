@@ -39,7 +39,8 @@ __all__ = [
 ]
 
 ERROR_HEADER = "Beluga-Error"
-"""Dead-letter header: the error, on one line (JetStream writes it as ``ExceptionType: text``)."""
+"""Dead-letter header: the exception's text on one line (its type is in :data:`ERROR_TYPE_HEADER`),
+or, when no exception was raised (JetStream's ``max_deliver`` reached), why it was given up on."""
 ERROR_TYPE_HEADER = "Beluga-Error-Type"
 """Dead-letter header: the error's class name (absent when no exception was raised: JetStream's
 ``max_deliver`` reached without an answer)."""

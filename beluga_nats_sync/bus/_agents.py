@@ -5,16 +5,12 @@ span around the handler, a child of the caller's span when the request carried o
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from ..agents._hooks import NO_HOOKS, PromptFinish
 from ..agents._protocol import QUEUE_GROUP
 from . import tracing as _tracing
-
-if TYPE_CHECKING:
-    from .client import NATSMessageBus
 
 __all__ = ["BusAgentHooks"]
 
@@ -22,13 +18,13 @@ __all__ = ["BusAgentHooks"]
 class BusAgentHooks:
     """Tracing and metrics of agents served and prompted through a bus."""
 
-    def __init__(self, bus: NATSMessageBus) -> None:
-        self._bus = bus
+    def __init__(self, server: Callable[[], tuple[str, int] | None]) -> None:
+        self._server = server  # the bus's: the server in use, for telemetry
 
     def start_prompt(self, subject: str, size: int, agent: str) -> tuple[dict[str, str], PromptFinish]:
         if _tracing.telemetry_off():
             return NO_HOOKS.start_prompt(subject, size, agent)
-        attrs = _tracing.attributes("request", subject, size=size, server=self._bus._server())
+        attrs = _tracing.attributes("request", subject, size=size, server=self._server())
         attrs["agents.agent"] = agent
         span = _tracing.start_span("request", attrs)
         headers: dict[str, str] = {}
@@ -53,16 +49,7 @@ class BusAgentHooks:
         if _tracing.telemetry_off():
             yield
             return
-        attrs = _tracing.attributes("process", subject, size=size, queue=QUEUE_GROUP, server=self._bus._server())
+        attrs = _tracing.attributes("process", subject, size=size, queue=QUEUE_GROUP, server=self._server())
         attrs["agents.agent"] = agent
-        start = time.perf_counter()
-        error: str | None = None
-        try:
-            with _tracing.span("process", attrs, _tracing.extract(headers)):
-                yield
-        except BaseException as exc:
-            error = type(exc).__qualname__
-            raise
-        finally:
-            _tracing.consumed_messages.add(1, _tracing.metric_attributes("process", subject))
-            _tracing.record_duration(_tracing.process_duration, "process", subject, start, error)
+        with _tracing.process(subject, attrs, _tracing.extract(headers)):
+            yield

@@ -16,8 +16,8 @@ import contextlib
 import inspect
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Union
 
@@ -29,13 +29,16 @@ from .._core.msg import Msg
 from .._core.options import Options, refuse_unknown_keywords
 from .._core.protocol import check_timeout
 from .._core.subscription import Subscription
-from ..deadletter import ERROR_HEADER, dead_letter_headers
+from .._retry import HandlerRunner, Letter, Next
+from ..deadletter import ERROR_HEADER
 from ..errors import MessageDecodeError, NATSSyncError
 from ..message import Message, check_message
 from ..protocol.headers import header_text
 from . import tracing as _tracing
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
     from ..agents import Agents, AgentService
     from ..services import BusService
     from .jetstream import BusJetStream
@@ -119,8 +122,16 @@ class NATSMessageBus:
             isinstance(dead_letter_subject, str) or callable(dead_letter_subject)
         ):
             raise TypeError("dead_letter_subject must be a str template with {subject}, a function, or None")
-        self.max_retries = max_retries
-        """Retries of a failing handler before its message is dead-lettered (0: none)."""
+        self._runner = HandlerRunner(
+            max_attempts=max_retries + 1,
+            delay=lambda attempt: min(self.retry_backoff * (2 ** (attempt - 1)), self.retry_backoff_max),
+            dead_letter_subject=self._dlq_for,
+            publish=lambda dlq, letter, headers: self._client.publish(dlq, letter.data, headers=headers),
+            report=self._report,
+            count=self._count,
+            log=log,
+            permanent=(HandlerResultError,),
+        )
         self.retry_backoff = float(retry_backoff)
         """Seconds before the first retry; each next one waits twice as long."""
         self.retry_backoff_max = float(retry_backoff_max)
@@ -144,6 +155,15 @@ class NATSMessageBus:
             self._owns_client = True
 
     # -- plumbing ----------------------------------------------------------------------------------
+    @property
+    def max_retries(self) -> int:
+        """Retries of a failing handler before its message is dead-lettered (0: none)."""
+        return self._runner.max_attempts - 1
+
+    @max_retries.setter
+    def max_retries(self, value: int) -> None:
+        self._runner.max_attempts = value + 1
+
     @property
     def client(self) -> Client:
         """The raw client underneath, for anything the bus does not wrap."""
@@ -175,14 +195,7 @@ class NATSMessageBus:
         if _tracing.telemetry_off():
             self._client.publish(subject, data)  # no SDK: skip the API's no-op calls altogether
             return
-        attributes = _tracing.attributes(
-            "publish",
-            subject,
-            message_type=message.type,
-            message_id=message.message_id,
-            size=len(data),
-            server=self._server(),
-        )
+        attributes = _tracing.attributes("publish", subject, message=message, size=len(data), server=self._server())
         with _tracing.send("publish", subject, attributes) as headers:
             self._client.publish(subject, data, headers=headers or None)
 
@@ -197,13 +210,7 @@ class NATSMessageBus:
         if _tracing.telemetry_off():
             return Message.from_json(self._client.request(subject, data, timeout=t).data)
         attributes = _tracing.attributes(
-            "request",
-            subject,
-            message_type=message.type,
-            message_id=message.message_id,
-            size=len(data),
-            timeout_s=t,
-            server=self._server(),
+            "request", subject, message=message, size=len(data), timeout_s=t, server=self._server()
         )
         with _tracing.send("request", subject, attributes) as headers:
             rep = self._client.request(subject, data, timeout=t, headers=headers or None)
@@ -241,63 +248,36 @@ class NATSMessageBus:
             self._count("decode_errors")
             if traced:
                 attributes = _tracing.attributes("process", msg.subject, size=len(msg.data), queue=queue)
-                with contextlib.suppress(MessageDecodeError), _tracing.span("process", attributes, parent):
+                with contextlib.suppress(MessageDecodeError), _tracing.process(msg.subject, attributes, parent):
                     raise exc
-            self._give_up(msg, exc, 1, serve)
+            # the same bytes cannot decode later: dead-lettered at once; the error is the bus's own
+            self._runner.give_up(Letter(msg.subject, msg.data, headers), exc, 1, traceback=False)
+            self._answer_error(msg, exc, serve)
             return
         attributes = (
             _tracing.attributes(
-                "process",
-                msg.subject,
-                message_type=message.type,
-                message_id=message.message_id,
-                size=len(msg.data),
-                queue=queue,
-                server=self._server(),
+                "process", msg.subject, message=message, size=len(msg.data), queue=queue, server=self._server()
             )
             if traced
             else {}
         )
-        attempt = 0
-        while True:
-            attempt += 1
-            start = time.perf_counter()
-            error: str | None = None
-            try:
-                if traced:
-                    with _tracing.span("process", attributes, parent) as span:
-                        if attempt > 1:
-                            span.set_attribute("messaging.message.delivery_attempt", attempt)
-                        self._call(handler, message, msg, serve)
-                else:
-                    self._call(handler, message, msg, serve)
-                self._count("handled")
-                if traced:
-                    _tracing.consumed_messages.add(1, _tracing.metric_attributes("process", msg.subject))
+
+        def call(attempt: int) -> None:
+            if not traced:
+                self._call(handler, message, msg, serve)
                 return
-            except Exception as exc:
-                error = type(exc).__qualname__
-                if attempt > self.max_retries or self._closing.is_set() or isinstance(exc, HandlerResultError):
-                    self._count("failed")
-                    self._give_up(msg, exc, attempt, serve, message)
-                    return
-                self._count("retried")
-                delay = min(self.retry_backoff * (2 ** (attempt - 1)), self.retry_backoff_max)
-                log.info(
-                    "handler for %r failed (attempt %d), retrying in %.3g s: %s: %s",
-                    msg.subject,
-                    attempt,
-                    delay,
-                    type(exc).__name__,
-                    exc,
-                )
-                if self._closing.wait(delay):  # closing: stop retrying, dead-letter now
-                    self._count("failed")
-                    self._give_up(msg, exc, attempt, serve, message)
-                    return
-            finally:
-                if traced:
-                    _tracing.record_duration(_tracing.process_duration, "process", msg.subject, start, error)
+            with _tracing.process(msg.subject, attributes, parent) as span:
+                if attempt > 1:
+                    span.set_attribute("messaging.message.delivery_attempt", attempt)
+                self._call(handler, message, msg, serve)
+
+        letter = Letter(msg.subject, msg.data, headers, message_id=message.message_id)
+        _, error = self._runner.run(letter, call, self._wait_to_retry)
+        if error is not None:
+            self._answer_error(msg, error, serve)
+
+    def _wait_to_retry(self, delay: float) -> Next:
+        return Next.GIVE_UP if self._closing.wait(delay) else Next.CALL_AGAIN  # closing: dead-letter now
 
     def _call(self, handler: Callable[[Message], Any], message: Message, msg: Msg, serve: bool) -> None:
         result = handler(message)
@@ -315,66 +295,35 @@ class NATSMessageBus:
         if not isinstance(result, Message):
             raise HandlerResultError(f"a serve() handler must return a Message, it returned {type(result).__name__}")
         if msg.reply:
-            headers: dict[str, str] = {}
-            if not _tracing.telemetry_off():
-                _tracing.inject(headers)
-            msg.respond(result.to_json(), headers=headers or None)
+            msg.respond(result.to_json(), headers=self._reply_headers())
 
-    def _give_up(
-        self, msg: Msg, exc: BaseException, attempts: int, serve: bool, message: Message | None = None
-    ) -> None:
-        message_id = message.message_id if message is not None else ""
-        # a handler's error is logged with its traceback; an undecodable message's error is the bus's own
-        exc_info = exc if message is not None else None
-        dlq = self._dlq_for(msg.subject)
-        if dlq is not None:
-            try:
-                # every value of the original headers is kept; a message id with CR or LF fails here
-                headers = dead_letter_headers(
-                    msg.headers,
-                    subject=msg.subject,
-                    attempts=attempts,
-                    error=header_text(str(exc) or type(exc).__name__),
-                    error_type=type(exc).__qualname__,
-                    message_id=message_id,
-                )
-                self._client.publish(dlq, msg.data, headers=headers)
-                self._count("dead_lettered")
-                log.warning(
-                    "dead-lettered message %s from %r to %r after %d attempt(s): %s: %s",
-                    message_id or "(undecodable)",
-                    msg.subject,
-                    dlq,
-                    attempts,
-                    type(exc).__name__,
-                    exc,
-                    exc_info=exc_info,
-                )
-            except Exception as pub_exc:
-                log.error(
-                    "could not dead-letter message %s from %r: %s (original error: %s)",
-                    message_id or "(undecodable)",
-                    msg.subject,
-                    pub_exc,
-                    exc,
-                    exc_info=exc_info,
-                )
-        else:
-            log.error(
-                "dropped message %s from %r after %d attempt(s) (dead letters disabled): %s: %s",
-                message_id or "(undecodable)",
-                msg.subject,
-                attempts,
-                type(exc).__name__,
-                exc,
-                exc_info=exc_info,
-            )
-        if serve and msg.reply:
-            error = Message(type="error", payload={"error": str(exc), "error_type": type(exc).__qualname__})
-            try:
-                msg.respond(error.to_json(), headers={ERROR_HEADER: header_text(str(exc) or type(exc).__name__)})
-            except Exception as reply_exc:
-                log.error("could not send the error reply for %r: %s", msg.subject, reply_exc)
+    def _reply_headers(self) -> dict[str, str] | None:
+        """The headers of a reply: the trace context of the handler's span, if any."""
+        if _tracing.telemetry_off():
+            return None
+        headers: dict[str, str] = {}
+        _tracing.inject(headers)
+        return headers or None
+
+    def _process_span(self, msg: Msg, queue: str) -> AbstractContextManager[Span | None]:
+        """A ``nats.process`` span around the handling of ``msg`` (nothing when telemetry is off)."""
+        if _tracing.telemetry_off():
+            return contextlib.nullcontext()
+        attributes = _tracing.attributes("process", msg.subject, size=len(msg.data), queue=queue, server=self._server())
+        return _tracing.process(msg.subject, attributes, _tracing.extract(msg.headers))
+
+    def _answer_error(self, msg: Msg, exc: BaseException, serve: bool) -> None:
+        """A serve() handler given up on: the requester gets an ``"error"`` Message at once."""
+        if not (serve and msg.reply):
+            return
+        error = Message(type="error", payload={"error": str(exc), "error_type": type(exc).__qualname__})
+        try:
+            msg.respond(error.to_json(), headers={ERROR_HEADER: header_text(str(exc) or type(exc).__name__)})
+        except Exception as reply_exc:
+            log.error("could not send the error reply for %r: %s", msg.subject, reply_exc)
+
+    def _report(self, text: str) -> None:
+        self._client._engine.report(NATSSyncError(f"bus: {text}"))
 
     def jetstream(self, **kwargs: Any) -> BusJetStream:
         """JetStream speaking :class:`Message`: persistent publish with acks and durable consumers
@@ -396,9 +345,7 @@ class NATSMessageBus:
         (``handler(Message) -> Message``), each request traced in a ``nats.process`` span."""
         from beluga_nats_sync.services._bus import add_bus_service
 
-        return add_bus_service(
-            self, _tracing, name, version, description=description, metadata=metadata, queue_group=queue_group
-        )
+        return add_bus_service(self, name, version, description=description, metadata=metadata, queue_group=queue_group)
 
     # -- agents (the Synadia Agent Protocol) ---------------------------------------------------------
     def agents(self) -> Agents:
@@ -408,7 +355,7 @@ class NATSMessageBus:
         from ..agents import Agents
         from ._agents import BusAgentHooks
 
-        return Agents(self._client, hooks=BusAgentHooks(self))
+        return Agents(self._client, hooks=BusAgentHooks(self._server))
 
     def agent_service(self, *, agent: str, owner: str, session_name: str = "default", **options: Any) -> AgentService:
         """An :class:`~beluga_nats_sync.AgentService` on this bus's connection, traced: each prompt's
@@ -418,7 +365,12 @@ class NATSMessageBus:
         from ._agents import BusAgentHooks
 
         return AgentService(
-            nc=self._client, agent=agent, owner=owner, session_name=session_name, hooks=BusAgentHooks(self), **options
+            nc=self._client,
+            agent=agent,
+            owner=owner,
+            session_name=session_name,
+            hooks=BusAgentHooks(self._server),
+            **options,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------------

@@ -44,14 +44,7 @@ class BusJetStream:
         dedup = msg_id if msg_id is not None else message.message_id or None
         if _tracing.telemetry_off():
             return self._js.publish(subject, data, msg_id=dedup, timeout=timeout)
-        attributes = _tracing.attributes(
-            "publish",
-            subject,
-            message_type=message.type,
-            message_id=message.message_id,
-            size=len(data),
-            server=self._server(),
-        )
+        attributes = _tracing.attributes("publish", subject, message=message, size=len(data), server=self._server())
         with _tracing.send("publish", subject, attributes) as headers:
             return self._js.publish(subject, data, headers=headers or None, msg_id=dedup, timeout=timeout)
 
@@ -70,14 +63,9 @@ class BusJetStream:
                 handler(message)
                 return
             attributes = _tracing.attributes(
-                "process",
-                msg.subject,
-                message_type=message.type,
-                message_id=message.message_id,
-                size=len(msg.data),
-                server=self._server(),
+                "process", msg.subject, message=message, size=len(msg.data), server=self._server()
             )
-            with _tracing.span("process", attributes, _tracing.extract(msg.headers)):
+            with _tracing.process(msg.subject, attributes, _tracing.extract(msg.headers)):
                 handler(message)
 
         return self._js.consume(subject, durable=durable, callback=callback, **kwargs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
@@ -22,12 +22,16 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from ..protocol.headers import Headers
 from ._otel import metrics_on, telemetry_off, tracing_on
 
+if TYPE_CHECKING:
+    from ..message import Message
+
 __all__ = [
     "TRACER_NAME",
     "extract",
     "inject",
     "metric_attributes",
     "metrics_on",
+    "process",
     "record_duration",
     "record_error",
     "send",
@@ -98,6 +102,7 @@ def attributes(
     operation: str,
     subject: str,
     *,
+    message: Message | None = None,
     message_type: str | None = None,
     message_id: str | None = None,
     size: int | None = None,
@@ -105,6 +110,8 @@ def attributes(
     timeout_s: float | None = None,
     server: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
+    """The attributes of a span: the guide's and the messaging conventions' (``message`` gives
+    ``message_type`` and ``message_id``)."""
     attrs: dict[str, Any] = {
         "subject": subject,
         "messaging.system": "nats",
@@ -114,6 +121,8 @@ def attributes(
     }
     if subject.startswith("_INBOX."):
         attrs["messaging.destination.temporary"] = True
+    if message is not None:  # its type and id, as ``message_type`` and ``message_id`` would say
+        message_type, message_id = message.type, message.message_id
     if message_type is not None:
         attrs["message_type"] = message_type
     if message_id:
@@ -190,6 +199,25 @@ def send(operation: str, subject: str, attrs: dict[str, Any]) -> Iterator[dict[s
     finally:
         record_duration(operation_duration, operation, subject, start, error)
     sent_messages.add(1, metric_attributes(operation, subject))
+
+
+@contextmanager
+def process(subject: str, attrs: dict[str, Any], parent: Context | None) -> Iterator[Span]:
+    """Around one handler call: a ``nats.process`` span (the child of ``parent``, the context the
+    message carried), its duration and, when the handler returns, one more consumed message. The
+    one way every handler the bus runs is traced: ``subscribe``/``serve``, services, JetStream's
+    ``consume`` and agents."""
+    start = time.perf_counter()
+    error: str | None = None
+    try:
+        with span("process", attrs, parent) as s:
+            yield s
+    except BaseException as exc:
+        error = type(exc).__qualname__
+        raise
+    finally:
+        record_duration(process_duration, "process", subject, start, error)
+    consumed_messages.add(1, metric_attributes("process", subject))
 
 
 def record_error(s: Span, exc: BaseException) -> None:

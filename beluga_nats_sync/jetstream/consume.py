@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .._core.dispatch import Dispatcher
 from .._core.inbox import new_inbox
 from .._core.protocol import check_timeout
-from ..deadletter import dead_letter_headers
+from .._retry import HandlerRunner, Letter, Next, Outcome
 from ..errors import (
     ConsumerNotFoundError,
     JetStreamError,
@@ -30,10 +30,11 @@ from ..errors import (
     NATSTimeoutError,
     StreamNotFoundError,
 )
+from ..protocol.headers import Headers, header_text
 from ._api import left
 from ._worker import DispatchedWorker
 from .api import JetStreamLike
-from .msg import JetStreamMsg, MsgMetadata, parse_metadata
+from .msg import JetStreamMsg, parse_metadata
 from .types import AckPolicy, ConsumerConfig, ConsumerInfo
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ log = logging.getLogger("beluga_nats_sync")
 
 JsCallback = Callable[[JetStreamMsg], Any]
 
-_MAX_ERROR_TEXT = 512
 _RETRY_PAUSES = (0.1, 0.25, 0.5, 1.0, 2.0)  # after a failed pull, before asking again
 
 
@@ -133,6 +133,20 @@ class ConsumeHandle(DispatchedWorker):
         self.dead_letter_subject = dead_letter_subject
         self._dead_letter_stored = dead_letter_stored
         self._expires = expires
+        # the one dead-letter vocabulary (beluga_nats_sync.deadletter), plus, until the next release,
+        # the names these dead letters had before; the original headers are kept, less the nats ones
+        self._runner = HandlerRunner(
+            max_attempts=max_deliver,
+            delay=lambda attempt: self.backoff[min(attempt, len(self.backoff)) - 1],
+            dead_letter_subject=lambda _: self.dead_letter_subject,
+            publish=self._publish_dead_letter,
+            report=self._report,
+            count=self._count,
+            log=log,
+            catch=(BaseException,),
+            deprecated_names=True,
+            drop="Nats-",
+        )
         self._heartbeat = min(max(expires / 4, 0.05), 5.0)
         self._next_subject = f"{js.api_prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
         self._disp: Dispatcher[JetStreamMsg] = Dispatcher(
@@ -277,74 +291,65 @@ class ConsumeHandle(DispatchedWorker):
         md = parse_metadata(msg.reply)
         if md is None:  # not from a consumer: nothing to answer
             return
+        letter = Letter(
+            msg.subject,
+            msg.data,
+            msg.headers,
+            message_id=(msg.headers or {}).get("Nats-Msg-Id") or "",
+            stream=md.stream,
+            consumer=md.consumer,
+            stream_seq=md.sequence,
+        )
         if md.num_delivered > self.max_deliver:  # earlier attempts ran out (crash, ack_wait)
-            self._dead_letter(msg, md, f"max_deliver ({self.max_deliver}) reached without an acknowledgement")
+            reason = f"max_deliver ({self.max_deliver}) reached without an acknowledgement"
+            self._settle(msg, self._runner.give_up(letter, None, md.num_delivered, reason), reason)
             return
         self.delivered += 1
+        outcome, error = self._runner.run(
+            letter, lambda _: self._call(msg), lambda delay: self._redeliver(msg, delay), md.num_delivered
+        )
+        if outcome is Outcome.HANDLED:
+            if not msg.is_acked and self._answer(msg.ack):
+                self.acked += 1
+        elif outcome is not Outcome.REDELIVERED:
+            self._settle(msg, outcome, header_text(str(error) or type(error).__name__))
+
+    def _call(self, msg: JetStreamMsg) -> None:
         try:
             self._callback(msg)
         except BaseException as exc:  # SystemExit and the like in a handler must not end consuming
             self.errors += 1
             self._engine.count_callback_error()
-            log.warning(
-                "consume %r: callback raised on stream %s seq %d (delivery %d of %d): %r",
-                self.durable,
-                md.stream,
-                md.sequence,
-                md.num_delivered,
-                self.max_deliver,
-                exc,
-                exc_info=True,
-            )
-            if msg.is_acked:
+            if msg.is_acked:  # the callback answered the message itself: nothing left to do
+                log.info("consume %r: callback raised after answering its message: %r", self.durable, exc)
                 return
-            if md.num_delivered >= self.max_deliver:
-                self._dead_letter(msg, md, f"{type(exc).__name__}: {exc}", type(exc).__qualname__)
-            else:
-                delay = self.backoff[min(md.num_delivered, len(self.backoff)) - 1]
-                if self._answer(msg.nak, delay):
-                    self.naked += 1
-            return
-        if not msg.is_acked and self._answer(msg.ack):
-            self.acked += 1
+            raise
 
-    def _dead_letter(self, msg: JetStreamMsg, md: MsgMetadata, error: str, error_type: str = "") -> None:
-        text = " ".join(error.split())[:_MAX_ERROR_TEXT] or "error"
-        dlq = self.dead_letter_subject
-        if dlq is not None:
-            # the one dead-letter vocabulary (beluga_nats_sync.deadletter), plus, until the next
-            # release, the names these dead letters had before; every value of the original
-            # headers is kept, except the nats ones
-            headers = dead_letter_headers(
-                msg.headers,
-                subject=msg.subject,
-                attempts=md.num_delivered,
-                error=text,
-                error_type=error_type,
-                message_id=(msg.headers or {}).get("Nats-Msg-Id") or "",
-                stream=md.stream,
-                consumer=md.consumer,
-                stream_seq=md.sequence,
-                deprecated_names=True,
-                drop="Nats-",
-            )
-            try:
-                # the id makes a repeated dead-lettering of this message a duplicate, not a copy
-                self._js._publish_dead_letter(
-                    dlq, msg.data, headers, f"dlq.{md.stream}.{md.consumer}.{md.sequence}", self._dead_letter_stored
-                )
-            except Exception as exc:
-                # keep the message: it comes back after the longest backoff and is tried again
-                self._engine.report(
-                    JetStreamError(
-                        f"consume {self.durable!r}: dead-lettering seq {md.sequence} to {dlq!r} failed: {exc}"
-                    )
-                )
-                if self._answer(msg.nak, self.backoff[-1]):
-                    self.naked += 1
-                return
-        if self._answer(msg.term, f"dead-lettered: {text}"[:200]):
+    def _redeliver(self, msg: JetStreamMsg, delay: float) -> Next:
+        if self._answer(msg.nak, delay):
+            self.naked += 1
+        return Next.REDELIVERED
+
+    def _settle(self, msg: JetStreamMsg, outcome: Outcome, text: str) -> None:
+        """A message given up on: terminated, or, when its dead letter could not be published,
+        kept (nak'ed with the longest backoff) to be tried again."""
+        if outcome is Outcome.NOT_DEAD_LETTERED:
+            if self._answer(msg.nak, self.backoff[-1]):
+                self.naked += 1
+            return
+        self._answer(msg.term, f"dead-lettered: {text}"[:200])
+
+    def _count(self, name: str) -> None:
+        if name == "dead_lettered":
             self.dead_lettered += 1
+
+    def _publish_dead_letter(self, dlq: str, letter: Letter, headers: Headers) -> None:
+        # the id makes a repeated dead-lettering of this message a duplicate, not a copy
+        msg_id = f"dlq.{letter.stream}.{letter.consumer}.{letter.stream_seq}"
+        self._js._publish_dead_letter(dlq, letter.data, headers, msg_id, self._dead_letter_stored)
+
+    def _report(self, text: str) -> None:
+        self._engine.report(JetStreamError(f"consume {self.durable!r}: {text}"))
 
     def _answer(self, fn: Callable[..., None], *args: Any) -> bool:
         try:

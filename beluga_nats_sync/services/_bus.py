@@ -8,7 +8,6 @@ the protocol's error headers and, as the body, an ``"error"`` Message like ``ser
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -21,8 +20,6 @@ from ._protocol import check_prefix, check_queue_group
 from ._service import Service, ServiceError, ServiceRequest, resolve_queue_group
 
 if TYPE_CHECKING:
-    from types import ModuleType
-
     from opentelemetry.trace import Span
 
     from ._surface import ServiceBus
@@ -35,35 +32,16 @@ MessageServiceHandler = Callable[[Message], Message]
 class _MessageEndpoint:
     """Turns a ServiceRequest into a Message for the handler and its returned Message into the answer."""
 
-    __slots__ = ("bus", "handler", "queue", "tracing")
+    __slots__ = ("bus", "handler", "queue")
 
-    def __init__(self, bus: ServiceBus, tracing: ModuleType, handler: MessageServiceHandler, queue: str) -> None:
+    def __init__(self, bus: ServiceBus, handler: MessageServiceHandler, queue: str) -> None:
         self.bus = bus
-        self.tracing = tracing  # the bus's own tracing module: spans and metrics as serve() makes them
         self.handler = handler
         self.queue = queue
 
     def __call__(self, req: ServiceRequest) -> None:
-        _tracing = self.tracing
-        if _tracing.telemetry_off():
-            self._answer(req, None)
-            return
-        msg = req.msg
-        parent = _tracing.extract(msg.headers)
-        attributes = _tracing.attributes(
-            "process", msg.subject, size=len(msg.data), queue=self.queue, server=self.bus._server()
-        )
-        start = time.perf_counter()
-        error: str | None = None
-        try:
-            with _tracing.span("process", attributes, parent) as span:
-                self._answer(req, span)
-        except Exception as exc:
-            error = type(exc).__qualname__
-            raise
-        finally:
-            _tracing.record_duration(_tracing.process_duration, "process", msg.subject, start, error)
-        _tracing.consumed_messages.add(1, _tracing.metric_attributes("process", msg.subject))
+        with self.bus._process_span(req.msg, self.queue) as span:  # the bus's, as serve() makes them
+            self._answer(req, span)
 
     def _answer(self, req: ServiceRequest, span: Span | None) -> None:
         try:
@@ -88,16 +66,12 @@ class _MessageEndpoint:
                 req.respond_error(code, text, body.to_json())
             raise
         if req.reply:
-            headers: dict[str, str] = {}
-            if span is not None:
-                self.tracing.inject(headers)
-            req.respond(result.to_json(), headers or None)
+            req.respond(result.to_json(), self.bus._reply_headers() if span is not None else None)
         self.bus._count("handled")
 
 
 class _BusAdder:
     _bus: ServiceBus
-    _tracing: ModuleType
     _service: Service
     _prefix: str
     _queue_group: str | None
@@ -115,7 +89,7 @@ class _BusAdder:
         returns the reply :class:`Message`; as :meth:`Service.add_endpoint` otherwise."""
         check_handler(handler, "handler", "a Message and returns the reply Message")
         queue = resolve_queue_group(queue_group, self._queue_group)
-        wrapped = _MessageEndpoint(self._bus, self._tracing, handler, queue)
+        wrapped = _MessageEndpoint(self._bus, handler, queue)
         self._service._add(self._prefix, name, wrapped, subject, queue, None, metadata)
 
     def add_group(self, name: str, *, queue_group: str | None = None) -> BusServiceGroup:
@@ -124,17 +98,14 @@ class _BusAdder:
         qg = check_queue_group(queue_group)
         prefix = f"{self._prefix}.{name}" if self._prefix else name
         qg = qg if qg is not None else self._queue_group
-        return BusServiceGroup(self._bus, self._tracing, self._service, prefix, qg)
+        return BusServiceGroup(self._bus, self._service, prefix, qg)
 
 
 class BusServiceGroup(_BusAdder):
     """Message endpoints under a common subject prefix. Made by :meth:`BusService.add_group`."""
 
-    def __init__(
-        self, bus: ServiceBus, tracing: ModuleType, service: Service, prefix: str, queue_group: str | None
-    ) -> None:
+    def __init__(self, bus: ServiceBus, service: Service, prefix: str, queue_group: str | None) -> None:
         self._bus = bus
-        self._tracing = tracing
         self._service = service
         self._prefix = prefix
         self._queue_group = queue_group
@@ -149,9 +120,8 @@ class BusService(_BusAdder):
     Made by :meth:`NATSMessageBus.add_service`; a context manager that stops it on exit.
     """
 
-    def __init__(self, bus: ServiceBus, tracing: ModuleType, service: Service) -> None:
+    def __init__(self, bus: ServiceBus, service: Service) -> None:
         self._bus = bus
-        self._tracing = tracing
         self._service = service
         self._prefix = ""
         self._queue_group = service._queue_group
@@ -205,7 +175,6 @@ class BusService(_BusAdder):
 
 def add_bus_service(
     bus: ServiceBus,
-    tracing: ModuleType,
     name: str,
     version: str,
     *,
@@ -213,7 +182,7 @@ def add_bus_service(
     metadata: Mapping[str, str] | None = None,
     queue_group: str | None = None,
 ) -> BusService:
-    """Start a service on the bus's client whose endpoints speak Message, traced with ``tracing``
-    (the bus's tracing module, so that its spans and metrics are the ones ``serve()`` makes)."""
+    """Start a service on the bus's client whose endpoints speak Message, traced by the bus (its
+    spans and metrics are the ones ``serve()`` makes)."""
     svc = Service(bus.client, name, version, description=description, metadata=metadata, queue_group=queue_group)
-    return BusService(bus, tracing, svc)
+    return BusService(bus, svc)

@@ -7,6 +7,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from opentelemetry.trace import Span
+
     from .._core.msg import Msg
     from .._core.options import Options
     from .._core.subscription import Subscription
@@ -61,3 +65,10 @@ class ServiceBus(Protocol):
     def _count(self, name: str, n: int = 1) -> None: ...
 
     def _server(self) -> tuple[str, int] | None: ...
+
+    def _process_span(self, msg: Msg, queue: str) -> AbstractContextManager[Span | None]:
+        """A ``nats.process`` span around the handling of ``msg``, or nothing (None) when
+        telemetry is off."""
+
+    def _reply_headers(self) -> dict[str, str] | None:
+        """The headers a reply carries: the current trace context, if any."""

@@ -119,3 +119,21 @@ def test_handler_errors_are_logged_with_their_traceback(
     assert "_explode" in caplog.text and "deep inside the handler" in caplog.text  # the traceback itself
     retry = [r for r in caplog.records if r.levelno == logging.INFO and "retrying" in r.getMessage()]
     assert len(retry) == 1 and "ValueError" in retry[0].getMessage()
+
+
+def test_a_dead_letter_that_cannot_be_published_reaches_error_cb(nats_server: EmbeddedServer) -> None:
+    """Not dropped without a trace: counted as failed, logged, and reported through error_cb."""
+    errors: list[BaseException] = []
+    with (
+        bns.Client(nats_server.url, error_cb=errors.append).connect() as client,
+        bns.NATSMessageBus(client, max_retries=0) as bus,
+    ):
+        bus.subscribe("bus.unlettered", _explode)
+        client.flush(2.0)
+        # the id comes from the sender's JSON; it cannot be a dead letter's header line
+        bus.publish("bus.unlettered", bns.Message(type="t", message_id="two\nlines"))
+        wait_for(lambda: errors, what="the error reported")
+        assert bus.stats.failed == 1 and bus.stats.dead_lettered == 0
+    (error,) = errors
+    assert isinstance(error, bns.NATSSyncError)
+    assert "'bus.unlettered'" in str(error) and "'bus.unlettered.dlq'" in str(error)

@@ -163,7 +163,7 @@ def test_jetstream_dead_letters_keep_every_value(client: bns.Client, js: tuple[J
     assert dead.headers.get_all("Tag") == ["x", "y", "z"]
     assert dead.headers["Beluga-Msg-Id"] == "orig" and "Nats-Msg-Id" not in dead.headers
     assert dead.headers.get_all("Beluga-Message-Id") == ["orig"]  # the one vocabulary, written once
-    assert dead.headers["Beluga-Error"] == "ValueError: no"
+    assert (dead.headers["Beluga-Error"], dead.headers["Beluga-Error-Type"]) == ("no", "ValueError")
 
 
 def test_bus_dead_letters_keep_every_value(nats_server: EmbeddedServer, client: bns.Client) -> None:
