@@ -266,6 +266,7 @@ def test_tail_and_the_notebook_show_every_value(client: bns.Client, make_client:
     assert result[0][0]["headers"] == {"T": ["1", "2"], "One": "o"}
 
     sub = client.subscribe(subject)
+    client.flush(5.0)  # the server has the subscription before the other connection publishes
     publisher.publish(subject, b"x", headers={"T": ["first-value", "second-value"]})
     html = sub.next_msg(5.0)._repr_html_()
     assert "first-value" in html and "second-value" in html
