@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import ssl
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -300,3 +301,52 @@ def test_reconnect_to_a_server_without_tls_is_refused(certs: Certs) -> None:
     finally:
         nc.close(timeout=5.0)
         tls_srv.cleanup()
+
+
+def test_large_and_small_messages_from_many_threads_arrive_whole_and_in_order_over_tls(
+    tls_server: EmbeddedServer, certs: Certs
+) -> None:
+    """Large messages are encrypted and written by the publishing threads themselves (waiting for
+    the socket when it is busy), small ones by the I/O thread: one TLS stream, in order."""
+    n_threads, per_thread = 4, 60
+    sizes = (16, 40 * 1024, 300 * 1024, 100)
+    got: dict[int, list[int]] = {}
+    count = [0]
+    bad: list[str] = []
+
+    def body(k: int, i: int) -> bytes:
+        return b"%d.%d." % (k, i) + bytes([(k * 31 + i) % 251]) * sizes[i % len(sizes)]
+
+    def on_msg(m: bns.Msg) -> None:
+        k, i, _ = m.data.split(b".", 2)
+        if m.data != body(int(k), int(i)):
+            bad.append(f"{int(k)}.{int(i)} damaged")
+        got.setdefault(int(k), []).append(int(i))
+        count[0] += 1
+
+    opts = dict(tls_ca_file=certs.ca_file, timeout=10.0)
+    with bns.connect(tls_url(tls_server), **opts) as rx, bns.connect(tls_url(tls_server), **opts) as tx:  # type: ignore[arg-type]
+        rx.subscribe("tls.bulk", on_msg, pending_msgs_limit=10**5, pending_bytes_limit=1 << 30)
+        rx.subscribe("tls.ask", lambda m: m.respond(m.data))
+        rx.flush(5.0)
+        failures: list[BaseException] = []
+
+        def publisher(k: int) -> None:
+            try:
+                for i in range(per_thread):
+                    tx.publish("tls.bulk", body(k, i))
+                    if i % 15 == 4:
+                        assert tx.request("tls.ask", b"%d" % i, timeout=10.0).data == b"%d" % i
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=publisher, args=(k,)) for k in range(n_threads)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60.0)
+        assert not failures, failures
+        tx.flush(10.0)
+        wait_for(lambda: count[0] >= n_threads * per_thread, 30.0, "every message")
+    assert bad == []
+    assert {k: got[k] for k in range(n_threads)} == {k: list(range(per_thread)) for k in range(n_threads)}
