@@ -81,6 +81,10 @@ def subject_matches(pattern: str, subject: str) -> bool:
     return len(p) == len(s)
 
 
+_Pub = tuple[str, str, bytes, bytes]  # subject, reply, header block, payload
+_Delivery = tuple[int, str, str, bytes, bytes]  # sid, subject, reply, header block, payload
+
+
 class _Interest(NamedTuple):
     transport: MemoryTransport
     sid: int
@@ -142,35 +146,35 @@ class MemoryServer:
                 i for i in self._interest if not (i.transport is transport and (sid is None or i.sid == sid))
             ]
 
-    def _route(self, sender: MemoryTransport, subject: str, reply: str, hblock: bytes, payload: bytes) -> None:
-        """Hand one published message to every matching subscription (one per queue group), on
-        each receiver's I/O thread; under the lock, so that every receiver sees the messages of one
-        sender in the order they were published."""
+    def _route(self, sender: MemoryTransport, commands: list[_Pub]) -> None:
+        """Hand published messages to every matching subscription (one per queue group), on each
+        receiver's I/O thread (one hop per receiver for the whole batch); under the lock, so that
+        every receiver sees the messages of one sender in the order they were published."""
+        out: dict[MemoryTransport, list[_Delivery]] = {}
         with self._lock:
-            plain: list[_Interest] = []
-            groups: dict[str, list[_Interest]] = {}
-            for i in self._interest:
-                if subject_matches(i.subject, subject):
-                    if i.queue:
-                        groups.setdefault(i.queue, []).append(i)
-                    else:
-                        plain.append(i)
-            for queue, members in groups.items():
-                turn = next(self._turns.setdefault((queue, subject), itertools.count()))
-                plain.append(members[turn % len(members)])
-            if plain:
+            for subject, reply, hblock, payload in commands:
+                plain: list[_Interest] = []
+                groups: dict[str, list[_Interest]] = {}
+                for i in self._interest:
+                    if subject_matches(i.subject, subject):
+                        if i.queue:
+                            groups.setdefault(i.queue, []).append(i)
+                        else:
+                            plain.append(i)
+                for queue, members in groups.items():
+                    turn = next(self._turns.setdefault((queue, subject), itertools.count()))
+                    plain.append(members[turn % len(members)])
+                if not plain and reply:
+                    if subject.startswith("$JS.API."):
+                        answer: _Pub = (reply, "", b"", _NO_JETSTREAM)
+                    else:  # the server's "no responders" answer, to the requester only
+                        answer = (reply, "", b"NATS/1.0 503\r\n\r\n", b"")
+                    plain = [i for i in self._interest if i.transport is sender and subject_matches(i.subject, reply)]
+                    subject, reply, hblock, payload = answer
                 for i in plain:
-                    i.transport.receive(i.sid, subject, payload, reply, hblock)
-                return
-            if not reply:
-                return
-            if subject.startswith("$JS.API."):
-                answer: tuple[bytes, bytes] = (b"", _NO_JETSTREAM)
-            else:  # the server's "no responders" answer, to the requester only
-                answer = (b"NATS/1.0 503\r\n\r\n", b"")
-            for i in self._interest:
-                if i.transport is sender and subject_matches(i.subject, reply):
-                    i.transport.receive(i.sid, reply, answer[1], "", answer[0])
+                    out.setdefault(i.transport, []).append((i.sid, subject, reply, hblock, payload))
+            for transport, deliveries in out.items():
+                transport.receive(deliveries)
 
 
 class _Sub:
@@ -232,13 +236,12 @@ class MemoryTransport:
         return False  # everything is written by the I/O thread, through write()
 
     def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
-        while chunks:
-            self._buf += chunks.popleft()
-        while self._connected:
-            command = self._next_command()
-            if command is None:
-                break
-            self.server._route(self, *command)
+        data = self._buf + b"".join(chunks)
+        chunks.clear()
+        commands, pos = self._parse(data)
+        self._buf = data[pos:]
+        if commands and self._connected:
+            self.server._route(self, commands)
         return False
 
     async def drain_writes(self) -> None:
@@ -276,30 +279,31 @@ class MemoryTransport:
         self._subs.clear()
 
     # -- from the server -----------------------------------------------------------------------
-    def receive(self, sid: int, subject: str, payload: bytes, reply: str, hblock: bytes) -> None:
-        """Any thread: schedule a delivery on this client's I/O thread."""
+    def receive(self, deliveries: list[_Delivery]) -> None:
+        """Any thread: schedule deliveries on this client's I/O thread."""
         loop = self._loop
         if loop is None or not self._connected:
             return
         with contextlib.suppress(RuntimeError):  # the loop is closed: the client is closing
-            loop.call_soon_threadsafe(self._deliver, sid, subject, payload, reply, hblock)
+            loop.call_soon_threadsafe(self._deliver, deliveries)
 
-    def _deliver(self, sid: int, subject: str, payload: bytes, reply: str, hblock: bytes) -> None:
-        sub = self._subs.get(sid)
-        if sub is None:
-            return  # unsubscribed while the server was sending it
-        self._in_msgs += 1
-        self._in_bytes += len(payload)
-        sub.received += 1
-        if sub.max and sub.received >= sub.max:
-            self._drop(sid)
-        headers: Headers | None = None
-        if hblock:
-            headers = decode_headers(hblock)  # a fresh object for each receiver, as from the wire
-            status = headers.status
-            if status is not None:  # shown as keys too, as the engine shows a status line
-                _show_status(headers, status)
-        sub.deliver(subject, payload, reply, headers)
+    def _deliver(self, deliveries: list[_Delivery]) -> None:
+        for sid, subject, reply, hblock, payload in deliveries:
+            sub = self._subs.get(sid)
+            if sub is None:
+                continue  # unsubscribed while the server was sending it
+            self._in_msgs += 1
+            self._in_bytes += len(payload)
+            sub.received += 1
+            if sub.max and sub.received >= sub.max:
+                self._drop(sid)
+            headers: Headers | None = None
+            if hblock:
+                headers = decode_headers(hblock)  # a fresh object for each receiver, as from the wire
+                status = headers.status
+                if status is not None:  # shown as keys too, as the engine shows a status line
+                    _show_status(headers, status)
+            sub.deliver(subject, payload, reply, headers)
 
     def _drop(self, sid: int) -> None:
         self._subs.pop(sid, None)
@@ -311,30 +315,32 @@ class MemoryTransport:
         asyncio.get_running_loop().call_soon(done.set_result, None)
         await done
 
-    def _next_command(self) -> tuple[str, str, bytes, bytes] | None:
-        """``(subject, reply, header block, payload)`` of the next whole command, or None."""
-        end = self._buf.find(b"\r\n")
-        if end < 0:
-            return None
-        line = self._buf[:end]
-        parts = line.split()
-        verb = parts[0].upper() if parts else b""
-        start = end + 2
-        if verb == b"PUB" and len(parts) in (3, 4):
-            hsize, total = 0, int(parts[-1])
-        elif verb == b"HPUB" and len(parts) in (4, 5):
-            hsize, total = int(parts[-2]), int(parts[-1])
-        else:
-            self._buf = b""
-            self._events.on_error(ProtocolError("the in-memory server takes only PUB and HPUB commands", line[:64]))
-            return None
-        if len(self._buf) < start + total + 2:
-            return None
-        body = self._buf[start : start + total]
-        self._buf = self._buf[start + total + 2 :]
-        subject = parts[1].decode()
-        reply = parts[2].decode() if len(parts) == (4 if verb == b"PUB" else 5) else ""
-        return subject, reply, body[:hsize], body[hsize:]
+    def _parse(self, data: bytes) -> tuple[list[_Pub], int]:
+        """The whole ``PUB``/``HPUB`` commands in ``data``, and where the first incomplete one starts."""
+        commands: list[_Pub] = []
+        pos = 0
+        while True:
+            end = data.find(b"\r\n", pos)
+            if end < 0:
+                return commands, pos
+            line = data[pos:end]
+            parts = line.split()
+            verb = parts[0].upper() if parts else b""
+            if verb == b"PUB" and len(parts) in (3, 4):
+                hsize, total, with_reply = 0, int(parts[-1]), len(parts) == 4
+            elif verb == b"HPUB" and len(parts) in (4, 5):
+                hsize, total, with_reply = int(parts[-2]), int(parts[-1]), len(parts) == 5
+            else:
+                self._events.on_error(ProtocolError("the in-memory server takes only PUB and HPUB commands", line[:64]))
+                return commands, len(data)
+            start = end + 2
+            if len(data) < start + total + 2:
+                return commands, pos
+            reply = parts[2].decode() if with_reply else ""
+            commands.append(
+                (parts[1].decode(), reply, data[start : start + hsize], data[start + hsize : start + total])
+            )
+            pos = start + total + 2
 
 
 def _show_status(headers: Headers, status: Status) -> None:
