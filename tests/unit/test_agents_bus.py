@@ -15,15 +15,15 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import beluga_nats_sync as bns
 from beluga_nats_sync.agents import AgentServiceError, Envelope, PromptStream
-from beluga_nats_sync.server import EmbeddedServer
+from beluga_nats_sync.testing import MemoryServer
 
 from helpers import wait_for
 
 
 @pytest.fixture
-def buses(nats_server: EmbeddedServer) -> Iterator[tuple[bns.NATSMessageBus, bns.NATSMessageBus]]:
-    host = bns.NATSMessageBus(nats_server.url, name="agent-host")
-    caller = bns.NATSMessageBus(nats_server.url, name="agent-caller")
+def buses(memory_server: MemoryServer) -> Iterator[tuple[bns.NATSMessageBus, bns.NATSMessageBus]]:
+    host = bns.NATSMessageBus(memory_server.connect(name="agent-host"))
+    caller = bns.NATSMessageBus(memory_server.connect(name="agent-caller"))
     yield host, caller
     caller.close()
     host.close()
