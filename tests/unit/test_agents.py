@@ -201,7 +201,8 @@ def test_checks_before_sending(serve: Callable[..., AgentService], agents: Agent
     roomier = attrs.evolve(big.info, prompt_endpoint=attrs.evolve(big.info.prompt_endpoint, max_payload=10**9))
     with pytest.raises(PromptTooLargeError, match="server"):
         Agent(client, roomier).prompt("x" * (client.max_payload + 10))
-    stats = svc._service.stats() if svc._service else {}  # nothing reached the host
+    # private: AgentService shows no statistics of its own; its service's say nothing reached the host
+    stats = svc._service.stats() if svc._service else {}
     assert [e["num_requests"] for e in stats["endpoints"] if e["name"] == "prompt"] == [0]
 
 

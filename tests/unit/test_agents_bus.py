@@ -114,6 +114,7 @@ def test_the_trace_headers_count_against_the_servers_max_payload(
         (agent,) = agents.discover(agent=name)
         limit = caller.client.max_payload
         roomy = attrs.evolve(agent.info, prompt_endpoint=attrs.evolve(agent.info.prompt_endpoint, max_payload=None))
+        # private: an Agent made by hand traces only with the bus's hooks, which only Agents holds
         traced = Agent(caller.client, roomy, agents._hooks)
         text = "x" * (limit - len('{"prompt":""}') - 20)  # fits alone, not with a traceparent
         with pytest.raises(PromptTooLargeError, match="server"):
