@@ -97,7 +97,7 @@ class MemoryServer:
 
     ``max_payload`` is what it tells its clients (``Client.max_payload``; a larger publish raises
     :class:`~beluga_nats_sync.PayloadTooLargeError`). ``name`` shows in ``Client.connected_url``
-    (``memory://<name>``). Thread-safe; it starts no thread and holds nothing to close.
+    (``memory://<name>:0``). Thread-safe; it starts no thread and holds nothing to close.
     """
 
     def __init__(self, *, max_payload: int = DEFAULT_MAX_PAYLOAD, name: str = "memory") -> None:
@@ -109,7 +109,7 @@ class MemoryServer:
         self.name = name
         self._lock = threading.Lock()
         self._interest: list[_Interest] = []
-        self._turns: dict[tuple[str, str], itertools.count[int]] = {}  # queue group turns
+        self._turns: dict[str, itertools.count[int]] = {}  # whose turn it is, in each queue group
 
     def transport(self, options: Options, events: TransportEvents) -> MemoryTransport:
         """The transport factory to give a client: ``bns.connect(transport=server.transport)``."""
@@ -162,7 +162,7 @@ class MemoryServer:
                         else:
                             plain.append(i)
                 for queue, members in groups.items():
-                    turn = next(self._turns.setdefault((queue, subject), itertools.count()))
+                    turn = next(self._turns.setdefault(queue, itertools.count()))
                     plain.append(members[turn % len(members)])
                 if not plain and reply:
                     if subject.startswith("$JS.API."):
