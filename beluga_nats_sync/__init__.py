@@ -13,6 +13,7 @@ in order on their own threads, and every blocking call is bounded by a timeout::
 
 import typing as _typing  # no `from __future__ import annotations`: it would show in dir()
 
+from . import testing as testing  # bns.testing: the in-memory server for tests
 from ._client import Client, connect
 from ._context import NatsContext
 from ._core.lifetime import ConnState

@@ -13,7 +13,7 @@ import attrs
 
 from ._context import NatsContext
 from ._context import resolve as resolve_context
-from ._core.connection import Connection, ConnState, finalize_connection
+from ._core.connection import Connection, ConnState, TransportFactory, finalize_connection
 from ._core.inbox import new_inbox
 from ._core.msg import Msg
 from ._core.options import Options, ServersArg, redact_url, refuse_unknown_keywords
@@ -41,10 +41,21 @@ class Client:
     :func:`beluga_nats_sync.connect` does both, and says where settings come from when no
     ``servers`` are given (``context=``, ``$NATS_CONTEXT``, ``$NATS_URL``, the selected context).
     Every method is safe to call from any thread, including from inside a subscription callback.
+
+    ``transport`` replaces the connection to a server: a factory called as
+    ``transport(options, events)`` on connect, returning the transport the client runs on. Tests
+    give ``server.transport`` of a :class:`beluga_nats_sync.testing.MemoryServer` to run clients
+    with no ``nats-server``; with a transport and no ``context``, no NATS context is read.
     """
 
     def __init__(
-        self, servers: ServersArg = None, *, options: Options | None = None, context: str | None = None, **kwargs: Any
+        self,
+        servers: ServersArg = None,
+        *,
+        options: Options | None = None,
+        context: str | None = None,
+        transport: TransportFactory | None = None,
+        **kwargs: Any,
     ) -> None:
         extra: dict[str, Any] = dict(kwargs)
         if servers is not None:
@@ -55,8 +66,16 @@ class Client:
             unknown="unknown client option",
             accepted="the options are the fields of beluga_nats_sync.Options (name, timeout, reconnect_wait, ...)",
         )
+        if transport is not None and not callable(transport):
+            raise TypeError(
+                f"transport must be a factory called as transport(options, events), such as "
+                f"beluga_nats_sync.testing.MemoryServer().transport; got {type(transport).__name__}"
+            )
         self._context: NatsContext | None = None
-        if options is None:  # explicit arguments, then $NATS_CONTEXT/$NATS_URL, then the selected context
+        self._transport: TransportFactory = transport if transport is not None else create_transport
+        if options is None and transport is not None and context is None:
+            options = Options(**extra)  # no server to find: the environment's contexts do not apply
+        elif options is None:  # explicit arguments, then $NATS_CONTEXT/$NATS_URL, then the selected context
             extra, self._context = resolve_context(extra, context)
             options = Options(**extra)
         elif context is not None:
@@ -75,7 +94,7 @@ class Client:
         if self._e is not None:
             raise RuntimeError("connect() was already called on this client; make a new Client to reconnect")
         t = check_timeout(timeout, self._options.connect_timeout, "connect timeout", wait=True)
-        engine = Connection(self._options, create_transport)
+        engine = Connection(self._options, self._transport)
         self._e = engine
         try:
             engine.connect(t)
@@ -343,7 +362,12 @@ class Client:
 
 
 def connect(
-    servers: ServersArg = None, *, timeout: float | None = None, context: str | None = None, **options: Any
+    servers: ServersArg = None,
+    *,
+    timeout: float | None = None,
+    context: str | None = None,
+    transport: TransportFactory | None = None,
+    **options: Any,
 ) -> Client:
     """Connect to NATS and return a connected :class:`Client`.
 
@@ -354,5 +378,6 @@ def connect(
     ``$NATS_URL`` when set), else ``$NATS_URL``, else the context selected with
     ``nats context select``, else ``nats://localhost:4222``. A context that cannot be used
     raises :class:`ContextError` (:class:`ContextNotFoundError` for a missing context or file).
+    ``transport`` is as for :class:`Client` (``beluga_nats_sync.testing`` for tests without a server).
     """
-    return Client(servers, context=context, **options).connect(timeout)
+    return Client(servers, context=context, transport=transport, **options).connect(timeout)

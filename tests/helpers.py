@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
+
+import pytest
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
@@ -98,3 +102,54 @@ def subject_matches(pattern: str, subject: str) -> bool:
         if i >= len(s) or (tok != "*" and tok != s[i]):
             return False
     return len(p) == len(s)
+
+
+# -- Ctrl-C in the middle of a blocking call ------------------------------------------------------
+
+_POLL = 0.005
+
+
+def _stack(ident: int) -> list[tuple[str, int]]:
+    frame = sys._current_frames().get(ident)
+    out = []
+    while frame is not None:
+        out.append((frame.f_code.co_name, frame.f_lineno))
+        frame = frame.f_back
+    return out
+
+
+def interrupt_when_blocked_in(func_name: str, timeout: float = 20.0) -> dict[str, float]:
+    """Start a thread that sends SIGINT to the main thread once it is blocked inside ``func_name``.
+
+    Returns a dict that gets ``sent_at`` (monotonic time of the signal).
+    """
+    main = threading.main_thread().ident
+    assert main == threading.get_ident(), "these tests must run on the main thread"
+    info: dict[str, float] = {}
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        previous: tuple[str, int] | None = None
+        while time.monotonic() < deadline:
+            stack = _stack(main)
+            inside = any(name == func_name for name, _ in stack)
+            innermost = stack[0] if stack else None
+            if inside and innermost is not None and innermost == previous:
+                info["sent_at"] = time.monotonic()
+                signal.pthread_kill(main, signal.SIGINT)
+                return
+            previous = innermost if inside else None
+            time.sleep(_POLL)  # polling another thread's stack: there is no event to wait on
+
+    threading.Thread(target=watch, name="test-interrupter", daemon=True).start()
+    return info
+
+
+def interrupted(call: Callable[[], object], func_name: str) -> float:
+    """Run ``call`` (which must block), interrupt it inside ``func_name``; return seconds to stop."""
+    info = interrupt_when_blocked_in(func_name)
+    with pytest.raises(KeyboardInterrupt):
+        call()
+    stopped = time.monotonic()
+    assert "sent_at" in info, f"the call never blocked in {func_name}()"
+    return stopped - info["sent_at"]

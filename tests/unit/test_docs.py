@@ -34,6 +34,7 @@ PUBLIC_MODULES = [
     "beluga_nats_sync.compat.pynats2",
     "beluga_nats_sync.services",
     "beluga_nats_sync.agents",
+    "beluga_nats_sync.testing",
 ]
 _DIRECTIVE = re.compile(r"^:::\s*([\w.]+)\s*$", re.M)
 

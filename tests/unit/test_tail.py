@@ -12,6 +12,7 @@ from datetime import timezone
 import pytest
 
 import beluga_nats_sync as bns
+from beluga_nats_sync.testing import MemoryServer
 
 from helpers import wait_for
 
@@ -37,7 +38,9 @@ def ticker(make_client: object) -> Iterator[threading.Event]:
     t.join(5.0)
 
 
-def test_tail_collects_n_messages_in_order(client: bns.Client, ticker: threading.Event) -> None:
+def test_tail_collects_n_messages_in_order(
+    client: bns.Client, ticker: threading.Event, memory_server: MemoryServer
+) -> None:
     rows = client.tail("tail.ticks", n=5, timeout=10.0)
     assert isinstance(rows, list) and isinstance(rows, bns.TailResult)
     assert len(rows) == 5
@@ -49,23 +52,25 @@ def test_tail_collects_n_messages_in_order(client: bns.Client, ticker: threading
     assert first["headers"] == {"n": str(seqs[0])}
     assert first["data"] == json.dumps({"seq": seqs[0]}) and first["size"] == len(first["data"])
     assert first["time"].tzinfo is timezone.utc
-    assert client._engine.subs == {}  # the subscription is gone
+    assert not memory_server.has_interest("tail.ticks")  # the subscription is gone
     html = rows._repr_html_()
     assert "tail tail.ticks" in html and "&quot;seq&quot;" in html
 
 
-def test_tail_with_wildcards_returns_what_came_within_the_timeout(client: bns.Client) -> None:
+def test_tail_with_wildcards_returns_what_came_within_the_timeout(
+    client: bns.Client, memory_server: MemoryServer
+) -> None:
     client.publish("tail.other", b"not yet subscribed")
     rows = client.tail("tail.quiet.>", n=3, timeout=0.2)
-    assert rows == [] and client._engine.subs == {}
+    assert rows == [] and not memory_server.has_interest("tail.quiet.x")
     assert "nothing received" in rows._repr_html_()
 
 
-def test_tail_keeps_binary_data_as_bytes(client: bns.Client) -> None:
+def test_tail_keeps_binary_data_as_bytes(client: bns.Client, memory_server: MemoryServer) -> None:
     done: list[bns.TailResult] = []
     t = threading.Thread(target=lambda: done.append(client.tail("tail.mixed", n=3, timeout=10.0)), daemon=True)
     t.start()
-    wait_for(lambda: any(s.subject == "tail.mixed" for s in client._engine.subs.values()), what="tail's subscription")
+    wait_for(lambda: memory_server.has_interest("tail.mixed"), what="tail's subscription")
     # same connection: the server sees tail's SUB before these PUBs
     for payload in (b"\xff\xfe", b"plain text", b"[1, 2]"):
         client.publish("tail.mixed", payload)
@@ -90,11 +95,12 @@ def test_to_dataframe_without_pandas_says_how_to_get_it(monkeypatch: pytest.Monk
         rows.to_dataframe()
 
 
-def test_tail_refuses_bad_input_before_subscribing(client: bns.Client) -> None:
+def test_tail_refuses_bad_input_before_subscribing(client: bns.Client, memory_server: MemoryServer) -> None:
     with pytest.raises(ValueError, match="n must be an int >= 1"):
         client.tail("tail.x", n=0)
     with pytest.raises(bns.InvalidSubjectError):
         client.tail("tail..x")
     with pytest.raises(ValueError, match="timeout"):
         client.tail("tail.x", timeout=-1)
-    assert client._engine.subs == {}
+    assert not memory_server.has_interest("tail.x")
+    assert client.stats.out_msgs == 0 and "subscriptions=0" in repr(client)

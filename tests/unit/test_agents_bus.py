@@ -15,15 +15,15 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import beluga_nats_sync as bns
 from beluga_nats_sync.agents import AgentServiceError, Envelope, PromptStream
-from beluga_nats_sync.server import EmbeddedServer
+from beluga_nats_sync.testing import MemoryServer
 
 from helpers import wait_for
 
 
 @pytest.fixture
-def buses(nats_server: EmbeddedServer) -> Iterator[tuple[bns.NATSMessageBus, bns.NATSMessageBus]]:
-    host = bns.NATSMessageBus(nats_server.url, name="agent-host")
-    caller = bns.NATSMessageBus(nats_server.url, name="agent-caller")
+def buses(memory_server: MemoryServer) -> Iterator[tuple[bns.NATSMessageBus, bns.NATSMessageBus]]:
+    host = bns.NATSMessageBus(memory_server.connect(name="agent-host"))
+    caller = bns.NATSMessageBus(memory_server.connect(name="agent-caller"))
     yield host, caller
     caller.close()
     host.close()
@@ -114,6 +114,7 @@ def test_the_trace_headers_count_against_the_servers_max_payload(
         (agent,) = agents.discover(agent=name)
         limit = caller.client.max_payload
         roomy = attrs.evolve(agent.info, prompt_endpoint=attrs.evolve(agent.info.prompt_endpoint, max_payload=None))
+        # private: an Agent made by hand traces only with the bus's hooks, which only Agents holds
         traced = Agent(caller.client, roomy, agents._hooks)
         text = "x" * (limit - len('{"prompt":""}') - 20)  # fits alone, not with a traceparent
         with pytest.raises(PromptTooLargeError, match="server"):

@@ -1,4 +1,4 @@
-"""Publish and subscribe against a real server: round trips, ordering, threads."""
+"""Publish and subscribe (on the in-memory server: this is client behaviour): round trips, ordering, threads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Rich display in notebooks: ``_repr_html_`` of Client, Subscription, Msg, Stats and Message."""
+"""Rich display in notebooks: ``_repr_html_`` of Client, Subscription, Msg, Stats and Message (on the
+in-memory server)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync._notebook import display as _display
+from beluga_nats_sync.testing import MemoryServer
 
 from helpers import wait_for
 
@@ -44,9 +46,10 @@ def table_rows(html: str) -> list[list[str]]:
     return [r for r in parser.rows if r]
 
 
-def test_client_html_shows_server_state_and_subscriptions(nats_server: object) -> None:
-    url = nats_server.url  # type: ignore[attr-defined]
-    nc = bns.connect(url, name="display-agent")
+def test_client_html_shows_server_state_and_subscriptions(memory_server: MemoryServer) -> None:
+    nc = memory_server.connect(name="display-agent")
+    url = nc.connected_url
+    assert url is not None
     try:
         pull = nc.subscribe("disp.pull")
         nc.subscribe("disp.cb", lambda m: None, queue="workers")

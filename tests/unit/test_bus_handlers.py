@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 import beluga_nats_sync as bns
-from beluga_nats_sync.server import EmbeddedServer
+from beluga_nats_sync.testing import MemoryServer
 
 from helpers import wait_for
 
 
 @pytest.fixture
-def bus(nats_server: EmbeddedServer) -> Any:
+def bus(memory_server: MemoryServer) -> Any:
     # a long backoff: a permanent error that were retried would take seconds to answer
-    with bns.NATSMessageBus(nats_server.url, retry_backoff=5.0, max_retries=3) as b:
+    with bns.NATSMessageBus(memory_server.connect(), retry_backoff=5.0, max_retries=3) as b:
         yield b
 
 
@@ -99,12 +99,12 @@ def _explode(m: bns.Message) -> None:
 
 @pytest.mark.parametrize("dead_letters", [True, False])
 def test_handler_errors_are_logged_with_their_traceback(
-    nats_server: EmbeddedServer, caplog: pytest.LogCaptureFixture, dead_letters: bool
+    memory_server: MemoryServer, caplog: pytest.LogCaptureFixture, dead_letters: bool
 ) -> None:
     dlq = "{subject}.dlq" if dead_letters else None
     with (
         caplog.at_level(logging.INFO, logger="beluga_nats_sync.bus"),
-        bns.NATSMessageBus(nats_server.url, retry_backoff=0.01, max_retries=1, dead_letter_subject=dlq) as bus,
+        bns.NATSMessageBus(memory_server.connect(), retry_backoff=0.01, max_retries=1, dead_letter_subject=dlq) as bus,
     ):
         bus.subscribe("bus.tb", _explode)
         bus.client.flush(2.0)
@@ -121,11 +121,11 @@ def test_handler_errors_are_logged_with_their_traceback(
     assert len(retry) == 1 and "ValueError" in retry[0].getMessage()
 
 
-def test_a_dead_letter_that_cannot_be_published_reaches_error_cb(nats_server: EmbeddedServer) -> None:
+def test_a_dead_letter_that_cannot_be_published_reaches_error_cb(memory_server: MemoryServer) -> None:
     """Not dropped without a trace: counted as failed, logged, and reported through error_cb."""
     errors: list[BaseException] = []
     with (
-        bns.Client(nats_server.url, error_cb=errors.append).connect() as client,
+        memory_server.connect(error_cb=errors.append) as client,
         bns.NATSMessageBus(client, max_retries=0) as bus,
     ):
         bus.subscribe("bus.unlettered", _explode)
