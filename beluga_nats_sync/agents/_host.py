@@ -143,6 +143,9 @@ class AgentService:
         self._workers: list[threading.Thread] = []
         self._idle = 0
         self._stop_event = threading.Event()
+        #: wakes the ticker: a stream began (its keep-alives are due sooner than the ticker's next
+        #: wake), or the agent is stopping
+        self._tick_now = threading.Event()
         self._ticker: threading.Thread | None = None
         self._state = "new"
         self._accepting = True
@@ -251,7 +254,9 @@ class AgentService:
                         except NATSSyncError as exc:
                             log.warning("keep-alive on %s failed: %s", st.subject, exc)
                     wake = min(wake, st.last_sent + ka)
-            if self._stop_event.wait(max(0.01, min(wake - time.monotonic(), 1.0))):
+            self._tick_now.wait(max(0.01, min(wake - time.monotonic(), 1.0)))
+            self._tick_now.clear()
+            if self._stop_event.is_set():
                 return
             if time.monotonic() >= next_beat:
                 self._publish_heartbeat()
@@ -304,6 +309,8 @@ class AgentService:
             return
         with self._lock:
             self._active[stream] = None
+            if self.keepalive_interval_s is not None:
+                self._tick_now.set()  # the ticker learns of this stream now, not at its next wake
             spawn = self._idle == 0 and len(self._workers) < self.max_concurrent
             if spawn:
                 worker = threading.Thread(
@@ -386,6 +393,7 @@ class AgentService:
                     break
                 self._stop_event.wait(min(0.01, max(0.0, deadline - time.monotonic())))
             self._stop_event.set()
+            self._tick_now.set()
             if self._ticker is not None:
                 self._ticker.join(2.0)
             with self._lock:
@@ -416,6 +424,7 @@ class AgentService:
                 pass
         finally:
             self._stop_event.set()
+            self._tick_now.set()
             self._state = "stopped"
 
     def __enter__(self) -> AgentService:

@@ -334,6 +334,23 @@ def test_keepalive_acks_keep_a_slow_stream_alive(serve: Callable[..., AgentServi
     assert chunks.count(StatusChunk("ack")) >= 3
 
 
+def test_keepalives_start_with_the_stream_whatever_the_heartbeat(
+    serve: Callable[..., AgentService], agents: Agents
+) -> None:
+    """A stream that begins while the heartbeat ticker sleeps (its heartbeat 30 s away) gets its
+    keep-alives on time: the ticker is woken by the new stream, not at its next beat."""
+
+    def slow(envelope: Envelope, stream: PromptStream) -> None:
+        stream.stop_event.wait(1.2)
+        stream.send("done")
+
+    agent = find(agents, serve(slow, keepalive_interval_s=0.1, heartbeat_interval_s=30))
+    for _ in range(2):  # two prompts: one of them begins well inside the ticker's one-second sleep
+        chunks = list(agent.prompt("x", timeout=0.4))
+        assert chunks[-1] == ResponseChunk("done")
+        assert chunks.count(StatusChunk("ack")) >= 5
+
+
 def test_a_caller_that_stops_reading_frees_its_subscription(
     serve: Callable[..., AgentService], agents: Agents, client: bns.Client
 ) -> None:
