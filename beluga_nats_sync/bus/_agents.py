@@ -7,22 +7,26 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..agents._hooks import NO_HOOKS, PromptFinish
 from ..agents._protocol import QUEUE_GROUP
 from . import tracing as _tracing
 
-if TYPE_CHECKING:
-    from .client import NATSMessageBus
-
 __all__ = ["BusAgentHooks"]
+
+
+class _Bus(Protocol):
+    """What the hooks read of their ``NATSMessageBus`` (named by this protocol, not imported: the
+    bus imports this module)."""
+
+    def _server(self) -> tuple[str, int] | None: ...
 
 
 class BusAgentHooks:
     """Tracing and metrics of agents served and prompted through a bus."""
 
-    def __init__(self, bus: NATSMessageBus) -> None:
+    def __init__(self, bus: _Bus) -> None:
         self._bus = bus
 
     def start_prompt(self, subject: str, size: int, agent: str) -> tuple[dict[str, str], PromptFinish]:
