@@ -185,8 +185,9 @@ def find_cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
 
 def test_the_cycle_finder_finds_a_cycle_made_inside_a_function() -> None:
     graph = {"m.core": {"m.notebook": 60}, "m.notebook": {"m.core": 22}, "m.cli": {"m.notebook": 9}}
-    assert find_cycles(graph) == [["m.core:60 -> m.notebook", "m.notebook:22 -> m.core"]] + [
-        ["m.notebook:22 -> m.core", "m.core:60 -> m.notebook"]
+    assert find_cycles(graph) == [
+        ["m.core:60 -> m.notebook", "m.notebook:22 -> m.core"],
+        ["m.notebook:22 -> m.core", "m.core:60 -> m.notebook"],
     ]
 
 
