@@ -21,6 +21,8 @@ from ._core.msg import Msg
 from ._core.options import Options
 from ._core.stats import Stats
 from ._core.subscription import Subscription
+from ._notebook import display as _display  # noqa: F401  (registers the HTML objects show in a notebook)
+from ._version import __version__
 from .agents import (
     Agent,
     AgentError,
@@ -73,8 +75,6 @@ from .services import Service, ServiceGroup, ServiceRequest
 
 if _typing.TYPE_CHECKING:
     from ._notebook.tail import TailResult
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Agent",

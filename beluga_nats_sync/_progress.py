@@ -6,7 +6,7 @@ import collections
 import time
 from typing import TextIO
 
-from ._notebook.display import format_size
+from ._text import format_size
 
 __all__ = ["Progress", "format_seconds", "summary_line"]
 

@@ -9,6 +9,7 @@ import attrs
 
 from ..errors import NoReplySubjectError
 from ..protocol.headers import HeadersInput, headers_dict
+from .html import html_of
 
 __all__ = ["Msg", "Publisher"]
 
@@ -61,6 +62,4 @@ class Msg:
         return f"Msg({', '.join(parts)})"
 
     def _repr_html_(self) -> str:
-        from .._notebook.display import msg_html
-
-        return msg_html(self)
+        return html_of(self)

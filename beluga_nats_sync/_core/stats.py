@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from .html import html_of
+
 __all__ = ["Stats"]
 
 
@@ -24,6 +26,4 @@ class Stats:
     dropped: int = 0
 
     def _repr_html_(self) -> str:
-        from .._notebook.display import stats_html
-
-        return stats_html(self)
+        return html_of(self)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import ClosedError, NATSTimeoutError, SlowConsumerError
 from .dispatch import Dispatcher
 from .handlers import check_handler
+from .html import html_of
 from .msg import Msg, Publisher
 from .protocol import DEFAULT_MAX_CONTROL_LINE, check_control_line, check_queue, check_subject, check_timeout
 
@@ -337,6 +338,4 @@ class Subscription:
         )
 
     def _repr_html_(self) -> str:
-        from .._notebook.display import subscription_html
-
-        return subscription_html(self)
+        return html_of(self)

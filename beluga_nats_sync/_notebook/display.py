@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from .._core.html import register_html
+from .._core.msg import Msg
+from .._core.stats import Stats
+from .._core.subscription import Subscription
+from .._text import format_size
 from ..protocol.headers import header_items
 
 if TYPE_CHECKING:
-    from .._core.msg import Msg
     from .._core.options import Options
-    from .._core.stats import Stats
-    from .._core.subscription import Subscription
 
 
 class ClientView(Protocol):
@@ -72,29 +74,6 @@ _TABLE = 'style="border-collapse: collapse; margin: 2px 0"'
 _TH = 'style="text-align: left; padding: 1px 10px 1px 0; font-weight: 600; vertical-align: top"'
 _TD = 'style="text-align: left; padding: 1px 10px 1px 0; vertical-align: top"'
 _PRE = 'style="margin: 2px 0; padding: 4px; max-height: 24em; overflow: auto; white-space: pre-wrap"'
-
-
-def format_size(n: int) -> str:
-    """``1536`` -> ``'1.5 KiB'``: a byte count for people."""
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
-_CONTROLS: dict[int, str] = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
-_CONTROLS.update({ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"})
-
-
-def escape_controls(text: str) -> str:
-    """Write control characters (C0, DEL, C1) as escapes such as ``\\x1b`` and ``\\n``.
-
-    What a terminal prints then cannot move the cursor, clear the screen or change colours, and
-    one message stays on one line.
-    """
-    return text.translate(_CONTROLS)
 
 
 def _cut(text: str, total_bytes: int) -> tuple[str, str]:
@@ -315,3 +294,10 @@ def rows_html(rows: list[dict[str, Any]], columns: list[str], title: str = "mess
     if not rows:
         return _box(title, "0", "<div><em>nothing received</em></div>")
     return _box(title, f"{len(rows)}", _grid(columns, [[_cell(r.get(c)) for c in columns] for r in rows]))
+
+
+# What the core objects' ``_repr_html_`` draws (``_core/html.py``): registered when this module is
+# imported, which ``beluga_nats_sync/__init__.py`` does.
+register_html(Msg, msg_html)
+register_html(Stats, stats_html)
+register_html(Subscription, subscription_html)

@@ -175,7 +175,7 @@ class AgentService:
             if self._state != "new":
                 raise RuntimeError(f"this AgentService is {self._state}; an AgentService starts once")
             self._state = "starting"
-        from .. import __version__
+        from .._version import __version__
 
         server_max = self._client.max_payload
         self.max_payload = min(self._max_payload_arg or server_max, server_max)

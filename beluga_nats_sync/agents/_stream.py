@@ -236,9 +236,22 @@ class ResponseStream:
     def show(self, on_query: Callable[[QueryChunk], str] | None = None) -> str:
         """In a notebook, stream the response into the cell as it comes (printed elsewhere);
         returns the whole text."""
-        from .._notebook.agents import show_stream
+        from .._notebook.agents import LiveResponse
 
-        return show_stream(self, on_query)
+        live = LiveResponse(self)
+        with self:
+            try:
+                for chunk in self:
+                    if isinstance(chunk, ResponseChunk):
+                        live.add(chunk.text)
+                    elif isinstance(chunk, QueryChunk):
+                        if on_query is None:
+                            raise AgentError(f"the agent asked {chunk.prompt!r}; pass on_query= to answer queries")
+                        chunk.reply(on_query(chunk))
+            except BaseException as exc:
+                live.failed(exc)
+                raise
+        return live.end()
 
     def __enter__(self) -> ResponseStream:
         return self

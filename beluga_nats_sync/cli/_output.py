@@ -6,11 +6,24 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any
 
-from .._notebook.display import escape_controls, format_size
+from .._text import format_size
 from ..protocol.headers import header_items, headers_dict
 
 if TYPE_CHECKING:
     from .._core.msg import Msg
+
+
+_CONTROLS: dict[int, str] = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_CONTROLS.update({ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r"})
+
+
+def escape_controls(text: str) -> str:
+    """Write control characters (C0, DEL, C1) as escapes such as ``\\x1b`` and ``\\n``.
+
+    What a terminal prints then cannot move the cursor, clear the screen or change colours, and
+    one message stays on one line.
+    """
+    return text.translate(_CONTROLS)
 
 
 def _message_dict(message: Any) -> dict[str, Any]:

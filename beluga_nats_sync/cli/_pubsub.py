@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._notebook.display import escape_controls, format_size
 from .._progress import Progress, summary_line
+from .._text import format_size
 from ._base import (
     _TICK,
     EXIT_INTERRUPTED,
@@ -24,7 +24,7 @@ from ._base import (
     _warn,
 )
 from ._input import _Body, _headers, _message_class
-from ._output import _json_line, _line, _message_text, _record
+from ._output import _json_line, _line, _message_text, _record, escape_controls
 
 if TYPE_CHECKING:
     from .._client import Client

@@ -470,7 +470,7 @@ class EngineTransport:
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
 

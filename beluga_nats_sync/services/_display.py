@@ -7,12 +7,29 @@ from __future__ import annotations
 
 import json
 from html import escape
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ._service import Service
+from typing import Any, Protocol
 
 __all__ = ["duration_text", "service_html", "table", "table_html"]
+
+
+class ServiceView(Protocol):
+    """What the HTML shows of a ``Service`` (named by this protocol, not imported: the service
+    imports this module to show itself)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def metadata(self) -> dict[str, str]: ...
+    @property
+    def stopped(self) -> bool: ...
+    def stats(self) -> dict[str, Any]: ...
+
 
 _BOX = 'style="font-family: var(--jp-code-font-family, monospace); font-size: 12px"'
 _TABLE = 'style="border-collapse: collapse; margin: 2px 0"'
@@ -103,7 +120,7 @@ def table_html(verb: str, docs: list[dict[str, Any]], title: str) -> str:
     return _box(title, f"{len(docs)} instance(s)", _grid(columns, rows))
 
 
-def service_html(svc: Service) -> str:
+def service_html(svc: ServiceView) -> str:
     """A service of this process: its identity, then a row per endpoint with its counters."""
     stats = svc.stats()
     ident = [

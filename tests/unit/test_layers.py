@@ -1,10 +1,14 @@
-"""The layering the package is built to, checked on its source: a core that never reaches the
-engine or the features, a protocol package that reaches nothing but the errors, no import
-circles, classes of a readable size (that nothing imports nats-py: tests/unit/test_no_privates.py)."""
+"""The layering the package is built to, checked on its source: every import counts, at module
+level, under TYPE_CHECKING and inside functions alike. A protocol package that reaches nothing but
+the errors; a core that never reaches the engine, the features or the notebook; a notebook that
+reaches only the core (it registers how the core's objects are drawn: ``_core/html.py``); no import
+circles; classes of a readable size (that nothing imports nats-py: tests/unit/test_no_privates.py)."""
 
 from __future__ import annotations
 
 import ast
+import itertools
+import tempfile
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "beluga_nats_sync"
@@ -22,32 +26,46 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def module_level_imports(name: str, path: Path) -> set[str]:
-    """Absolute names imported at module level, TYPE_CHECKING blocks included (functions excluded)."""
+def imports(name: str, path: Path) -> dict[str, int]:
+    """Absolute names ``name`` imports, each with the line of its first import: module level,
+    TYPE_CHECKING blocks, ``try`` handlers and function bodies alike (an import inside a function
+    is a dependency all the same, only a later one)."""
     is_pkg = path.name == "__init__.py"
-    out: set[str] = set()
-
-    def visit(nodes: list[ast.stmt]) -> None:
-        for n in nodes:
-            if isinstance(n, ast.If):
-                visit(n.body)
-                visit(n.orelse)
-            elif isinstance(n, ast.Try):
-                visit(n.body)
-            elif isinstance(n, ast.Import):
-                out.update(a.name for a in n.names)
-            elif isinstance(n, ast.ImportFrom):
-                if n.level:
-                    base = name.split(".") if is_pkg else name.split(".")[:-1]
-                    base = base[: len(base) - (n.level - 1)]
-                    target = ".".join(base + ([n.module] if n.module else []))
-                else:
-                    target = n.module or ""
-                out.add(target)
-                out.update(f"{target}.{a.name}" for a in n.names)
-
-    visit(ast.parse(path.read_text()).body)
+    out: dict[str, int] = {}
+    for n in ast.walk(ast.parse(path.read_text())):
+        if isinstance(n, ast.Import):
+            for a in n.names:
+                out.setdefault(a.name, n.lineno)
+        elif isinstance(n, ast.ImportFrom):
+            if n.level:
+                base = name.split(".") if is_pkg else name.split(".")[:-1]
+                base = base[: len(base) - (n.level - 1)]
+                target = ".".join(base + ([n.module] if n.module else []))
+            else:
+                target = n.module or ""
+            out.setdefault(target, n.lineno)
+            for a in n.names:
+                out.setdefault(f"{target}.{a.name}", n.lineno)
     return out
+
+
+def test_imports_inside_functions_are_read() -> None:
+    """The reader itself: what a function imports counts, relative imports resolved."""
+    source = (
+        "import json\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from .stats import Stats\n"
+        "def show(self):\n"
+        "    from .._notebook.display import msg_html\n"
+        "    return msg_html(self)\n"
+    )
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "msg.py"
+        path.write_text(source)
+        found = imports("beluga_nats_sync._core.msg", path)
+    assert {"json", "beluga_nats_sync._core.stats.Stats", "beluga_nats_sync._notebook.display.msg_html"} <= set(found)
+    assert found["beluga_nats_sync._notebook.display"] == 6
 
 
 def test_only_one_module_reads_opentelemetry_privates() -> None:
@@ -64,18 +82,44 @@ def test_only_one_module_reads_opentelemetry_privates() -> None:
     assert offenders == []
 
 
-def test_the_core_reaches_neither_the_engine_nor_the_features() -> None:
+def within(target: str, *packages: str) -> bool:
+    """``target`` is one of ``packages`` or inside one (``beluga_nats_sync.`` left out of them)."""
+    return any(target == f"beluga_nats_sync.{p}" or target.startswith(f"beluga_nats_sync.{p}.") for p in packages)
+
+
+def package_imports(name: str, path: Path) -> list[tuple[str, int]]:
+    """What ``name`` imports of the package, each with its line."""
+    return [(t, line) for t, line in imports(name, path).items() if t.split(".")[0] == "beluga_nats_sync"]
+
+
+def test_the_core_reaches_neither_the_engine_nor_the_features_nor_the_notebook() -> None:
     offenders = []
     for name, path in modules().items():
-        if not name.startswith("beluga_nats_sync._core"):
+        if not within(name, "_core"):
             continue
-        for target in module_level_imports(name, path):
-            if target.startswith("beluga_nats_sync.") and not target.startswith(
-                ("beluga_nats_sync._core", "beluga_nats_sync.errors", "beluga_nats_sync.protocol")
-            ):
-                offenders.append(f"{name} imports {target}")
+        offenders += [
+            f"{name}:{line} imports {target}"
+            for target, line in package_imports(name, path)
+            if not within(target, "_core", "errors", "protocol")
+        ]
         lines = len(path.read_text().splitlines())
         assert lines <= MAX_CORE_FILE_LINES, f"{name} has {lines} lines"
+    assert offenders == []
+
+
+def test_the_notebook_reaches_only_the_core() -> None:
+    """The notebook sits on the core: it draws the core's objects (registering how, so that the
+    core never imports it) and is imported by the client and the features that show themselves.
+    It knows them by protocols, never by importing them."""
+    offenders = []
+    for name, path in modules().items():
+        if not within(name, "_notebook"):
+            continue
+        offenders += [
+            f"{name}:{line} imports {target}"
+            for target, line in package_imports(name, path)
+            if not within(target, "_notebook", "_core", "_text", "errors", "protocol")
+        ]
     assert offenders == []
 
 
@@ -83,42 +127,40 @@ def test_the_protocol_package_reaches_only_the_errors() -> None:
     """Sans I/O: no sockets, threads or selectors, and nothing of the package but its errors."""
     offenders = []
     for name, path in modules().items():
-        if not name.startswith("beluga_nats_sync.protocol"):
+        if not within(name, "protocol"):
             continue
-        for node in ast.walk(ast.parse(path.read_text())):  # function-level imports count here too
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and not node.level:
-                targets = [node.module or ""]
-            elif isinstance(node, ast.ImportFrom) and node.level > 1:  # above the protocol package
-                targets = [f"beluga_nats_sync.{node.module}"]
-            offenders += [
-                f"{name} imports {t}"
-                for t in targets
-                if (t.startswith("beluga_nats_sync") and t != "beluga_nats_sync.errors")
-                or t.split(".")[0] in {"socket", "ssl", "threading", "selectors", "asyncio", "nats"}
-            ]
+        offenders += [
+            f"{name}:{line} imports {target}"
+            for target, line in imports(name, path).items()
+            if (target.split(".")[0] == "beluga_nats_sync" and not within(target, "protocol", "errors"))
+            or target.split(".")[0] in {"socket", "ssl", "threading", "selectors", "asyncio", "nats"}
+        ]
         lines = len(path.read_text().splitlines())
         assert lines <= MAX_CORE_FILE_LINES, f"{name} has {lines} lines"
     assert offenders == []
 
 
-def test_no_import_circles() -> None:
+def import_graph() -> dict[str, dict[str, int]]:
+    """Module -> the package modules it imports (each with the line), every import counted."""
     mods = modules()
-    graph: dict[str, set[str]] = {}
+    graph: dict[str, dict[str, int]] = {}
     for name, path in mods.items():
-        targets = set()
-        for t in module_level_imports(name, path):
+        targets: dict[str, int] = {}
+        for t, line in imports(name, path).items():
             # importing a.b.c runs the __init__ of a.b too (the top package aside: it imports all)
             if t == "beluga_nats_sync" and name != t:  # `from .. import X`: the top package, which imports all
-                targets.add(t)
+                targets.setdefault(t, line)
             parts = t.split(".")
             for i in range(2, len(parts) + 1):
                 prefix = ".".join(parts[:i])
                 if prefix in mods and prefix != name and not name.startswith(prefix + "."):
-                    targets.add(prefix)
+                    targets.setdefault(prefix, line)
         graph[name] = targets
+    return graph
+
+
+def find_cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
+    """A cycle through each module that is on one, as ``['a:12 -> b', 'b:3 -> a']``."""
 
     def cycle_from(start: str) -> list[str] | None:
         stack = [(start, [start])]
@@ -133,8 +175,24 @@ def test_no_import_circles() -> None:
                     stack.append((nxt, [*path, nxt]))
         return None
 
-    cycles = [c for c in (cycle_from(m) for m in graph) if c is not None]
-    assert cycles == []
+    found = []
+    for m in graph:
+        cycle = cycle_from(m)
+        if cycle is not None:
+            found.append([f"{a}:{graph[a][b]} -> {b}" for a, b in itertools.pairwise(cycle)])
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle_made_inside_a_function() -> None:
+    graph = {"m.core": {"m.notebook": 60}, "m.notebook": {"m.core": 22}, "m.cli": {"m.notebook": 9}}
+    assert find_cycles(graph) == [
+        ["m.core:60 -> m.notebook", "m.notebook:22 -> m.core"],
+        ["m.notebook:22 -> m.core", "m.core:60 -> m.notebook"],
+    ]
+
+
+def test_no_import_circles() -> None:
+    assert find_cycles(import_graph()) == []
 
 
 def test_no_class_over_400_lines() -> None:
@@ -164,7 +222,25 @@ def test_features_reach_the_connection_only_through_its_feature_surface() -> Non
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in ("transport", "loop", "_e"):
                 offenders.append(f"{name}:{node.lineno} uses .{node.attr}")
-        for target in module_level_imports(name, path):
-            if any(target.startswith(f"beluga_nats_sync._core.{m}") for m in ENGINE_INTERNALS):
-                offenders.append(f"{name} imports {target}")
+        for target, line in package_imports(name, path):
+            if any(within(target, f"_core.{m}") for m in ENGINE_INTERNALS):
+                offenders.append(f"{name}:{line} imports {target}")
     assert offenders == []
+
+
+def test_the_core_draws_what_the_notebook_registered() -> None:
+    """The core's ``_repr_html_`` asks ``_core/html.py``: the notebook's renderer once the package is
+    imported, an escaped ``repr`` for a type nothing registered."""
+    import beluga_nats_sync as bns
+    from beluga_nats_sync._core.html import html_of
+    from beluga_nats_sync._notebook.display import msg_html
+
+    msg = bns.Msg("orders.<new>", b'{"id": 1}')
+    assert msg._repr_html_() == msg_html(msg)
+    assert "orders.&lt;new&gt;" in msg._repr_html_()
+
+    class Unregistered:
+        def __repr__(self) -> str:
+            return "<Unregistered & plain>"
+
+    assert html_of(Unregistered()) == "<pre>&lt;Unregistered &amp; plain&gt;</pre>"
