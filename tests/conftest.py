@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import types
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,7 +12,11 @@ import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync import _client
+from beluga_nats_sync.agents import Agents, AgentService
+from beluga_nats_sync.compat import pynats2 as pynats2_shim
 from beluga_nats_sync.server import EmbeddedServer
+
+from shared import NO_REAL, REAL, Handler, unique
 
 # Tests press Ctrl-C (SIGINT) in the processes they start and expect Python's KeyboardInterrupt.
 # A run started in the background of a non-interactive shell inherits SIGINT ignored, and so would
@@ -115,3 +120,47 @@ def spans(otel: tuple[object, object]) -> object:
     exporter = otel[0]
     exporter.clear()  # type: ignore[attr-defined]
     return exporter
+
+
+# -- shared by the unit and integration tests of one feature (their helpers: tests/shared.py) ---------
+@pytest.fixture
+def serve(host_client: bns.Client) -> Iterator[Callable[..., AgentService]]:
+    """Start agents on ``host_client`` (each test module says which client that is); stopped after."""
+    made: list[AgentService] = []
+
+    def make(handler: Handler, **options: Any) -> AgentService:
+        options.setdefault("agent", unique())
+        options.setdefault("owner", "tester")
+        options.setdefault("session_name", "main")
+        svc = AgentService(nc=options.pop("nc", host_client), **options)
+        svc.on_prompt(handler)
+        made.append(svc.start())
+        return svc
+
+    yield make
+    for svc in made:
+        svc.stop(2.0)
+
+
+@pytest.fixture
+def agents(client: bns.Client) -> Iterator[Agents]:
+    with Agents(client) as a:
+        yield a
+
+
+@pytest.fixture
+def services() -> Iterator[list[bns.Service]]:
+    made: list[bns.Service] = []
+    yield made
+    for svc in made:
+        svc.stop(timeout=5.0)
+
+
+@pytest.fixture(params=["shim", "pynats2"])
+def impl(request: pytest.FixtureRequest) -> types.ModuleType:
+    """The module under test: our shim, or the real pynats2 for a side-by-side run."""
+    if request.param == "shim":
+        return pynats2_shim
+    if REAL is None:
+        pytest.skip(NO_REAL)
+    return REAL

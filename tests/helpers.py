@@ -10,6 +10,9 @@ from collections.abc import Callable
 
 import pytest
 
+# NATS subject matching for the fakes of a server: the in-memory server's own (tested in test_testing.py)
+from beluga_nats_sync.testing import subject_matches as subject_matches
+
 
 def wait_for(cond: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
     """Poll ``cond`` until it holds, failing the test past ``timeout``."""
@@ -91,17 +94,6 @@ def process_state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "?"
-
-
-def subject_matches(pattern: str, subject: str) -> bool:
-    """NATS subject matching: ``*`` is one token, ``>`` one or more at the end (for fakes of a server)."""
-    p, s = pattern.split("."), subject.split(".")
-    for i, tok in enumerate(p):
-        if tok == ">":
-            return len(s) > i
-        if i >= len(s) or (tok != "*" and tok != s[i]):
-            return False
-    return len(p) == len(s)
 
 
 # -- Ctrl-C in the middle of a blocking call ------------------------------------------------------

@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync.agents import (
-    Agent,
     Agents,
     AgentService,
     Envelope,
@@ -23,15 +20,7 @@ from beluga_nats_sync.agents import (
 from beluga_nats_sync.server import EmbeddedServer
 
 from helpers import wait_for
-
-_n = iter(range(1_000_000))
-
-
-def unique(prefix: str = "a") -> str:
-    return f"{prefix}{time.monotonic_ns() % 10**9}x{next(_n)}"
-
-
-Handler = Callable[[Envelope, PromptStream], Any]
+from shared import find, unique
 
 
 @pytest.fixture
@@ -39,40 +28,6 @@ def host_client(nats_server: EmbeddedServer) -> Iterator[bns.Client]:
     nc = bns.connect(nats_server.url, name="agent-host", timeout=5.0)
     yield nc
     nc.close(timeout=5.0)
-
-
-@pytest.fixture
-def serve(host_client: bns.Client) -> Iterator[Callable[..., AgentService]]:
-    made: list[AgentService] = []
-
-    def make(handler: Handler, **options: Any) -> AgentService:
-        options.setdefault("agent", unique())
-        options.setdefault("owner", "tester")
-        options.setdefault("session_name", "main")
-        svc = AgentService(nc=options.pop("nc", host_client), **options)
-        svc.on_prompt(handler)
-        made.append(svc.start())
-        return svc
-
-    yield make
-    for svc in made:
-        svc.stop(2.0)
-
-
-@pytest.fixture
-def agents(client: bns.Client) -> Iterator[Agents]:
-    with Agents(client) as a:
-        yield a
-
-
-def find(agents: Agents, svc: AgentService) -> Agent:
-    found = agents.discover(agent=svc.subject.agent)
-    assert len(found) == 1, found
-    return found[0]
-
-
-def echo(envelope: Envelope, stream: PromptStream) -> None:
-    stream.send(f"echo: {envelope.prompt}")
 
 
 def echo_raw(req: bns.ServiceRequest) -> None:

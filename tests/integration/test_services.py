@@ -7,49 +7,18 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync.server import EmbeddedServer
 
 from helpers import wait_for
+from shared import adder, calc, unique_service
 
 ROOT = Path(__file__).resolve().parents[2]
 MakeClient = Callable[..., bns.Client]
-
-
-@pytest.fixture
-def services() -> Iterator[list[bns.Service]]:
-    made: list[bns.Service] = []
-    yield made
-    for svc in made:
-        svc.stop(timeout=5.0)
-
-
-def adder(req: bns.ServiceRequest) -> None:
-    req.respond(str(sum(json.loads(req.data))).encode())
-
-
-def calc(nc: bns.Client, made: list[bns.Service], **kwargs: Any) -> bns.Service:
-    svc = nc.add_service(
-        name=kwargs.pop("name", "calc"),
-        version=kwargs.pop("version", "1.0.0"),
-        description=kwargs.pop("description", "adds numbers"),
-        metadata=kwargs.pop("metadata", {"team": "a"}),
-        **kwargs,
-    )
-    made.append(svc)
-    return svc
-
-
-def unique(prefix: str) -> str:
-    """A service name of the test's own: the session's server is shared by every test."""
-    return f"{prefix}-{os.getpid()}-{time.monotonic_ns()}"
 
 
 # -- the command line ------------------------------------------------------------------------------------
@@ -69,7 +38,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_service_ls_info_stats(nats_server: EmbeddedServer, make_client: MakeClient, services: list[Any]) -> None:
-    name = unique("cli")
+    name = unique_service("cli")
     ids = set()
     for _ in range(2):
         svc = calc(make_client(), services, name=name)
@@ -99,7 +68,7 @@ def test_cli_service_ls_info_stats(nats_server: EmbeddedServer, make_client: Mak
     r = run_cli("--url", nats_server.url, "service", "info", name)
     assert r.returncode == 0 and f"{name}.add" in r.stdout and "queue q" in r.stdout
 
-    r = run_cli("--url", nats_server.url, "service", "info", unique("nobody"), "--timeout", "0.3")
+    r = run_cli("--url", nats_server.url, "service", "info", unique_service("nobody"), "--timeout", "0.3")
     assert r.returncode == 1 and "no service named" in r.stderr
     r = run_cli("service", "ls", "bad name", "--url", nats_server.url)
     assert r.returncode == 1 and "service name 'bad name'" in r.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,15 +37,7 @@ from beluga_nats_sync.agents import (
 from beluga_nats_sync.testing import MemoryServer
 
 from helpers import thread_names, wait_for
-
-_n = iter(range(1_000_000))
-
-
-def unique(prefix: str = "a") -> str:
-    return f"{prefix}{time.monotonic_ns() % 10**9}x{next(_n)}"
-
-
-Handler = Callable[[Envelope, PromptStream], Any]
+from shared import echo, find, unique
 
 
 @pytest.fixture
@@ -54,40 +45,6 @@ def host_client(memory_server: MemoryServer) -> Iterator[bns.Client]:
     nc = memory_server.connect(name="agent-host", timeout=5.0)
     yield nc
     nc.close(timeout=5.0)
-
-
-@pytest.fixture
-def serve(host_client: bns.Client) -> Iterator[Callable[..., AgentService]]:
-    made: list[AgentService] = []
-
-    def make(handler: Handler, **options: Any) -> AgentService:
-        options.setdefault("agent", unique())
-        options.setdefault("owner", "tester")
-        options.setdefault("session_name", "main")
-        svc = AgentService(nc=options.pop("nc", host_client), **options)
-        svc.on_prompt(handler)
-        made.append(svc.start())
-        return svc
-
-    yield make
-    for svc in made:
-        svc.stop(2.0)
-
-
-@pytest.fixture
-def agents(client: bns.Client) -> Iterator[Agents]:
-    with Agents(client) as a:
-        yield a
-
-
-def find(agents: Agents, svc: AgentService) -> Agent:
-    found = agents.discover(agent=svc.subject.agent)
-    assert len(found) == 1, found
-    return found[0]
-
-
-def echo(envelope: Envelope, stream: PromptStream) -> None:
-    stream.send(f"echo: {envelope.prompt}")
 
 
 # -- the stream ------------------------------------------------------------------------------------

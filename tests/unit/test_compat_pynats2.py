@@ -10,60 +10,13 @@ from __future__ import annotations
 import inspect
 import socket
 import types
-import warnings
 
 import pytest
 
 import beluga_nats_sync as bns
 from beluga_nats_sync.compat import pynats2 as shim
 
-PYNATS2_NAMES = [
-    "NATSClient",
-    "NATSConnectionError",
-    "NATSError",
-    "NATSInvalidResponse",
-    "NATSInvalidSchemeError",
-    "NATSInvalidUrlError",
-    "NATSMessage",
-    "NATSNoSubscribeClient",
-    "NATSRequestTimeoutError",
-    "NATSSubscription",
-    "NATSTCPConnectionRequiredError",
-    "NATSTLSConnectionRequiredError",
-    "NATSUnexpectedResponse",
-]
-ERROR_NAMES = [n for n in PYNATS2_NAMES if "Error" in n or "Response" in n]
-
-
-def _import_pynats2() -> tuple[types.ModuleType | None, str]:
-    """pynats2, or None and why it is not there (the skip reason)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pkg_resources deprecation on newer setuptools
-            import pynats2
-    except ModuleNotFoundError as exc:
-        if exc.name == "pynats2":
-            return None, "pynats2 is not installed (it is in the bench extra: pip install -e '.[bench]')"
-        if exc.name == "pkg_resources":
-            return None, "pynats2 is installed but needs pkg_resources, which setuptools>=81 removed"
-        return None, f"pynats2 is installed but does not import: {exc}"
-    except Exception as exc:
-        return None, f"pynats2 is installed but does not import: {type(exc).__name__}: {exc}"
-    return pynats2, ""
-
-
-REAL, NO_REAL = _import_pynats2()
-needs_real = pytest.mark.skipif(REAL is None, reason=NO_REAL)
-
-
-@pytest.fixture(params=["shim", "pynats2"])
-def impl(request: pytest.FixtureRequest) -> types.ModuleType:
-    """The module under test: our shim, or the real pynats2 for a side-by-side run."""
-    if request.param == "shim":
-        return shim
-    if REAL is None:
-        pytest.skip(NO_REAL)
-    return REAL
+from shared import ERROR_NAMES, PYNATS2_NAMES, REAL, needs_real
 
 
 # -- the public surface ------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,38 +19,10 @@ from beluga_nats_sync.services import ServiceError, ServiceList, discover
 from beluga_nats_sync.testing import MemoryServer
 
 from helpers import wait_for
+from shared import adder, calc, unique_service
 
 ROOT = Path(__file__).resolve().parents[2]
 MakeClient = Callable[..., bns.Client]
-
-
-@pytest.fixture
-def services() -> Iterator[list[bns.Service]]:
-    made: list[bns.Service] = []
-    yield made
-    for svc in made:
-        svc.stop(timeout=5.0)
-
-
-def adder(req: bns.ServiceRequest) -> None:
-    req.respond(str(sum(json.loads(req.data))).encode())
-
-
-def calc(nc: bns.Client, made: list[bns.Service], **kwargs: Any) -> bns.Service:
-    svc = nc.add_service(
-        name=kwargs.pop("name", "calc"),
-        version=kwargs.pop("version", "1.0.0"),
-        description=kwargs.pop("description", "adds numbers"),
-        metadata=kwargs.pop("metadata", {"team": "a"}),
-        **kwargs,
-    )
-    made.append(svc)
-    return svc
-
-
-def unique(prefix: str) -> str:
-    """A service name of the test's own: the session's server is shared by every test."""
-    return f"{prefix}-{os.getpid()}-{time.monotonic_ns()}"
 
 
 # -- the public names ------------------------------------------------------------------------------
@@ -76,7 +47,7 @@ def test_endpoint_answers_and_the_request_carries_the_message(client: bns.Client
 
 
 def test_info_and_ping_documents(client: bns.Client, services: list[Any]) -> None:
-    svc = calc(client, services, name=unique("info"))
+    svc = calc(client, services, name=unique_service("info"))
     svc.add_endpoint("add", adder)
     svc.add_endpoint("sum", adder, subject="calc.sum", queue_group="workers", metadata={"k": "v"})
     grp = svc.add_group("math")
@@ -114,10 +85,10 @@ def test_info_and_ping_documents(client: bns.Client, services: list[Any]) -> Non
 
 
 def test_discovery_finds_every_instance(make_client: MakeClient, services: list[Any]) -> None:
-    name = unique("multi")
+    name = unique_service("multi")
     clients = [make_client() for _ in range(3)]
     mine = {calc(nc, services, name=name).id for nc in clients}
-    calc(clients[0], services, name=unique("other"))  # another kind: found by $SRV.PING, not by name
+    calc(clients[0], services, name=unique_service("other"))  # another kind: found by $SRV.PING, not by name
     looker = make_client()
     for verb in ("PING", "INFO", "STATS"):
         found = discover(looker, verb, name, max_messages=3, stall=None, timeout=5.0)
@@ -132,7 +103,7 @@ def test_discovery_finds_every_instance(make_client: MakeClient, services: list[
 
 
 def test_queue_group_spreads_requests_over_instances(make_client: MakeClient, services: list[Any]) -> None:
-    name, subject = unique("spread"), unique("spread.add")
+    name, subject = unique_service("spread"), unique_service("spread.add")
     instances = [calc(make_client(), services, name=name) for _ in range(3)]
     for svc in instances:
         svc.add_endpoint("add", adder, subject=subject)
@@ -145,9 +116,9 @@ def test_queue_group_spreads_requests_over_instances(make_client: MakeClient, se
 
 
 def test_without_a_queue_group_every_instance_answers(make_client: MakeClient, services: list[Any]) -> None:
-    subject = unique("bids")
+    subject = unique_service("bids")
     for i in range(3):
-        svc = calc(make_client(), services, name=unique("bidder"))
+        svc = calc(make_client(), services, name=unique_service("bidder"))
         svc.add_endpoint("bid", lambda req, i=i: req.respond_json({"bidder": i}), subject=subject, queue_group="")
         assert svc.info()["endpoints"][0]["queue_group"] == ""
     replies = make_client().request_many(subject, b"{}", timeout=5.0, max_messages=3)
@@ -156,7 +127,7 @@ def test_without_a_queue_group_every_instance_answers(make_client: MakeClient, s
 
 def test_service_queue_group_is_the_default_of_its_endpoints(client: bns.Client, services: list[Any]) -> None:
     svc = calc(client, services, queue_group="pool")
-    svc.add_endpoint("a", adder, subject=unique("qa"))
+    svc.add_endpoint("a", adder, subject=unique_service("qa"))
     svc.add_group("g").add_endpoint("b", adder)
     svc.add_group("h", queue_group="").add_endpoint("c", adder)
     assert [e["queue_group"] for e in svc.info()["endpoints"]] == ["pool", "pool", ""]
@@ -167,7 +138,7 @@ def test_service_queue_group_is_the_default_of_its_endpoints(client: bns.Client,
 
 def test_stats_count_requests_errors_and_time(client: bns.Client, services: list[Any], caplog: Any) -> None:
     svc = calc(client, services)
-    subject = unique("st")
+    subject = unique_service("st")
 
     def handler(req: bns.ServiceRequest) -> None:
         n = json.loads(req.data)
@@ -209,7 +180,7 @@ def test_stats_count_requests_errors_and_time(client: bns.Client, services: list
 
 def test_a_request_is_counted_before_its_answer_leaves(client: bns.Client, services: list[Any]) -> None:
     svc = calc(client, services)
-    subject = unique("counted")
+    subject = unique_service("counted")
     hold = {b"good": threading.Event(), b"bad": threading.Event()}
 
     def handler(req: bns.ServiceRequest) -> None:
@@ -237,7 +208,7 @@ def test_a_request_is_counted_before_its_answer_leaves(client: bns.Client, servi
 
 def test_reset_zeroes_the_counters(client: bns.Client, services: list[Any]) -> None:
     svc = calc(client, services)
-    subject = unique("reset")
+    subject = unique_service("reset")
     svc.add_endpoint("r", lambda req: req.respond_error("500", "x"), subject=subject)
     client.request(subject, b"", timeout=5.0)
     wait_for(lambda: svc.stats()["endpoints"][0]["num_requests"] == 1)
@@ -263,7 +234,7 @@ def test_reset_zeroes_the_counters(client: bns.Client, services: list[Any]) -> N
 
 def test_a_request_without_reply_subject_is_counted_as_an_error(client: bns.Client, services: list[Any]) -> None:
     svc = calc(client, services)
-    subject = unique("noreply")
+    subject = unique_service("noreply")
     svc.add_endpoint("n", lambda req: req.respond(b"x"), subject=subject)
     client.publish(subject, b"")
     wait_for(lambda: svc.stats()["endpoints"][0]["num_requests"] == 1)
@@ -273,7 +244,7 @@ def test_a_request_without_reply_subject_is_counted_as_an_error(client: bns.Clie
 
 def test_handler_sees_one_request_at_a_time(make_client: MakeClient, services: list[Any]) -> None:
     svc = calc(make_client(), services)
-    subject = unique("serial")
+    subject = unique_service("serial")
     lock = threading.Lock()
     active = [0, 0]  # now, most ever
 
@@ -302,8 +273,8 @@ def test_handler_sees_one_request_at_a_time(make_client: MakeClient, services: l
 
 def test_stop_drains_and_discovery_no_longer_finds_it(make_client: MakeClient, services: list[Any]) -> None:
     nc, caller = make_client(), make_client()
-    svc = calc(nc, services, name=unique("stop"))
-    subject = unique("slow")
+    svc = calc(nc, services, name=unique_service("stop"))
+    subject = unique_service("slow")
     entered, go = threading.Event(), threading.Event()
 
     def slow(req: bns.ServiceRequest) -> None:
@@ -335,12 +306,12 @@ def test_stop_drains_and_discovery_no_longer_finds_it(make_client: MakeClient, s
 
 def test_context_manager_and_closed_client(make_client: MakeClient) -> None:
     nc, looker = make_client(), make_client()
-    name = unique("ctx")
+    name = unique_service("ctx")
     with nc.add_service(name, "0.1.0-rc.1+build.5") as svc:
-        svc.add_endpoint("e", adder, subject=unique("ctx"))
+        svc.add_endpoint("e", adder, subject=unique_service("ctx"))
         assert len(discover(looker, "PING", name, max_messages=1, timeout=5.0)) == 1
     assert svc.stopped and discover(looker, "PING", name, timeout=0.5) == []
-    other = nc.add_service(unique("closing"), "1.0.0")
+    other = nc.add_service(unique_service("closing"), "1.0.0")
     nc.close(5.0)
     assert other.stopped
     other.stop()  # nothing left to drain, no error
@@ -415,7 +386,7 @@ def test_bad_endpoint_is_refused(
 
 def test_respond_error_needs_a_code_and_a_description(client: bns.Client, services: list[Any]) -> None:
     svc = calc(client, services)
-    subject = unique("re")
+    subject = unique_service("re")
     problems: list[str] = []
 
     def handler(req: bns.ServiceRequest) -> None:
@@ -447,7 +418,7 @@ def responders(make_client: MakeClient) -> Iterator[Callable[..., str]]:
     stop = threading.Event()
 
     def start(n: int, repeat: int = 1, gap: float = 0.0) -> str:
-        subject = unique("scatter")
+        subject = unique_service("scatter")
         nc = make_client()
         for i in range(n):
 
@@ -501,7 +472,7 @@ def test_request_many_waits_the_whole_timeout_for_late_first_replies(client: bns
 
 def test_request_many_without_responders_is_empty_at_once(client: bns.Client) -> None:
     t0 = time.monotonic()
-    assert client.request_many(unique("nobody"), b"?", timeout=10.0) == []
+    assert client.request_many(unique_service("nobody"), b"?", timeout=10.0) == []
     assert time.monotonic() - t0 < 2.0
 
 
@@ -536,8 +507,8 @@ def test_bus_service_answers_messages_in_consumer_spans(memory_server: MemorySer
                 raise ValueError("cannot bid")
             return bns.Message(type="bid", payload={"price": 3 * m.payload["size"]})
 
-        svc = bus.add_service(unique("agent"), "1.2.3", description="bids")
-        svc.add_endpoint("bid", bid, subject=unique("agent.bid"), metadata={"unit": "eur"})
+        svc = bus.add_service(unique_service("agent"), "1.2.3", description="bids")
+        svc.add_endpoint("bid", bid, subject=unique_service("agent.bid"), metadata={"unit": "eur"})
         subject = svc.info()["endpoints"][0]["subject"]
         from opentelemetry import trace
 
@@ -577,8 +548,8 @@ def test_bus_service_answers_messages_in_consumer_spans(memory_server: MemorySer
 
 def test_bus_service_groups(memory_server: MemoryServer) -> None:
     with bns.NATSMessageBus(memory_server.connect()) as bus:
-        prefix = unique("agents")
-        with bus.add_service(unique("grp"), "1.0.0", queue_group="") as svc:
+        prefix = unique_service("agents")
+        with bus.add_service(unique_service("grp"), "1.0.0", queue_group="") as svc:
             svc.add_group(prefix).add_endpoint("echo", lambda m: bns.Message(type="echo", payload=m.payload))
             assert svc.info()["endpoints"][0] == {
                 "name": "echo",
@@ -596,8 +567,8 @@ def test_bus_service_groups(memory_server: MemoryServer) -> None:
 
 
 def test_service_and_discovery_display_as_tables(client: bns.Client, services: list[Any]) -> None:
-    svc = calc(client, services, name=unique("show"), description="<b>bold</b>")
-    svc.add_endpoint("add", adder, subject=unique("show"))
+    svc = calc(client, services, name=unique_service("show"), description="<b>bold</b>")
+    svc.add_endpoint("add", adder, subject=unique_service("show"))
     client.request(svc.info()["endpoints"][0]["subject"], b"[1]", timeout=5.0)
     html = svc._repr_html_()
     assert "Service " in html and svc.id in html and "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold" not in html
@@ -606,4 +577,4 @@ def test_service_and_discovery_display_as_tables(client: bns.Client, services: l
         found = discover(client, verb, svc.name, max_messages=1, timeout=5.0)
         page = found._repr_html_()
         assert "<th" in page and column in page and svc.id in page
-    assert "no service answered" in discover(client, "PING", unique("none"), timeout=0.3)._repr_html_()
+    assert "no service answered" in discover(client, "PING", unique_service("none"), timeout=0.3)._repr_html_()
