@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._client import Client
 from .errors import ProtocolError
-from .protocol.headers import Headers, Status, decode_headers
+from .protocol.headers import Headers, decode_headers, show_status
 
 if TYPE_CHECKING:
     from ._core.options import Options
@@ -303,9 +303,7 @@ class MemoryTransport:
             headers: Headers | None = None
             if hblock:
                 headers = decode_headers(hblock)  # a fresh object for each receiver, as from the wire
-                status = headers.status
-                if status is not None:  # shown as keys too, as the engine shows a status line
-                    _show_status(headers, status)
+                show_status(headers)  # as the engine shows a status line
             sub.deliver(subject, payload, reply, headers)
 
     def _drop(self, sid: int) -> None:
@@ -344,10 +342,3 @@ class MemoryTransport:
                 (parts[1].decode(), reply, data[start : start + hsize], data[start + hsize : start + total])
             )
             pos = start + total + 2
-
-
-def _show_status(headers: Headers, status: Status) -> None:
-    if "Status" not in headers:
-        headers.set("Status", str(status.code))
-    if status.description and "Description" not in headers:
-        headers.set("Description", status.description)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._core.transport import Deliver
 from ..protocol.framing import frame_sub, frame_unsub
-from ..protocol.headers import Headers
+from ..protocol.headers import Headers, show_status
 
 __all__ = ["SubTable"]
 
@@ -74,16 +74,5 @@ class SubTable:
         if sub.max and sub.received >= sub.max:
             del self._subs[sid]
         if headers is not None and headers.status is not None:
-            _show_status(headers)
+            show_status(headers)
         sub.deliver(subject, payload, reply or "", headers)
-
-
-def _show_status(headers: Headers) -> None:
-    """The status line as the ``Status`` and ``Description`` keys too, where every reader of a
-    message's status looks for it today (nats-py's convention)."""
-    status = headers.status
-    assert status is not None
-    if "Status" not in headers:
-        headers.set("Status", str(status.code))
-    if status.description and "Description" not in headers:
-        headers.set("Description", status.description)

@@ -36,6 +36,7 @@ __all__ = [
     "headers_dict",
     "headers_with",
     "is_no_responders",
+    "show_status",
 ]
 
 HEADER_LINE = b"NATS/1.0"
@@ -323,3 +324,16 @@ def _status(first: str) -> Status:
     if len(code) != 3 or not code.isascii() or not code.isdigit() or (len(rest) > 3 and rest[3] not in " \t"):
         raise ProtocolError("a status line's code must be three digits, as in 'NATS/1.0 503'", shown)
     return Status(int(code), rest[3:].strip(" \t"))
+
+
+def show_status(headers: Headers) -> None:
+    """A received message's status line as the ``Status`` and ``Description`` keys too, where every
+    reader of a message's status looks for it today (nats-py's convention); keys the server sent
+    itself are kept. Nothing happens without a status."""
+    status = headers.status
+    if status is None:
+        return
+    if "Status" not in headers:
+        headers.set("Status", str(status.code))
+    if status.description and "Description" not in headers:
+        headers.set("Description", status.description)
