@@ -7,7 +7,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -222,16 +222,8 @@ class ResponseStream:
         """Read the stream to its end and return the response text, joined. A query is answered
         with ``on_query(query)``; without it, a query raises :class:`AgentError`."""
         check_handler(on_query, "on_query", "a QueryChunk, and returns the answer", optional=True)
-        parts: list[str] = []
         with self:
-            for chunk in self:
-                if isinstance(chunk, ResponseChunk):
-                    parts.append(chunk.text)
-                elif isinstance(chunk, QueryChunk):
-                    if on_query is None:
-                        raise AgentError(f"the agent asked {chunk.prompt!r}; pass on_query= to answer queries")
-                    chunk.reply(on_query(chunk))
-        return "".join(parts)
+            return "".join(self._texts(on_query))
 
     def show(self, on_query: Callable[[QueryChunk], str] | None = None) -> str:
         """In a notebook, stream the response into the cell as it comes (printed elsewhere);
@@ -241,17 +233,24 @@ class ResponseStream:
         live = LiveResponse(self)
         with self:
             try:
-                for chunk in self:
-                    if isinstance(chunk, ResponseChunk):
-                        live.add(chunk.text)
-                    elif isinstance(chunk, QueryChunk):
-                        if on_query is None:
-                            raise AgentError(f"the agent asked {chunk.prompt!r}; pass on_query= to answer queries")
-                        chunk.reply(on_query(chunk))
+                for text in self._texts(on_query):
+                    live.add(text)
             except BaseException as exc:
                 live.failed(exc)
                 raise
         return live.end()
+
+    def _texts(self, on_query: Callable[[QueryChunk], str] | None) -> Iterator[str]:
+        """The response's text chunks to the stream's end, answering each query with
+        ``on_query(query)``; without it, a query raises :class:`AgentError`. The caller holds the
+        stream open (``with self``), so it is closed however the reading ends."""
+        for chunk in self:
+            if isinstance(chunk, ResponseChunk):
+                yield chunk.text
+            elif isinstance(chunk, QueryChunk):
+                if on_query is None:
+                    raise AgentError(f"the agent asked {chunk.prompt!r}; pass on_query= to answer queries")
+                chunk.reply(on_query(chunk))
 
     def __enter__(self) -> ResponseStream:
         return self
