@@ -25,16 +25,16 @@ server), authentication, TLS, clusters, reconnects and slow-consumer policing by
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import itertools
 import json
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._client import Client
-from .errors import ProtocolError
+from .errors import ClosedError, NATSTimeoutError, ProtocolError
 from .protocol.headers import Headers, decode_headers, show_status
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ class MemoryTransport:
         self.server = server
         self.client_name = options.name
         self._events = events
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = events.loop
         self._connected = False
         self._subs: dict[int, _Sub] = {}  # on the I/O thread only
         self._next_sid = 0
@@ -207,10 +207,12 @@ class MemoryTransport:
         self._in_bytes = 0
 
     # -- the transport contract ----------------------------------------------------------------
-    async def connect(self, timeout: float) -> bool:
-        self._loop = asyncio.get_running_loop()
-        self._connected = True
-        self._events.on_connected()
+    def connect(self, timeout: float) -> bool:
+        def up() -> None:
+            self._connected = True
+            self._events.on_connected()
+
+        self._loop.run(up, timeout, "connect")
         return True
 
     @property
@@ -247,22 +249,22 @@ class MemoryTransport:
             self.server._route(self, commands)
         return False
 
-    async def drain_writes(self) -> None:
-        return None
+    def when_drained(self, callback: Callable[[], object]) -> None:
+        callback()  # never congested
 
-    async def ping(self, timeout: float) -> None:
+    def ping(self, timeout: float) -> None:
         # the server has routed everything written (write() is synchronous); as with a real
         # server's PONG, what it sent this client before the answer is delivered first
-        await self._round_trip()
+        self._round_trip(timeout, "flush")
 
-    async def subscribe(self, subject: str, queue: str, deliver: Deliver) -> int:
+    def subscribe(self, subject: str, queue: str, deliver: Deliver) -> int:
         self._next_sid += 1
         sid = self._next_sid
         self._subs[sid] = _Sub(deliver)
         self.server._add(_Interest(self, sid, subject, queue))
         return sid
 
-    async def unsubscribe(self, sid: int, limit: int = 0) -> None:
+    def unsubscribe(self, sid: int, limit: int = 0) -> None:
         sub = self._subs.get(sid)
         if sub is None:
             return
@@ -271,24 +273,29 @@ class MemoryTransport:
         else:
             sub.max = limit
 
-    async def drain_subscription(self, sid: int) -> None:
-        self.server._remove(self, sid)
-        await self._round_trip()  # what the server routed to it before is delivered
-        self._subs.pop(sid, None)
+    def drain_subscription(self, sid: int, timeout: float) -> None:
+        # on the I/O thread: behind what this client published before (its outbox is pumped there)
+        self._loop.run(lambda: self.server._remove(self, sid), timeout, "drain")
+        self._round_trip(timeout, "drain")  # what the server routed to it before is delivered
+        self._loop.run(lambda: self._subs.pop(sid, None), timeout, "drain")
 
-    async def close(self, timeout: float) -> None:
+    def close(self, timeout: float) -> None:
         self._connected = False
         self.server._remove(self)
-        self._subs.clear()
+
+        def forget() -> None:
+            self._subs.clear()
+
+        with contextlib.suppress(Exception):  # the I/O thread is gone: nothing is delivered any more
+            self._loop.run(forget, timeout, "close")
 
     # -- from the server -----------------------------------------------------------------------
     def receive(self, deliveries: list[_Delivery]) -> None:
         """Any thread: schedule deliveries on this client's I/O thread."""
-        loop = self._loop
-        if loop is None or not self._connected:
+        if not self._connected:
             return
         with contextlib.suppress(RuntimeError):  # the loop is closed: the client is closing
-            loop.call_soon_threadsafe(self._deliver, deliveries)
+            self._loop.call_soon(self._deliver, deliveries)
 
     def _deliver(self, deliveries: list[_Delivery]) -> None:
         for sid, subject, reply, hblock, payload in deliveries:
@@ -310,11 +317,16 @@ class MemoryTransport:
         self._subs.pop(sid, None)
         self.server._remove(self, sid)
 
-    async def _round_trip(self) -> None:
-        """Return once what was scheduled on this loop before has run."""
-        done = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().call_soon(done.set_result, None)
-        await done
+    def _round_trip(self, timeout: float, what: str) -> None:
+        """Return once what was scheduled on this client's I/O thread before has run."""
+        try:
+            self._loop.run(lambda: None, timeout, what)
+        except TimeoutError as exc:
+            if isinstance(exc, NATSTimeoutError):
+                raise
+            raise NATSTimeoutError(f"{what} did not complete within {timeout:g} s") from None
+        except RuntimeError:
+            raise ClosedError(f"{what}: the client is closed") from None
 
     def _parse(self, data: bytes) -> tuple[list[_Pub], int]:
         """The whole ``PUB``/``HPUB`` commands in ``data``, and where the first incomplete one starts."""

@@ -7,12 +7,11 @@ protocol engine is the :class:`~.transport.Transport` it is given, driven on the
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import (
@@ -62,7 +61,6 @@ class Connection:
         self.server_address: tuple[str, int] | None = None  # for telemetry
         self._ever_connected = False
         self._background_connect = False
-        self._wiring: asyncio.Task[None] | None = None
         self._up = threading.Event()  # connected with our wiring in place, or closed: flush waits on it
         self._ended = threading.Event()  # close() has finished: every thread is gone
         self._auth_refusals = 0  # in a row, while reconnecting
@@ -109,31 +107,40 @@ class Connection:
     def guard(self, what: str) -> None:
         self.loop.guard(what)
 
-    def run(self, fn: Callable[[], Coroutine[Any, Any, T]], timeout: float, what: str) -> T:
+    def run(self, fn: Callable[[], T], timeout: float, what: str) -> T:
         """Run ``fn()`` on the I/O thread, blocking at most ``timeout``; our errors only."""
         if not self.is_open:
             raise self.closed_error(what)
         try:
             return self.loop.run(fn, timeout, what)
-        except (asyncio.TimeoutError, TimeoutError) as exc:
+        except TimeoutError as exc:
             if isinstance(exc, NATSSyncError):
                 raise
             raise NATSTimeoutError(f"{what} did not complete within {timeout:g} s") from None
+        except RuntimeError:
+            if self.loop.closed:  # the I/O thread ended under us: the client closed
+                raise self.closed_error(what) from None
+            raise
 
     # -- connect -----------------------------------------------------------------------------
     def connect(self, timeout: float) -> None:
         """Connect within ``timeout``; with ``retry_on_failed_connect``, go on in the background
         after the first round of attempts fails instead of raising."""
         self.life.move(ConnState.CONNECTING)  # publish/subscribe may buffer while a background connect goes on
-
-        async def do_connect() -> None:
-            if await self.transport.connect(timeout):
-                await self._wire(background=False)
-            else:
-                self._background_connect = True
+        self.loop.guard("connect")
 
         try:
-            self.loop.run(do_connect, timeout + 1.0, "connect")
+            up = self.transport.connect(timeout)
+
+            def settle() -> None:
+                # on the I/O thread, so that a background connect succeeding meanwhile (its
+                # on_connected runs there too) is wired exactly once
+                if up or self.transport.is_connected:
+                    self._wire(background=not up)
+                else:
+                    self._background_connect = True
+
+            self.loop.run(settle, timeout + 1.0, "connect")
         except BaseException:
             self._teardown(1.0)
             raise
@@ -144,19 +151,19 @@ class Connection:
         self._note_server()
         self._ever_connected = True
         if self._background_connect:  # else connect() wires up before it returns
-            self._wiring = asyncio.get_running_loop().create_task(self._wire(background=True))
+            self._wire(background=True)
 
-    async def _wire(self, background: bool) -> None:
+    def _wire(self, background: bool) -> None:
         transport = self.transport
         try:
-            await transport.subscribe(self.router.prefix + "*", "", self.router.deliver)
+            transport.subscribe(self.router.prefix + "*", "", self.router.deliver)
             self.outbox.start_writer()
             self.life.move(ConnState.CONNECTED)
             self._up.set()
             deferred, self._deferred = self._deferred, []
             for sub in deferred:
                 if sub.is_active:
-                    await self._subscribe_now(sub)
+                    self._subscribe_now(sub)
         except NATSSyncError as exc:
             self.report(exc)
         self.outbox.pump(force=True)
@@ -259,18 +266,14 @@ class Connection:
     def subscribe_raw(self, subject: str, deliver: Deliver, timeout: float, what: str) -> int:
         return self.run(lambda: self.transport.subscribe(subject, "", deliver), timeout, what)
 
-    def call(self, fn: Callable[[], T], timeout: float, what: str) -> T:
-        async def on_loop() -> T:
-            return fn()
-
-        return self.run(on_loop, timeout, what)
+    call = run  # the surface's name for it
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: the client is closing
             self.loop.call_soon(fn, *args)
 
     def call_later(self, delay: float, fn: Callable[[], Any]) -> Cancellable:
-        return asyncio.get_running_loop().call_later(delay, fn)
+        return self.loop.call_later(delay, fn)
 
     def on_io_thread(self) -> bool:
         return self.loop.in_loop_thread()
@@ -292,28 +295,31 @@ class Connection:
             raise self.closed_error("subscribe")
         sub = Subscription(self, subject, queue, callback, max_msgs, pm, pb)
 
-        async def do_subscribe() -> None:
+        def do_subscribe() -> None:
             if not self.life.linked and not self._ever_connected:
                 self._deferred.append(sub)  # subscribed for real once connected
                 return
             self.outbox.pump(force=True)
-            await self._subscribe_now(sub)
+            self._subscribe_now(sub)
 
         self.run(do_subscribe, self.options.timeout, "subscribe")
         return sub
 
-    async def _subscribe_now(self, sub: Subscription) -> None:
-        sid = await self.transport.subscribe(sub.subject, sub.queue, sub._on_parts)
+    def _subscribe_now(self, sub: Subscription) -> None:
+        sid = self.transport.subscribe(sub.subject, sub.queue, sub._on_parts)
         self.subs[sid] = sub
         if sub.max_msgs is not None:
-            await self.transport.unsubscribe(sid, sub.max_msgs)
+            self.transport.unsubscribe(sid, sub.max_msgs)
         sub._attach(sid)
 
     def unsubscribe_sid(self, sid: int, timeout: float, limit: int = 0) -> None:
         self.run(lambda: self.transport.unsubscribe(sid, limit), timeout, "unsubscribe")
 
     def drain_sid(self, sid: int, timeout: float) -> None:
-        self.run(lambda: self.transport.drain_subscription(sid), timeout, "drain")
+        if not self.is_open:
+            raise self.closed_error("drain")
+        self.loop.guard("drain")
+        self.transport.drain_subscription(sid, timeout)
 
     # -- flush / drain / close -------------------------------------------------------------------
     def flush(self, timeout: float | None) -> None:
@@ -332,11 +338,9 @@ class Connection:
             raise self.closed_error("flush")
         left = max(0.001, deadline - time.monotonic())
 
-        async def do_flush() -> None:
-            self.outbox.pump(force=True)
-            await self.transport.ping(left)
-
-        self.run(do_flush, left + 0.5, "flush")
+        if self.outbox.pending:  # what was queued goes to the socket before the PING
+            self.run(lambda: self.outbox.pump(force=True), left, "flush")
+        self.transport.ping(max(0.001, deadline - time.monotonic()))
 
     def drain(self, timeout: float | None) -> None:
         t = check_timeout(timeout, self.options.timeout)
@@ -361,7 +365,7 @@ class Connection:
         if self.life.accepting and self.workers and not self.loop.in_loop_thread():
             # while still open, let workers finish the callback in progress (bounded) so that
             # its acknowledgement is published and then sent by the final flush below
-            self._stop_workers(max(0.05, timeout / 2))
+            stop_workers(self.workers, max(0.05, timeout / 2))
         with self._state_lock:
             if self._close_begun or self.life.state is ConnState.CLOSED:
                 if not self._in_own_thread():  # another thread is closing: return when it is done
@@ -377,13 +381,13 @@ class Connection:
         self.router.fail_all(ClosedError("request: the client was closed before a reply arrived"))
         if was_open and self.loop.thread.is_alive() and not self.loop.in_loop_thread():
 
-            async def do_close() -> None:
+            def last_pump() -> None:
                 self.outbox.pump(force=True)
                 self.outbox.stop_writer()
-                await self.transport.close(max(0.05, deadline - time.monotonic() - 0.2))
 
             try:
-                wait_future(self.loop.submit(do_close), max(0.1, deadline - time.monotonic()))
+                wait_future(self.loop.submit(last_pump), max(0.1, deadline - time.monotonic()))
+                self.transport.close(max(0.05, deadline - time.monotonic() - 0.2))
             except Exception as exc:
                 log.debug("close: %r", exc)
         unsent, unsent_bytes = self.outbox.discard()
@@ -404,7 +408,7 @@ class Connection:
         self.subs.clear()
         for sub in subs:
             sub._shutdown()
-        self._stop_workers(max(0.05, (deadline - time.monotonic()) / 2))
+        stop_workers(self.workers, max(0.05, (deadline - time.monotonic()) / 2))
         self.loop.stop(max(0.05, deadline - time.monotonic()))
         for sub in subs:
             sub._join_dispatcher(max(0.05, deadline - time.monotonic()))
@@ -426,9 +430,6 @@ class Connection:
         """On a thread of this client's (its I/O thread, its event thread, a dispatcher): waiting
         there for the close to finish would wait for itself."""
         return self.on_io_or_events_thread() or in_dispatcher_thread()
-
-    def _stop_workers(self, timeout: float) -> None:
-        stop_workers(self.workers, timeout)
 
     # -- observing -----------------------------------------------------------------------------
     def stats(self) -> Stats:

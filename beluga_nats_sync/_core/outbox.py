@@ -12,14 +12,13 @@ message would cost several times the append, and hand the GIL over each time).
 
 On the I/O thread, :meth:`Outbox.pump` hands batches to the
 transport in chunks of about a megabyte; when the socket is congested the rest waits in
-``_carry`` (served first) while a writer task waits for the transport to drain, and publishers
+``_carry`` (served first) until the transport says the socket drained, and publishers
 feel the back-pressure of the outbox's bound. While disconnected the outbox is the reconnect
 buffer: bounded by ``reconnect_buffer_size``, sent in order once connected again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import logging
@@ -75,8 +74,8 @@ class Outbox:
         self._bytes = 0
         self._space_waiters = 0
         self._wake_scheduled = False
-        self._wake: asyncio.Event | None = None
-        self._writer_busy = False
+        self._writer_busy = False  # the socket is congested: pump again once it drained
+        self._writer_on = False
         # the bound: the reconnect buffer's size while disconnected, max_outbound_bytes while connected
         self._low_limit = min(options.reconnect_buffer_size, options.max_outbound_bytes)
         self._carry: collections.deque[bytes] = collections.deque()  # taken from the outbox, not yet written
@@ -87,10 +86,14 @@ class Outbox:
         self._reply_prefixes = tuple(dict.fromkeys((options.inbox_prefix + ".", "_INBOX.")))
         self._try_write = transport.try_write
         self._write_waiting = transport.write_waiting
-        self._writer_task: asyncio.Task[None] | None = None
         self._pub_prefix: dict[str, bytes] = {}
         self.out_msgs = 0
         self.out_bytes = 0
+
+    @property
+    def pending(self) -> bool:
+        """Something published waits for the I/O thread (queued, carried, being pumped)."""
+        return bool(self._items or self._carry or self._pumping)
 
     @property
     def open(self) -> bool:
@@ -184,7 +187,7 @@ class Outbox:
             return
         # RuntimeError: the loop is gone; close() is running and will report unsent data
         with contextlib.suppress(RuntimeError):
-            self._loop.loop.call_soon_threadsafe(self.pump)
+            self._loop.call_soon(self.pump)
 
     def _queue_refused(self, cmd: bytes, payload_size: int) -> None:
         """The transport could not write ``cmd`` directly (already counted): queue it as any other."""
@@ -203,7 +206,7 @@ class Outbox:
                 return
             self._wake_scheduled = True
         with contextlib.suppress(RuntimeError):
-            self._loop.loop.call_soon_threadsafe(self.pump)
+            self._loop.call_soon(self.pump)
 
     def _wait_for_space(self, size: int) -> None:
         """Called with the lock held: wait for room in the outbox, or raise.
@@ -263,13 +266,12 @@ class Outbox:
 
     # -- the I/O thread ----------------------------------------------------------------------------
     def start_writer(self) -> None:
-        """On the I/O thread, once connected: the task that waits out congestion."""
-        self._wake = asyncio.Event()
-        self._writer_task = asyncio.get_running_loop().create_task(self._writer())
+        """On the I/O thread, once connected: congestion is waited out (see :meth:`pump`)."""
+        self._writer_on = True
+        self._writer_busy = False
 
     def stop_writer(self) -> None:
-        if self._writer_task is not None:
-            self._writer_task.cancel()
+        self._writer_on = False
 
     def pump(self, force: bool = False) -> None:
         """On the I/O thread: hand what was published to the transport, in order.
@@ -305,24 +307,12 @@ class Outbox:
         finally:
             # what was taken is now in the transport's hands, or still carried (served first)
             self._pumping = False
-        if congested and self._wake is not None:
+        if congested and self._writer_on and not self._writer_busy:
             self._writer_busy = True
-            self._wake.set()
+            self._transport.when_drained(self._drained)
 
-    async def _writer(self) -> None:
-        """Waits for a congested socket to drain, then takes the next batch."""
-        wake = self._wake
-        assert wake is not None
-        while True:
-            await wake.wait()
-            wake.clear()
-            try:
-                if self._transport.is_connected:
-                    await self._transport.drain_writes()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the connection broke; the transport reconnects
-                log.debug("writer: drain interrupted: %r", exc)
-            finally:
-                self._writer_busy = False
+    def _drained(self) -> None:
+        """On the I/O thread: the socket took what was owed (or the connection is gone): go on."""
+        self._writer_busy = False
+        if self._writer_on:
             self.pump()

@@ -1,32 +1,49 @@
-"""The I/O thread: one asyncio loop per client, run in a daemon thread.
+"""The I/O thread: one small event loop of our own per client, run in a daemon thread.
 
-Shape borrowed from anyio's blocking portal: the loop starts in a named daemon thread, hands
-readiness back through a ``concurrent.futures.Future``, and on stop cancels what is left, closes
-the loop and is joined. Work submitted from other threads runs in a copy of the caller's
-``contextvars`` context (so an OpenTelemetry span current in the caller stays the parent), and a
-blocking call made on the loop's own thread raises ``RuntimeError`` instead of deadlocking.
+No asyncio: a :mod:`selectors` loop over the connection's socket and a wake-up socket pair, a
+queue of callbacks (:meth:`IOLoop.call_soon`, from any thread), a heap of timers
+(:meth:`IOLoop.call_later`) and readiness callbacks (:meth:`IOLoop.add_reader`,
+:meth:`IOLoop.add_writer`). A thread that hands work over writes to the wake-up socket only when
+the loop sleeps in ``select``: a stream of publishes costs one append each, not a system call.
+
+Shape borrowed from anyio's blocking portal: work submitted from other threads
+(:meth:`IOLoop.submit`, :meth:`IOLoop.run`) runs in a copy of the caller's ``contextvars`` context
+(so an OpenTelemetry span current in the caller stays the parent), its outcome comes back through a
+``concurrent.futures.Future``, and a blocking call made on the loop's own thread raises
+``RuntimeError`` instead of deadlocking. On stop, the thread ends, the selector and the sockets are
+closed, and the thread is joined.
 """
 
 from __future__ import annotations
 
-import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import contextvars
+import heapq
+import itertools
+import logging
+import selectors
+import socket
 import threading
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["IOLoop", "wait_future"]
+__all__ = ["IOLoop", "Timer", "wait_future"]
 
+log = logging.getLogger("beluga_nats_sync")
 T = TypeVar("T")
+
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
 
 
 def wait_future(fut: concurrent.futures.Future[T], timeout: float) -> T:
     """Wait for ``fut`` at most ``timeout`` seconds; ``TimeoutError`` past it.
 
     The wait is a lock acquisition with a timeout, which Ctrl-C interrupts on POSIX, so a
-    ``KeyboardInterrupt`` reaches the caller promptly; the work is then cancelled.
+    ``KeyboardInterrupt`` reaches the caller promptly; work not yet begun is then cancelled.
     """
     try:
         return fut.result(timeout)
@@ -43,42 +60,104 @@ def wait_future(fut: concurrent.futures.Future[T], timeout: float) -> T:
         raise
 
 
+class Timer:
+    """A call scheduled by :meth:`IOLoop.call_later`; :meth:`cancel` stops it if it has not run."""
+
+    __slots__ = ("args", "cancelled", "fn", "when")
+
+    def __init__(self, when: float, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.when = when
+        self.fn = fn
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
 class IOLoop:
-    """An asyncio event loop running forever in its own daemon thread."""
+    """An event loop of our own running in its own daemon thread until :meth:`stop`."""
 
     def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, _READ, None)
+        self._ready: collections.deque[tuple[Callable[..., Any], tuple[Any, ...]]] = collections.deque()
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+        self._fds: dict[int, list[Callable[[], Any] | None]] = {}  # fd -> [on_readable, on_writable]
+        self._sleeping = False  # in select(): a thread handing work over must wake it
+        self._stopping = False
+        self.closed = False
         self._waiting: dict[concurrent.futures.Future[Any], str] = {}
         self._waiting_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
-        self._ready.result(10.0)
 
     @property
     def thread(self) -> threading.Thread:
         return self._thread
 
+    # -- the loop --------------------------------------------------------------------------------
     def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.call_soon(self._ready.set_result, None)
+        ready = self._ready
+        timers = self._timers
+        select = self._selector.select
         try:
-            self.loop.run_forever()
+            while not self._stopping:
+                timeout: float | None = 0
+                if not ready:
+                    timeout = max(0.0, timers[0][0] - time.monotonic()) if timers else None
+                    self._sleeping = True
+                    if ready:  # handed over between the check and the flag: it did not wake us
+                        timeout = 0
+                try:
+                    events = select(timeout)
+                finally:
+                    self._sleeping = False
+                for key, mask in events:
+                    callbacks = key.data
+                    if callbacks is None:
+                        with contextlib.suppress(OSError):
+                            while self._wake_r.recv(4096):
+                                pass
+                        continue
+                    if mask & _READ and callbacks[0] is not None:
+                        self._call(callbacks[0], ())
+                    if mask & _WRITE and callbacks[1] is not None:
+                        self._call(callbacks[1], ())
+                if timers:
+                    now = time.monotonic()
+                    while timers and timers[0][0] <= now:
+                        timer = heapq.heappop(timers)[2]
+                        if not timer.cancelled:
+                            self._call(timer.fn, timer.args)
+                for _ in range(len(ready)):  # what arrives meanwhile waits for the next turn
+                    fn, args = ready.popleft()
+                    self._call(fn, args)
         finally:
-            try:
-                tasks = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
-                for t in tasks:
-                    t.cancel()
-                if tasks:
-                    self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-                # the threads of the loop's default executor (name resolution), bounded: a lookup
-                # stuck in the resolver is left to finish on its own
-                with contextlib.suppress(asyncio.TimeoutError):
-                    self.loop.run_until_complete(asyncio.wait_for(self.loop.shutdown_default_executor(), 2.0))
-            finally:
-                self.loop.close()
+            self.closed = True
+            self._ready.clear()
+            self._timers.clear()
+            with contextlib.suppress(OSError):
+                self._selector.close()
+            for s in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    s.close()
 
+    def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("unexpected error in %r on the I/O thread", fn)
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # full (a wake-up is pending anyway) or closed
+            self._wake_w.send(b"\0")
+
+    # -- from any thread -------------------------------------------------------------------------
     def in_loop_thread(self) -> bool:
         return threading.get_ident() == self._thread.ident
 
@@ -89,8 +168,26 @@ class IOLoop:
                 f"{what}() was called on the client's I/O thread and would deadlock; call it from another thread"
             )
 
-    def submit(self, coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> concurrent.futures.Future[T]:
-        """Run ``coro_fn()`` as a task on the loop, in the caller's context; return its future."""
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the I/O thread soon, after what was handed over before it.
+        ``RuntimeError`` once the loop has stopped."""
+        if self.closed:
+            raise RuntimeError("the I/O loop is closed")
+        self._ready.append((fn, args))
+        if self._sleeping:
+            self._wake()
+
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Run ``fn(*args)`` on the I/O thread after ``delay`` seconds (unless cancelled)."""
+        timer = Timer(time.monotonic() + max(0.0, delay), fn, args)
+        if self.in_loop_thread():
+            heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
+        else:
+            self.call_soon(lambda: heapq.heappush(self._timers, (timer.when, next(self._seq), timer)))
+        return timer
+
+    def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
+        """Run ``fn()`` on the I/O thread in the caller's context; its outcome comes in the future."""
         cfut: concurrent.futures.Future[T] = concurrent.futures.Future()
         ctx = contextvars.copy_context()
 
@@ -101,43 +198,24 @@ class IOLoop:
             except RuntimeError:  # already failed from outside (the client closed): nothing to run
                 return
             try:
-                # A task copies the context current when it is created: creating it inside
-                # ctx.run gives it the caller's context on every Python (create_task's own
-                # context= argument only exists from 3.11).
-                task = ctx.run(self.loop.create_task, coro_fn())
-            except BaseException as exc:  # the loop is closing: report it through the future
+                result = ctx.run(fn)
+            except BaseException as exc:
                 cfut.set_exception(exc)
-                return
+            else:
+                cfut.set_result(result)
 
-            def done(t: asyncio.Task[T]) -> None:
-                if cfut.done():
-                    return
-                if t.cancelled():
-                    cfut.cancel()
-                elif (exc := t.exception()) is not None:
-                    cfut.set_exception(exc)
-                else:
-                    cfut.set_result(t.result())
-
-            task.add_done_callback(done)
-
-            def cancel_task(f: concurrent.futures.Future[T]) -> None:
-                # cancelled or failed from outside (a timeout, Ctrl-C, the client closing): the
-                # work is abandoned, so stop it
-                if not task.done():
-                    with contextlib.suppress(RuntimeError):  # the loop is gone
-                        self.loop.call_soon_threadsafe(task.cancel)
-
-            cfut.add_done_callback(cancel_task)
-
-        self.loop.call_soon_threadsafe(start)
+        self.call_soon(start)
         return cfut
 
-    def run(self, coro_fn: Callable[[], Coroutine[Any, Any, T]], timeout: float, what: str) -> T:
-        """Run ``coro_fn()`` on the loop and block at most ``timeout`` seconds for its result;
-        :meth:`fail_waiting` ends the wait early."""
+    def run(self, fn: Callable[[], T], timeout: float, what: str) -> T:
+        """Run ``fn()`` on the loop and block at most ``timeout`` seconds for its result;
+        :meth:`fail_waiting` ends the wait early. ``RuntimeError`` once the loop has stopped."""
         self.guard(what)
-        fut = self.submit(coro_fn)
+        return self.wait(self.submit(fn), timeout, what)
+
+    def wait(self, fut: concurrent.futures.Future[T], timeout: float, what: str) -> T:
+        """Wait for ``fut`` at most ``timeout`` seconds (see :func:`wait_future`);
+        :meth:`fail_waiting` ends the wait early."""
         with self._waiting_lock:
             self._waiting[fut] = what
         try:
@@ -147,21 +225,50 @@ class IOLoop:
                 self._waiting.pop(fut, None)
 
     def fail_waiting(self, error: Callable[[str], BaseException]) -> None:
-        """End every :meth:`run` still waiting with ``error(what)`` and cancel its work (the client
-        is closing: nobody should wait for a server that may never answer)."""
+        """End every :meth:`run` still waiting with ``error(what)`` (the client is closing:
+        nobody should wait for a server that may never answer)."""
         with self._waiting_lock:
             waiting = list(self._waiting.items())
         for fut, what in waiting:
             with contextlib.suppress(concurrent.futures.InvalidStateError):
                 fut.set_exception(error(what))
 
-    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        self.loop.call_soon_threadsafe(fn, *args)
-
     def stop(self, timeout: float) -> None:
-        """Stop the loop (cancelling what runs on it) and join the thread, at most ``timeout``."""
-        if self._thread.is_alive():
-            with contextlib.suppress(RuntimeError):  # already closed
-                self.loop.call_soon_threadsafe(self.loop.stop)
-            if threading.get_ident() != self._thread.ident:
-                self._thread.join(timeout)
+        """Stop the loop (what is still queued does not run) and join the thread, at most ``timeout``."""
+        self._stopping = True
+        if self._thread.is_alive() and not self.in_loop_thread():
+            self._wake()
+            self._thread.join(timeout)
+
+    # -- on the I/O thread -----------------------------------------------------------------------
+    def add_reader(self, fd: int, callback: Callable[[], Any]) -> None:
+        self._set(fd, 0, callback)
+
+    def remove_reader(self, fd: int) -> None:
+        self._set(fd, 0, None)
+
+    def add_writer(self, fd: int, callback: Callable[[], Any]) -> None:
+        self._set(fd, 1, callback)
+
+    def remove_writer(self, fd: int) -> None:
+        self._set(fd, 1, None)
+
+    def _set(self, fd: int, which: int, callback: Callable[[], Any] | None) -> None:
+        if self.closed:
+            return
+        callbacks = self._fds.get(fd)
+        if callbacks is None:
+            if callback is None:
+                return
+            callbacks = self._fds[fd] = [None, None]
+            callbacks[which] = callback
+            self._selector.register(fd, _READ if which == 0 else _WRITE, callbacks)
+            return
+        callbacks[which] = callback
+        mask = (_READ if callbacks[0] is not None else 0) | (_WRITE if callbacks[1] is not None else 0)
+        if mask:
+            self._selector.modify(fd, mask, callbacks)
+        else:
+            del self._fds[fd]
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.unregister(fd)

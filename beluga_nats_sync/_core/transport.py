@@ -1,20 +1,25 @@
 """The engine's contract: what the core asks of the code that speaks the NATS protocol.
 
-The core (this package) is plain synchronous machinery plus one asyncio loop on the I/O thread;
-it never touches a socket. Everything it needs from a protocol engine is the :class:`Transport`
-below, implemented by ``beluga_nats_sync.engine``, in the spirit of anyio's ``AsyncBackend`` and
-httpx's transports. The transport reports what happens to the connection through
-:class:`TransportEvents`, and raises only our own errors (``beluga_nats_sync.errors``): whatever
-the socket, the TLS layer or the server did is put in those words by the engine.
+The core (this package) is plain synchronous machinery plus one I/O thread running an event loop
+of our own (:class:`~.portal.IOLoop`); it never touches a socket. Everything it needs from a
+protocol engine is the :class:`Transport` below, implemented by ``beluga_nats_sync.engine``, in
+the spirit of anyio's ``AsyncBackend`` and httpx's transports. The transport reports what happens
+to the connection through :class:`TransportEvents`, and raises only our own errors
+(``beluga_nats_sync.errors``): whatever the socket, the TLS layer or the server did is put in
+those words by the engine.
 
-Every method is called on the I/O thread unless its docstring says otherwise.
+Each method says on which thread it is called: the I/O thread (where it must not block), a
+caller's thread (where it may block, bounded by its timeout, but never on the I/O thread), or any.
 """
 
 from __future__ import annotations
 
 import collections
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .portal import IOLoop
 
 __all__ = ["Deliver", "Transport", "TransportEvents"]
 
@@ -25,6 +30,9 @@ Deliver = Callable[[str, bytes, str, "Mapping[str, str] | None"], None]
 
 class TransportEvents(Protocol):
     """What the transport tells the core, on the I/O thread. None of these may block."""
+
+    #: the client's I/O thread: the transport watches its socket and runs its timers there
+    loop: IOLoop
 
     def on_connected(self) -> None:
         """The first connection is up (also after a connect that went on in the background)."""
@@ -46,12 +54,13 @@ class TransportEvents(Protocol):
 
 
 class Transport(Protocol):
-    """A NATS connection, driven from the I/O thread."""
+    """A NATS connection: read on the I/O thread, written from any thread."""
 
-    async def connect(self, timeout: float) -> bool:
-        """Connect within ``timeout``: True when connected; False when the first round of
-        attempts failed and (with ``retry_on_failed_connect``) it goes on in the background, to
-        end in ``on_connected`` or ``on_connect_failed``. Raises ``ConnectError`` otherwise."""
+    def connect(self, timeout: float) -> bool:
+        """A caller's thread: connect within ``timeout``: True when connected (``on_connected``
+        has run on the I/O thread); False when the first round of attempts failed and (with
+        ``retry_on_failed_connect``) it goes on in the background, to end in ``on_connected`` or
+        ``on_connect_failed``. Raises ``ConnectError`` otherwise."""
 
     @property
     def is_connected(self) -> bool:
@@ -89,24 +98,26 @@ class Transport(Protocol):
         caller queues it. The same ordering promise as :meth:`try_write`."""
 
     def write(self, chunks: collections.deque[bytes], force: bool) -> bool:
-        """Hand framed protocol bytes to the connection, taking chunks from the left of
-        ``chunks``; stop early (leaving the rest) when the socket is congested, unless ``force``.
-        Returns True when the caller should wait for :meth:`drain_writes` before writing more."""
+        """I/O thread: hand framed protocol bytes to the connection, taking chunks from the left
+        of ``chunks``; stop early (leaving the rest) when the socket is congested, unless ``force``.
+        Returns True when the caller should wait for :meth:`when_drained` before writing more."""
 
-    async def drain_writes(self) -> None:
-        """Wait until what was written has been handed to the socket."""
+    def when_drained(self, callback: Callable[[], object]) -> None:
+        """I/O thread: call ``callback`` there once what was written has been handed to the socket
+        (at once when nothing is owed, or when the connection is gone)."""
 
-    async def ping(self, timeout: float) -> None:
-        """A PING/PONG round trip within ``timeout``: everything written before was processed."""
+    def ping(self, timeout: float) -> None:
+        """A caller's thread: a PING/PONG round trip within ``timeout``: everything written before
+        was processed. Raises ``NATSTimeoutError`` past it, ``ClosedError`` when closed meanwhile."""
 
-    async def subscribe(self, subject: str, queue: str, deliver: Deliver) -> int:
-        """Subscribe; every message is handed to ``deliver`` on the I/O thread. Returns the sid."""
+    def subscribe(self, subject: str, queue: str, deliver: Deliver) -> int:
+        """I/O thread: subscribe; every message is handed to ``deliver`` on the I/O thread. Returns the sid."""
 
-    async def unsubscribe(self, sid: int, limit: int = 0) -> None:
-        """Remove the subscription (with ``limit``: after that many messages in all)."""
+    def unsubscribe(self, sid: int, limit: int = 0) -> None:
+        """I/O thread: remove the subscription (with ``limit``: after that many messages in all)."""
 
-    async def drain_subscription(self, sid: int) -> None:
-        """Remove interest, delivering what the server already sent."""
+    def drain_subscription(self, sid: int, timeout: float) -> None:
+        """A caller's thread: remove interest, delivering what the server already sent (at most ``timeout``)."""
 
-    async def close(self, timeout: float) -> None:
-        """Flush (at most ``timeout``) and close; no event is reported after this."""
+    def close(self, timeout: float) -> None:
+        """A caller's thread: flush (at most ``timeout``) and close; no event is reported after this."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 
 from .._core.options import Options, redact_url
@@ -24,7 +23,7 @@ def explain_failure(exc: BaseException, options: Options, url: str, tls_used: bo
     attempt's failure (a cancellation, a programming error) and must travel on as it is."""
     if isinstance(exc, ConnectError):  # the handshake's own checks: TLS not offered, credentials unusable
         return exc
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError):
         return connect_error(options, url, "no answer within the connect timeout")
     if isinstance(exc, ProtocolError):
         shown = f": {exc.excerpt!r}" if exc.excerpt else ""

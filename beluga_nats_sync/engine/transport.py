@@ -1,9 +1,12 @@
 """Our own protocol engine: a socket we own, our parser, the core's transport contract.
 
-The core drives it on its I/O thread (an asyncio loop) through the public loop API only:
-``sock_connect``/``sock_recv``/``sock_sendall`` while a connection is being set up, then
-``add_reader``/``add_writer`` on the socket once it is up. Nothing here names a private of asyncio,
-ssl or socket, and nothing imports nats-py.
+Threads: a connection is set up with blocking calls, each bounded by the attempt's deadline, on
+the thread that connects (the caller of ``connect``, or this transport's ``nats-reconnect`` thread
+when a connection was lost or the first connect goes on in the background); it is then handed to
+the client's I/O thread (:class:`~beluga_nats_sync._core.portal.IOLoop`, our own loop, no asyncio),
+which reads the socket when it is readable, runs the PING timer and reports every event. Callers'
+threads write into the socket under the wire's lock; a flush waits for its PONG in the caller's
+thread. Nothing here names a private of ssl or socket, and nothing imports nats-py.
 
 - **Reading**: one ``recv`` of at most 64 KiB per readable event, fed to
   :class:`~beluga_nats_sync.protocol.Parser`, whose callbacks hand each message to its
@@ -22,16 +25,19 @@ ssl or socket, and nothing imports nats-py.
 
 from __future__ import annotations
 
-import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import logging
 import ssl
+import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .._core.lifetime import ConnState
 from .._core.options import Options
+from .._core.portal import IOLoop, Timer
 from .._core.security import build_ssl_context, parse_permissions_error
 from .._core.transport import Deliver, TransportEvents
 from ..errors import (
@@ -46,10 +52,10 @@ from ..errors import (
 )
 from ..protocol.checks import DEFAULT_MAX_CONTROL_LINE
 from ..protocol.events import Info, Ping, Pong, ServerError
-from ..protocol.framing import PING_FRAME, PONG_FRAME, frame_connect, frame_unsub
+from ..protocol.framing import PING_FRAME, PONG_FRAME, frame_unsub
 from ..protocol.parser import DEFAULT_MAX_PAYLOAD, Parser
-from .explain import connect_error, explain_failure, is_auth_error, refused, websocket_refusal
-from .handshake import connect_options, tls_wanted
+from .explain import connect_error, is_auth_error, websocket_refusal
+from .opener import Opener, _Handshake
 from .pool import Server, ServerPool
 from .subs import SubTable
 from .wire import Wire
@@ -57,45 +63,45 @@ from .wire import Wire
 __all__ = ["EngineTransport"]
 
 log = logging.getLogger("beluga_nats_sync")
-
-_MAX_INFO_LINE = 1024 * 1024  # a cluster's INFO with many connect_urls stays well below
-
-
-class _Handshake(Exception):
-    """Internal: a connection attempt failed; ``error`` is the one of ours to report."""
-
-    def __init__(self, error: ConnectError) -> None:
-        super().__init__(str(error))
-        self.error = error
+T = TypeVar("T")
 
 
 class EngineTransport:
-    """One NATS connection (reconnected as needed), driven from the I/O thread."""
+    """One NATS connection (reconnected as needed): set up by the thread that connects, read on
+    the client's I/O thread, written from any thread."""
 
     def __init__(self, options: Options, events: TransportEvents) -> None:
         self._o = options
         self._events = events
+        self._loop = events.loop
         self.state = ConnState.NEW
         self._pool = ServerPool(options)
         self._ssl_context = build_ssl_context(options)
-        self._loop: asyncio.AbstractEventLoop | None = None
         #: the socket and its TLS (``direct_writes``, ``partial_writes``: for tests and profiles)
-        self.wire = Wire()
+        self.wire = Wire(self._loop)
         # the hot paths, without a hop through this object
         self.try_write = self.wire.try_write
         self.write_waiting = self.wire.write_waiting
         self.write = self.wire.write
+        self.when_drained = self.wire.when_drained
         self._server: Server | None = None
-        self._info: dict[str, Any] = {}
         self._parser: Parser | None = None
         self._subs = SubTable()
-        self._pongs: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._opener = Opener(options, self._pool, self.wire, self._subs.on_msg, self._on_control)
+        self._opener.set_ssl_context(self._ssl_context)
+        # one entry per PING sent (None for the keep-alive's), in order: a PONG answers the oldest
+        self._pongs: collections.deque[concurrent.futures.Future[None] | None] = collections.deque()
+        self._ping_lock = threading.Lock()  # a PING and its entry go together
         self._pings_out = 0
-        self._ping_timer: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[None] | None = None  # reconnecting, or a background connect
-        self._handshake: list[Any] | None = None  # control events while a connection is set up
+        self._ping_timer: Timer | None = None
+        self._reconnector: threading.Thread | None = None
+        self._stop = threading.Event()  # set on close: a wait between attempts ends at once
         self._reconnects = 0
         self._closing = False
+
+    @property
+    def _info(self) -> dict[str, Any]:
+        return self._opener.info
 
     # -- state (any thread) ------------------------------------------------------------------------
     @property
@@ -129,39 +135,37 @@ class EngineTransport:
     def counters(self) -> tuple[int, int, int]:
         return self._subs.in_msgs, self._subs.in_bytes, self._reconnects
 
-    # -- connecting ----------------------------------------------------------------------------------
-    async def connect(self, timeout: float) -> bool:
+    # -- connecting (the caller's thread, or the reconnecting one) ------------------------------------
+    def connect(self, timeout: float) -> bool:
         refused = websocket_refusal(self._o)
         if refused is not None:
             self.state = ConnState.CLOSED
             raise refused
-        loop = self._loop = asyncio.get_running_loop()
         self.state = ConnState.CONNECTING
-        deadline = loop.time() + timeout
+        deadline = time.monotonic() + timeout
         errors: list[ConnectError] = []
         for _ in range(len(self._pool.servers)):
-            left = deadline - loop.time()
-            if left <= 0:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._closing:
                 break
             picked = self._pool.next(time.monotonic())
             if picked is None:
                 break
             server, _wait = picked  # the first round tries each server once, without waiting
             try:
-                await self._open(server, min(left, self._o.connect_timeout))
+                self._open(server, min(left, self._o.connect_timeout))
             except _Handshake as exc:
                 errors.append(exc.error)
                 if isinstance(exc.error, AuthorizationError):
                     break  # the same credentials again is futile
                 continue
-            self._ever_connected = True
-            self._events.on_connected()
+            _on_loop(self._loop, lambda: self._adopt(initial=True, background=False), max(1.0, timeout), "connect")
             return True
         last = errors[-1] if errors else self._connect_error(None, "no answer within the connect timeout")
         if self._o.retry_on_failed_connect and not isinstance(last, AuthorizationError) and not self._closing:
             log.info("connect attempt failed, retrying in the background: %s", last)
             self.state = ConnState.RECONNECTING
-            self._task = loop.create_task(self._reconnect(initial=True))
+            self._start_reconnecting(initial=True)
             return False
         self.state = ConnState.CLOSED
         raise last
@@ -169,79 +173,48 @@ class EngineTransport:
     def _connect_error(self, server: Server | None, reason: str) -> ConnectError:
         return connect_error(self._o, server.url if server is not None else None, reason)
 
-    async def _open(self, server: Server, timeout: float) -> None:
-        """Connect to ``server`` within ``timeout``: TCP, TLS, INFO, CONNECT, PING/PONG. On
-        success the connection is the current one, read by the loop; raises :class:`_Handshake`."""
+    def _open(self, server: Server, timeout: float) -> None:
+        """Set up a connection to ``server`` (blocking, within ``timeout``), for :meth:`_adopt`;
+        raises :class:`_Handshake`."""
         self._server = server
-        try:
-            await asyncio.wait_for(self._setup(server), timeout)
-        except BaseException as exc:
-            tls_used = self.wire.tls
-            self._drop_socket()
-            if isinstance(exc, _Handshake):
-                raise
-            error = explain_failure(exc, self._o, server.url, tls_used)
-            if error is None:
-                raise
-            raise _Handshake(error) from None
-        # committed here, once the attempt can no longer time out: never a half-made connection
-        wire = self.wire
-        self._pool.connected(server)
-        self._handshake = None
-        self.state = ConnState.CONNECTED
-        wire.live = True
-        assert wire.sock is not None and self._loop is not None
-        self._loop.add_reader(wire.sock.fileno(), self._on_readable)
-        self._arm_ping()
-
-    async def _setup(self, server: Server) -> None:
-        wire = self.wire
-        await wire.open(server.host, server.port)
         self._pings_out = 0
-        self._parser = Parser(self._subs.on_msg, self._on_control, max_info_line=_MAX_INFO_LINE)
-        self._handshake = []
-        tls_first = self._o.tls_handshake_first and (self._ssl_context is not None or server.tls)
-        if tls_first:
-            await self._start_tls(server)
-        info = await self._expect_info()
-        self._info = info
-        self._pool.update_from_info(info, server)
-        if not tls_first and tls_wanted(self._o, server, info):
-            await self._start_tls(server)
-        opts = connect_options(self._o, info, server, lang_version=_version())
-        await wire.send_async(frame_connect(opts) + PING_FRAME)
-        await self._expect_pong(server)
+        parser = self._opener.open(server, timeout, _version())
+        if self._closing:
+            self.wire.close()
+            raise _Handshake(self._connect_error(server, "the client is closing"))
+        self._parser = parser
 
-    async def _start_tls(self, server: Server) -> None:
-        context = self._ssl_context or ssl.create_default_context()
-        await self.wire.start_tls(context, self._o.tls_hostname or server.tls_name or server.host)
-
-    async def _next_event(self) -> Any:
-        assert self._handshake is not None and self._parser is not None
-        while not self._handshake:
-            self._parser.feed(await self.wire.recv_async())
-        return self._handshake.pop(0)
-
-    async def _expect_info(self) -> dict[str, Any]:
-        event = await self._next_event()
-        if not isinstance(event, Info):
-            raise ProtocolError(f"the server's first frame must be INFO, got {type(event).__name__.upper()}")
-        return event.info
-
-    async def _expect_pong(self, server: Server) -> None:
-        # what a server may send between our CONNECT's PING and its PONG: +OK (verbose), PING,
-        # INFO (a topology change), -ERR (refused)
-        while True:
-            event = await self._next_event()
-            if isinstance(event, Pong):
-                return
-            if isinstance(event, Ping):
-                await self.wire.send_async(PONG_FRAME)
-            elif isinstance(event, Info):
-                self._info = event.info
-                self._pool.update_from_info(event.info, server)
-            elif isinstance(event, ServerError):
-                raise _Handshake(refused(event.text, self._o, server.url))
+    def _adopt(self, *, initial: bool, background: bool) -> None:
+        """On the I/O thread: the connection just set up is the current one, read by the loop."""
+        wire = self.wire
+        if self._closing or wire.sock is None:
+            wire.close()
+            return
+        server = self._server
+        assert server is not None
+        self._pool.connected(server)
+        with self._ping_lock:
+            self.state = ConnState.CONNECTED
+            wire.go_live()
+            self._loop.add_reader(wire.sock.fileno(), self._on_readable)
+            self._arm_ping()
+            if initial:
+                self._events.on_connected()
+            else:
+                restore = self._subs.restore(self.max_control_line)
+                if restore:
+                    wire.send(restore)
+                self._reconnects += 1
+                self._events.on_reconnected()
+            # the flushes that spanned the reconnect: their PINGs again, behind what was sent again
+            waiting = [f for f in self._pongs if f is not None and not f.done()]
+            self._pongs.clear()
+            self._pongs.extend(waiting)
+            if waiting and self.state is ConnState.CONNECTED:
+                wire.send(PING_FRAME * len(waiting))
+        leftover, self._opener.leftover = self._opener.leftover, []
+        for event in leftover:
+            self._on_control(event)
 
     # -- the read side (I/O thread) ------------------------------------------------------------------
     def _on_readable(self) -> None:
@@ -258,16 +231,13 @@ class EngineTransport:
             self._lost(DisconnectedError(f"the connection was lost: {exc}"))
 
     def _on_control(self, event: Any) -> None:
-        if self._handshake is not None:
-            self._handshake.append(event)
-            return
         if isinstance(event, Pong):
             self._pings_out = 0
-            while self._pongs:
+            if self._pongs:
                 fut = self._pongs.popleft()
-                if not fut.done():
-                    fut.set_result(None)
-                    break
+                if fut is not None:
+                    with contextlib.suppress(concurrent.futures.InvalidStateError):
+                        fut.set_result(None)
         elif isinstance(event, Ping):
             self.wire.send(PONG_FRAME)
         elif isinstance(event, Info):
@@ -276,7 +246,7 @@ class EngineTransport:
             self._on_server_error(event.text)
 
     def _on_info(self, info: dict[str, Any]) -> None:
-        self._info = info
+        self._opener.info = info
         server = self._server
         if server is None:
             return
@@ -302,33 +272,28 @@ class EngineTransport:
             # like nats.go: any other -ERR closes the client (the server closes the connection too)
             self._fatal(ConnectError(f"the server reported an error and closed the connection: {text}"))
 
-    # -- the write side -----------------------------------------------------------------------------
-    async def drain_writes(self) -> None:
-        if self.state is ConnState.CONNECTED:
-            await self.wire.drain()
-
     # -- pings ---------------------------------------------------------------------------------------
-    async def ping(self, timeout: float) -> None:
-        if self.state in (ConnState.CLOSING, ConnState.CLOSED):
-            raise ClosedError("flush: the client is closed")
-        fut = asyncio.get_running_loop().create_future()
-        self._pongs.append(fut)
-        if self.state is ConnState.CONNECTED:
-            self.wire.send(PING_FRAME)
-        # else: reconnecting; the ping goes out with the others once a server takes the connection
+    def ping(self, timeout: float) -> None:
+        fut: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self._ping_lock:
+            if self.state in (ConnState.CLOSING, ConnState.CLOSED):
+                raise ClosedError("flush: the client is closed")
+            self._pongs.append(fut)
+            if self.state is ConnState.CONNECTED:
+                self.wire.send(PING_FRAME)
+            # else: reconnecting; the ping goes out with the others once a server takes the connection
         try:
-            await asyncio.wait_for(asyncio.shield(fut), max(timeout, 0.001))
-        except asyncio.TimeoutError:
+            self._loop.wait(fut, max(timeout, 0.001), "flush")
+        except TimeoutError as exc:
+            if isinstance(exc, NATSSyncError):
+                raise
             why = "" if self.state is ConnState.CONNECTED else " (the client is reconnecting)"
             raise NATSTimeoutError(f"flush did not complete within {timeout:g} s{why}") from None
 
     def _arm_ping(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
         if self._ping_timer is not None:
             self._ping_timer.cancel()
-        self._ping_timer = loop.call_later(self._o.ping_interval, self._on_ping_timer)
+        self._ping_timer = self._loop.call_later(self._o.ping_interval, self._on_ping_timer)
 
     def _on_ping_timer(self) -> None:
         self._ping_timer = None
@@ -338,11 +303,13 @@ class EngineTransport:
             self._lost(DisconnectedError("stale connection: the server did not answer our pings"), report=True)
             return
         self._pings_out += 1
-        self.wire.send(PING_FRAME)
+        with self._ping_lock:
+            self._pongs.append(None)
+            self.wire.send(PING_FRAME)
         self._arm_ping()
 
     # -- subscriptions -------------------------------------------------------------------------------
-    async def subscribe(self, subject: str, queue: str, deliver: Deliver) -> int:
+    def subscribe(self, subject: str, queue: str, deliver: Deliver) -> int:
         if self.state in (ConnState.CLOSING, ConnState.CLOSED):
             raise ClosedError("subscribe: the client is closed")
         sid, frame = self._subs.add(subject, queue, deliver, self.max_control_line)
@@ -350,19 +317,29 @@ class EngineTransport:
             self.wire.send(frame)
         return sid
 
-    async def unsubscribe(self, sid: int, limit: int = 0) -> None:
+    def unsubscribe(self, sid: int, limit: int = 0) -> None:
         frame = self._subs.unsubscribe(sid, limit)
         if frame is not None and self.state is ConnState.CONNECTED:
             self.wire.send(frame)
 
-    async def drain_subscription(self, sid: int) -> None:
-        if sid not in self._subs:
+    def drain_subscription(self, sid: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+
+        def stop_interest() -> bool:
+            if sid not in self._subs:
+                return False
+            if self.state is ConnState.CONNECTED:
+                self.wire.send(frame_unsub(sid))
+                return True
+            self._subs.remove(sid)
+            return False
+
+        if not _on_loop(self._loop, stop_interest, timeout, "drain"):
             return
-        if self.state is ConnState.CONNECTED:
-            self.wire.send(frame_unsub(sid))
-            with contextlib.suppress(NATSSyncError):
-                await self.ping(self._o.timeout)  # what the server sent before the UNSUB has arrived
-        self._subs.remove(sid)
+        with contextlib.suppress(NATSSyncError):
+            # what the server sent before the UNSUB has arrived
+            self.ping(max(0.001, min(self._o.timeout, deadline - time.monotonic())))
+        _on_loop(self._loop, lambda: self._subs.remove(sid), max(0.05, deadline - time.monotonic()), "drain")
 
     # -- losing and finding a connection (I/O thread) ------------------------------------------------
     def _fatal(self, error: BaseException) -> None:
@@ -381,7 +358,6 @@ class EngineTransport:
             self._ping_timer.cancel()
             self._ping_timer = None
         self._parser = None
-        self._handshake = None
         # pings waiting for their PONG stay: they are sent again on the next connection, behind
         # what the outbox sends again there (a flush spans a reconnect, bounded by its timeout)
 
@@ -404,41 +380,45 @@ class EngineTransport:
             return
         self.state = ConnState.RECONNECTING
         self._events.on_disconnected()
-        loop = self._loop
-        if loop is not None:
-            self._task = loop.create_task(self._reconnect(initial=False))
+        self._start_reconnecting(initial=False)
 
-    async def _reconnect(self, *, initial: bool) -> None:
-        """Try the pool's servers (waiting between attempts as it says) until one accepts or none is left."""
-        while not self._closing:
-            picked = self._pool.next(time.monotonic())
-            if picked is None:
-                break
-            server, wait = picked
-            if wait > 0:
-                await asyncio.sleep(wait)
-                if self._closing:
+    def _start_reconnecting(self, *, initial: bool) -> None:
+        previous = self._reconnector
+        thread = threading.Thread(target=self._reconnect, args=(initial, previous), name="nats-reconnect", daemon=True)
+        self._reconnector = thread
+        thread.start()
+
+    def _reconnect(self, initial: bool, previous: threading.Thread | None) -> None:
+        """The reconnecting thread: try the pool's servers (waiting between attempts as it says)
+        until one accepts, then hand the connection to the I/O thread; or give up when none is left."""
+        if previous is not None and previous is not threading.current_thread():
+            previous.join(self._o.connect_timeout + 1.0)  # it has handed its connection over
+        try:
+            while not self._closing:
+                picked = self._pool.next(time.monotonic())
+                if picked is None:
+                    break
+                server, wait = picked
+                if wait > 0 and self._stop.wait(wait):
                     return
-            try:
-                await self._open(server, self._o.connect_timeout)
-            except _Handshake as exc:
-                self._events.on_error(exc.error)
-                continue
-            if self._closing:
-                self._drop_socket()
+                try:
+                    self._open(server, self._o.connect_timeout)
+                except _Handshake as exc:
+                    if not self._closing:
+                        self._loop.call_soon(self._events.on_error, exc.error)
+                    continue
+                self._loop.call_soon(lambda: self._adopt(initial=initial, background=True))
                 return
-            restore = self._subs.restore(self.max_control_line)
-            if restore:
-                self.wire.send(restore)
-            if initial:
-                self._ever_connected = True
-                self._events.on_connected()
-            else:
-                self._reconnects += 1
-                self._events.on_reconnected()
-            if self._pongs and self.state is ConnState.CONNECTED:
-                self.wire.send(PING_FRAME * len(self._pongs))  # the flushes that spanned the reconnect
-            return
+            if not self._closing:
+                self._loop.call_soon(self._gave_up, initial)
+        except RuntimeError:  # the I/O loop is closed: the client is closing
+            self.wire.close()
+        except Exception:
+            log.exception("unexpected error while reconnecting")
+            self.wire.close()
+
+    def _gave_up(self, initial: bool) -> None:
+        """On the I/O thread: no server accepted the connection before the attempts ran out."""
         if self._closing:
             return
         self.state = ConnState.CLOSED
@@ -450,23 +430,44 @@ class EngineTransport:
         else:
             self._events.on_closed(None)
 
-    # -- closing -------------------------------------------------------------------------------------
-    async def close(self, timeout: float) -> None:
+    # -- closing (a caller's thread) -------------------------------------------------------------------
+    def close(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         if self.state is ConnState.CONNECTED:
             try:
-                await self.ping(max(0.05, timeout))
+                self.ping(max(0.05, timeout))
             except NATSSyncError as exc:
                 log.debug("close: final flush failed: %r", exc)
         self._closing = True
-        self.state = ConnState.CLOSING
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-        self._drop_socket()
+        self._stop.set()
+        with self._ping_lock:
+            self.state = ConnState.CLOSING
+        self.wire.abort()  # a connection being set up ends now
+        reconnector = self._reconnector
+        if reconnector is not None and reconnector is not threading.current_thread():
+            reconnector.join(max(0.05, deadline - time.monotonic()))
+        try:
+            _on_loop(self._loop, self._drop_socket, max(0.05, deadline - time.monotonic()), "close")
+        except NATSSyncError as exc:
+            log.debug("close: %r", exc)
+            if self._loop.closed:
+                self.wire.close()
         _fail(self._pongs, ClosedError("flush: the client is closed"))
         self.state = ConnState.CLOSED
+
+
+def _on_loop(loop: IOLoop, fn: Callable[[], T], timeout: float, what: str) -> T:
+    """Run ``fn()`` on the I/O thread from a caller's thread; our errors only."""
+    try:
+        return loop.run(fn, timeout, what)
+    except TimeoutError as exc:
+        if isinstance(exc, NATSSyncError):
+            raise
+        raise NATSTimeoutError(f"{what} did not complete within {timeout:g} s") from None
+    except RuntimeError:
+        if loop.closed:
+            raise ClosedError(f"{what}: the client is closed") from None
+        raise
 
 
 def _version() -> str:
@@ -475,9 +476,10 @@ def _version() -> str:
     return __version__
 
 
-def _fail(pongs: collections.deque[asyncio.Future[None]], error: BaseException) -> None:
+def _fail(pongs: collections.deque[concurrent.futures.Future[None] | None], error: BaseException) -> None:
     """The flushes waiting for a PONG that will not come fail with ``error``."""
     while pongs:
         fut = pongs.popleft()
-        if not fut.done():
-            fut.set_exception(error)
+        if fut is not None:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                fut.set_exception(error)

@@ -1,5 +1,10 @@
 """One socket at a time, and its TLS: every byte the engine reads from or writes to a server.
 
+Opening: on a caller's thread or the reconnecting thread, blocking, each step bounded by the
+attempt's deadline (``connect``, the TLS handshake, reading INFO and the PONG); :meth:`Wire.abort`
+ends it early from another thread. Once the connection is up the socket is non-blocking and the
+I/O thread reads it (:meth:`Wire.recv`, when the loop says it is readable).
+
 Writing: every byte into the socket goes through :meth:`Wire.send_locked` under one lock, from any
 thread: straight into the kernel while nothing is owed to the socket, else behind what is owed,
 which the I/O thread writes when the socket drains (``add_writer``). What is owed belongs to that
@@ -8,12 +13,11 @@ socket: it is dropped with it, so a command begun on one connection is never res
 TLS: an ``ssl.SSLObject`` over two ``ssl.MemoryBIO``; every use of it (the handshake, reading,
 writing) holds the same lock, so OpenSSL never sees one connection from two threads at once.
 
-Everything here uses the public API of ``socket``, ``ssl`` and the asyncio loop of the I/O thread.
+Everything here uses the public API of ``socket`` and ``ssl``, and the client's own I/O loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import ipaddress
@@ -22,7 +26,10 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
+
+from .._core.portal import IOLoop
 
 __all__ = ["Wire"]
 
@@ -35,9 +42,10 @@ HIGH_WATER = 4 * 1024 * 1024
 class Wire:
     """The socket of the current connection (reused, one socket after another)."""
 
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
+    def __init__(self, loop: IOLoop | None = None) -> None:
+        self.loop = loop
         self.sock: socket.socket | None = None
+        self._opening: socket.socket | None = None  # being connected: abort() shuts it down
         self.live = False  # the connection is up: callers may write into it
         self._tls: ssl.SSLObject | None = None
         self._in_bio: ssl.MemoryBIO | None = None
@@ -45,7 +53,7 @@ class Wire:
         self._lock = threading.Lock()
         self._owed = bytearray()
         self._writing = False  # the loop watches the socket for writability
-        self._drained: list[asyncio.Future[None]] = []
+        self._drained: list[Callable[[], object]] = []
         #: callers' writes straight into the socket, and those the kernel took only in part (for
         #: tests and profiles)
         self.direct_writes = 0
@@ -60,31 +68,41 @@ class Wire:
     def owed(self) -> int:
         return len(self._owed)
 
-    # -- opening (on the I/O thread) -----------------------------------------------------------------
-    async def open(self, host: str, port: int) -> None:
-        """Connect a new socket to ``host:port`` (each address in turn); the old one must be closed."""
-        loop = self.loop = asyncio.get_running_loop()
+    # -- opening (blocking, on the thread that connects) -------------------------------------------
+    def open(self, host: str, port: int, deadline: float) -> None:
+        """Connect a new socket to ``host:port`` (each address in turn) by ``deadline`` (monotonic);
+        the old one must be closed. ``TimeoutError`` past the deadline."""
         error: OSError | None = None
-        for family, kind, proto, _name, addr in await _addresses(loop, host, port):
+        for family, kind, proto, _name, addr in _addresses(host, port, deadline):
             sock = socket.socket(family, kind, proto)
-            sock.setblocking(False)
+            self._opening = sock
             try:
-                await loop.sock_connect(sock, addr)
+                sock.settimeout(_left(deadline))
+                sock.connect(addr)
             except BaseException as exc:
                 sock.close()
-                if not isinstance(exc, OSError):
+                if not isinstance(exc, OSError) or isinstance(exc, TimeoutError):
                     raise
                 error = exc
                 continue
+            finally:
+                self._opening = None
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.sock = sock
+            with self._lock:
+                self.sock = sock
             return
         raise error or OSError(f"no address to connect to for {host}")
 
-    async def start_tls(self, context: ssl.SSLContext, hostname: str) -> None:
+    def abort(self) -> None:
+        """Any thread: end a connection being opened now (its blocking calls fail at once)."""
+        for sock in (self._opening, None if self.live else self.sock):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def start_tls(self, context: ssl.SSLContext, hostname: str, deadline: float) -> None:
         """The TLS handshake over the open socket; from then on every read and write is encrypted."""
-        loop = asyncio.get_running_loop()
         sock = self.sock
         assert sock is not None
         in_bio, out_bio = self._in_bio, self._out_bio = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -98,27 +116,32 @@ class Wire:
                     done = False
                 out = out_bio.read()
             if out:
-                await loop.sock_sendall(sock, out)
+                self.send_blocking(out, deadline, raw=True)
             if done:
                 break
-            data = await loop.sock_recv(sock, READ_SIZE)
+            data = self._recv_raw(deadline)
             if not data:
                 raise ConnectionResetError("the server closed the connection during the TLS handshake")
             in_bio.write(data)
         # records the server sent behind its last handshake record wait in the BIO: the next
-        # recv_async hands them over first
+        # recv_blocking hands them over first
         self._tls = tls
 
-    async def recv_async(self) -> bytes:
+    def _recv_raw(self, deadline: float) -> bytes:
+        sock = self.sock
+        if sock is None:
+            raise ConnectionResetError("the connection was closed")
+        sock.settimeout(_left(deadline))
+        return sock.recv(READ_SIZE)
+
+    def recv_blocking(self, deadline: float) -> bytes:
         """While the connection is set up: what the server sent next (decrypted), never empty."""
-        loop = asyncio.get_running_loop()
-        assert self.sock is not None
         if self._tls is not None:
             held = self._decrypt(b"")
             if held:
                 return held
         while True:
-            data = await loop.sock_recv(self.sock, READ_SIZE)
+            data = self._recv_raw(deadline)
             if not data:
                 raise ConnectionResetError("the server closed the connection")
             if self._tls is not None:
@@ -126,14 +149,24 @@ class Wire:
             if data:
                 return data
 
-    async def send_async(self, data: bytes) -> None:
-        """While the connection is set up: all of ``data``, in order."""
-        loop = asyncio.get_running_loop()
-        assert self.sock is not None
-        if self._tls is not None:
+    def send_blocking(self, data: bytes, deadline: float, raw: bool = False) -> None:
+        """While the connection is set up: all of ``data``, in order. ``raw``: already encrypted."""
+        sock = self.sock
+        if sock is None:
+            raise ConnectionResetError("the connection was closed")
+        if self._tls is not None and not raw:
             with self._lock:
                 data = self._encrypt(data)
-        await loop.sock_sendall(self.sock, data)
+        sock.settimeout(_left(deadline))
+        sock.sendall(data)
+
+    def go_live(self) -> None:
+        """On the I/O thread: the connection is up; from now on the socket never blocks and
+        callers may write into it."""
+        sock = self.sock
+        assert sock is not None
+        sock.setblocking(False)
+        self.live = True
 
     # -- reading (on the I/O thread, once the connection is up) ---------------------------------------
     def recv(self) -> bytes | None:
@@ -276,11 +309,12 @@ class Wire:
             return
         self._writing = True
         with contextlib.suppress(RuntimeError):  # the loop is closing, and the connection with it
-            self.loop.call_soon_threadsafe(self._start_writing, self.sock)
+            self.loop.call_soon(self._start_writing, self.sock)
 
     def _start_writing(self, sock: socket.socket | None) -> None:
         if sock is not None and sock is self.sock and self.loop is not None:
-            self.loop.add_writer(sock.fileno(), self._on_writable)
+            with contextlib.suppress(ValueError, OSError):  # closed meanwhile
+                self.loop.add_writer(sock.fileno(), self._on_writable)
 
     def _on_writable(self) -> None:
         sock = self.sock
@@ -311,21 +345,25 @@ class Wire:
 
     def _release_drain_waiters(self) -> None:
         waiters, self._drained = self._drained, []
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
+        loop = self.loop
+        for callback in waiters:
+            if loop is None or loop.in_loop_thread():
+                callback()
+            else:
+                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+                    loop.call_soon(callback)
 
-    async def drain(self) -> None:
-        """On the I/O thread: until nothing is owed to the socket (or it is closed)."""
+    def when_drained(self, callback: Callable[[], object]) -> None:
+        """On the I/O thread: ``callback()`` once nothing is owed to the socket (or it is closed)."""
         if not self._owed or self.sock is None:
+            callback()
             return
-        fut = asyncio.get_running_loop().create_future()
-        self._drained.append(fut)
-        await fut
+        self._drained.append(callback)
 
-    # -- closing (on the I/O thread) -------------------------------------------------------------------
+    # -- closing -------------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the socket; what was owed to it is dropped with it."""
+        """Close the socket; what was owed to it is dropped with it. On the I/O thread once the
+        connection is live (the loop watches the socket); on any thread while it is set up."""
         sock, self.sock = self.sock, None
         with self._lock:
             self.live = False
@@ -334,7 +372,7 @@ class Wire:
             self._tls = self._in_bio = self._out_bio = None
         if sock is not None:
             loop = self.loop
-            if loop is not None and not loop.is_closed():
+            if loop is not None and loop.in_loop_thread():
                 with contextlib.suppress(ValueError, OSError):
                     loop.remove_reader(sock.fileno())
                 with contextlib.suppress(ValueError, OSError):
@@ -357,11 +395,38 @@ def _wait_writable(sock: socket.socket, timeout: float) -> None:
         return  # closed meanwhile: the caller sees it
 
 
-async def _addresses(loop: asyncio.AbstractEventLoop, host: str, port: int) -> list[Any]:
-    """Where to connect: an IP address as it is; a name through the resolver (in the loop's executor)."""
+def _left(deadline: float) -> float:
+    """What is left until ``deadline``; ``TimeoutError`` when nothing is."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("no answer within the connect timeout")
+    return left
+
+
+def _addresses(host: str, port: int, deadline: float) -> list[Any]:
+    """Where to connect: an IP address as it is; a name through the resolver, on a thread of its
+    own so that a resolver that does not answer cannot hold the caller past ``deadline``."""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        return list(await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-    return [(family, socket.SOCK_STREAM, 0, "", (host, port))]
+        pass
+    else:
+        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 0, "", (host, port))]
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def resolve() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:
+            outcome.append(exc)
+        done.set()
+
+    threading.Thread(target=resolve, name="nats-resolve", daemon=True).start()
+    if not done.wait(_left(deadline)):
+        raise TimeoutError(f"the name {host} was not resolved within the connect timeout")
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return list(result)

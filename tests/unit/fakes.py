@@ -7,7 +7,6 @@ subscriptions, dispatchers, connection states) runs for real with no server and 
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import threading
 from collections.abc import Mapping
@@ -47,14 +46,14 @@ class FakeTransport:
         #: set: write() stops (bounded) after taking its first chunk, until the gate opens
         self.write_gate: threading.Event | None = None
         self.in_write = threading.Event()
-        #: True: drain_writes waits until release() (a congested socket that stays congested)
+        #: True: when_drained waits until release() (a congested socket that stays congested)
         self.hold_drain = False
-        self._drained: asyncio.Event | None = None
+        self._drain_waiters: list[Any] = []
         self.payload_limit = 1024
         self.direct_calls = 0
         self.direct_written: list[bytes] = []  # what direct writes took, in order
         self._lock = threading.Lock()  # as the real transport's write lock: one writer at a time
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = events.loop
         self.pings = 0
         self.closed = False
         self.in_msgs = 0
@@ -62,13 +61,15 @@ class FakeTransport:
         self._buf = b""
 
     # -- the Transport protocol ----------------------------------------------------------------
-    async def connect(self, timeout: float) -> bool:
+    def connect(self, timeout: float) -> bool:
         if self.fail_connect is not None:
             raise self.fail_connect
-        self.connected = True
-        self._loop = asyncio.get_running_loop()
-        self._drained = asyncio.Event()
-        self.events.on_connected()
+
+        def up() -> None:
+            self.connected = True
+            self.events.on_connected()
+
+        self._loop.run(up, timeout, "connect")
         return True
 
     @property
@@ -92,13 +93,13 @@ class FakeTransport:
 
     def try_write(self, data: bytes) -> bool:
         self.direct_calls += 1
-        if not self.direct or not self.connected or self._loop is None:
+        if not self.direct or not self.connected:
             return False
         with self._lock:
             self.written.append(data)
             self.direct_written.append(data)
             self._buf += data
-        self._loop.call_soon_threadsafe(self._route)  # deliveries happen on the I/O thread
+        self._loop.call_soon(self._route)  # deliveries happen on the I/O thread
         return True
 
     def write_waiting(self, data: bytes, timeout: float) -> bool:
@@ -125,33 +126,41 @@ class FakeTransport:
         """Everything written so far, in the order it reached the "socket"."""
         return b"".join(self.written)
 
-    async def drain_writes(self) -> None:
-        if self.hold_drain and self._drained is not None:
-            await asyncio.wait_for(self._drained.wait(), 5.0)
+    def when_drained(self, callback: Any) -> None:
+        if self.hold_drain:
+            self._drain_waiters.append(callback)
+            return
         self.congested_after = None
+        callback()
 
     def release(self) -> None:
-        """Any thread: let a held drain_writes finish."""
-        assert self._loop is not None and self._drained is not None
-        self._loop.call_soon_threadsafe(self._drained.set)
+        """Any thread: let a held when_drained finish."""
 
-    async def ping(self, timeout: float) -> None:
+        def go() -> None:
+            self.congested_after = None
+            waiters, self._drain_waiters = self._drain_waiters, []
+            for callback in waiters:
+                callback()
+
+        self._loop.call_soon(go)
+
+    def ping(self, timeout: float) -> None:
         self.pings += 1
 
-    async def subscribe(self, subject: str, queue: str, deliver: Deliver) -> int:
+    def subscribe(self, subject: str, queue: str, deliver: Deliver) -> int:
         sid = self.next_sid
         self.next_sid += 1
         self.subs[sid] = (subject, deliver, 0)
         return sid
 
-    async def unsubscribe(self, sid: int, limit: int = 0) -> None:
+    def unsubscribe(self, sid: int, limit: int = 0) -> None:
         if limit == 0:
             self.subs.pop(sid, None)
 
-    async def drain_subscription(self, sid: int) -> None:
-        self.subs.pop(sid, None)
+    def drain_subscription(self, sid: int, timeout: float) -> None:
+        self._loop.run(lambda: self.subs.pop(sid, None), timeout, "drain")
 
-    async def close(self, timeout: float) -> None:
+    def close(self, timeout: float) -> None:
         self.closed = True
         self.connected = False
 
@@ -199,5 +208,5 @@ class FakeTransport:
         if not matched and reply:  # as the server does for a request nobody listens to
             self.deliver(reply, b"", "", Headers({"Status": "503"}, status=Status(503)))
 
-    def deliver_threadsafe(self, loop: asyncio.AbstractEventLoop, *args: Any) -> None:
-        loop.call_soon_threadsafe(self.deliver, *args)
+    def deliver_threadsafe(self, loop: Any, *args: Any) -> None:
+        loop.call_soon(self.deliver, *args)

@@ -98,24 +98,25 @@ def test_event_worker_runs_callbacks_in_order_and_survives_errors() -> None:
 
 
 def test_a_portal_wait_that_runs_out_raises_the_builtin_timeout_error() -> None:
-    import asyncio
-
     from beluga_nats_sync._core.portal import IOLoop
 
     loop = IOLoop("test-portal")
+    release = threading.Event()
     try:
 
-        async def never() -> None:
-            await asyncio.Event().wait()
+        def slow() -> None:
+            release.wait(5.0)
 
         try:
-            loop.run(never, 0.05, "wait")
+            loop.run(slow, 0.05, "wait")
         except TimeoutError as exc:  # concurrent.futures.TimeoutError is another class on Python 3.10
             assert type(exc) is TimeoutError
         else:
             raise AssertionError("the wait did not time out")
     finally:
+        release.set()
         loop.stop(2.0)
+    assert not loop.thread.is_alive()
 
 
 def test_a_timeout_error_raised_by_the_work_reaches_the_caller_as_it_is() -> None:
@@ -127,7 +128,7 @@ def test_a_timeout_error_raised_by_the_work_reaches_the_caller_as_it_is() -> Non
     loop = IOLoop("test-portal")
     try:
 
-        async def gives_up() -> None:
+        def gives_up() -> None:
             raise NATSTimeoutError("flush did not complete within 0.2 s")
 
         try:

@@ -21,7 +21,7 @@ from beluga_nats_sync.services import ServiceError
 #: into one of the tree's errors (or a retry). Named one by one, with where they are caught, so a
 #: new class outside the tree fails the test instead of being skipped.
 INTERNAL_SIGNALS = {
-    "beluga_nats_sync.engine.transport._Handshake": "a failed connection attempt; carries the ConnectError to report",
+    "beluga_nats_sync.engine.opener._Handshake": "a failed connection attempt; carries the ConnectError to report",
     "beluga_nats_sync.jetstream._read._Gap": "a read that saw a gap in the sequence; the read is retried",
     "beluga_nats_sync._gocodec._PathError": "a bad payload value; re-raised as its TypeError or ValueError with a path",
 }

@@ -91,8 +91,23 @@ def test_nothing_imports_nats_py() -> None:
     assert [str(p.relative_to(PACKAGE)) for p in sorted(PACKAGE.rglob("*.py")) if _imports_nats_py(p)] == []
 
 
+def test_nothing_imports_asyncio() -> None:
+    """The I/O thread runs our own loop (``_core/portal.py``): no asyncio object is anywhere in
+    the client, so it works the same inside a user's running event loop and across forks."""
+
+    def imports_asyncio(path: Path) -> bool:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "asyncio" for a in node.names):
+                return True
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "asyncio":
+                return True
+        return False
+
+    assert [str(p.relative_to(PACKAGE)) for p in sorted(PACKAGE.rglob("*.py")) if imports_asyncio(p)] == []
+
+
 def test_the_check_finds_foreign_privates(tmp_path: Path) -> None:
     src = tmp_path / "m.py"
-    src.write_text("import _thread\nfrom asyncio import _get_running_loop\nfd = loop._selector\nself._mine = 1\n")
+    src.write_text("import _thread\nfrom asyncio import _get_running_loop\nfd = loop._csock\nself._mine = 1\n")
     uses = _private_uses(src)
     assert len(uses) == 3 and all("_mine" not in u for u in uses), uses
