@@ -68,8 +68,9 @@ class Connection:
         self.forked = False
         track(self)
         self.router = RequestRouter(f"{options.inbox_prefix}.{unique_token()}.")
-        self.requests = Requester(self.router, self.outbox, self.loop.guard, options.timeout)
+        self.requests = Requester(self.router, self.outbox, self.loop.guard, options.timeout, self.loop.lead)
         self.request = self.requests.request  # the hot path, without a hop through this object
+        self.lead = self.loop.lead  # a waiting thread runs the I/O loop's work itself (portal.py)
         self.subs: dict[int, Subscription] = {}
         # threads owned by add-ons (JetStream consumers, key-value watchers): stopped and
         # joined on close, like subscription dispatchers

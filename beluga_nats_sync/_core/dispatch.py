@@ -80,6 +80,13 @@ def _no_room_signal() -> None:
     return None
 
 
+#: ``lead(done, deadline)``: run the client's I/O loop on this thread until ``done()`` (see
+#: :meth:`~.portal.IOLoop.lead`)
+Lead = Callable[[Callable[[], bool], float], None]
+#: the longest a dispatcher leads the I/O loop at once (it leaves sooner: at its first message)
+_LEAD_FOR = 60.0
+
+
 class Dispatcher(Generic[T]):
     """A daemon thread handing items to ``handle`` one at a time, in order."""
 
@@ -92,7 +99,9 @@ class Dispatcher(Generic[T]):
         low_water: int = 0,
         on_room: Callable[[], None] = _no_room_signal,
         counted: bool = True,
+        lead: Lead | None = None,
     ) -> None:
+        self._lead = lead
         self._handle = handle
         self._discard = discard
         self._low_water = low_water
@@ -154,8 +163,18 @@ class Dispatcher(Generic[T]):
     # -- the thread ----------------------------------------------------------------------------------
     def _run(self) -> None:
         _local.dispatching = True
-        get = self._q.get
+        q = self._q
+        get = q.get
+        lead = self._lead
+
+        def queued() -> bool:
+            return not q.empty()
+
         while True:
+            if lead is not None and q.empty():
+                # nothing to do: read the socket here while nobody else does, so that the next
+                # message is handled by the thread that read it, with no hand-off
+                lead(queued, time.monotonic() + _LEAD_FOR)
             item = get()
             if item is _END:
                 return

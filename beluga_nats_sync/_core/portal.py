@@ -35,6 +35,11 @@ __all__ = ["IOLoop", "Timer", "wait_future"]
 log = logging.getLogger("beluga_nats_sync")
 T = TypeVar("T")
 
+#: the longest single select of a caller leading the loop
+_LEAD_SLICE = 0.02
+#: the longest a caller waits for the loop's thread to finish what it is doing, to lead
+_HANDOVER = 0.002
+
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 
@@ -89,8 +94,13 @@ class IOLoop:
         self._seq = itertools.count()
         self._fds: dict[int, list[Callable[[], Any] | None]] = {}  # fd -> [on_readable, on_writable]
         self._sleeping = False  # in select(): a thread handing work over must wake it
+        self._lead_sleeping = False  # the same, for a caller leading the loop
+        self._new_head = False  # a timer earlier than any the loop's thread sleeps towards
         self._stopping = False
         self.closed = False
+        #: held by the thread doing the loop's work: the loop's own thread, or a caller leading it
+        self._token = threading.Lock()
+        self._owner = 0  # that thread's ident
         self._waiting: dict[concurrent.futures.Future[Any], str] = {}
         self._waiting_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -100,52 +110,125 @@ class IOLoop:
     def thread(self) -> threading.Thread:
         return self._thread
 
-    # -- the loop --------------------------------------------------------------------------------
-    def _run(self) -> None:
-        ready = self._ready
+    # -- the loop ---------------------------------------------------------------------------------
+    def _timeout(self, cap: float | None) -> float | None:
+        """How long the next select may sleep: not past the next timer, not at all with work queued."""
+        if self._ready:
+            return 0
+        timeout = cap
+        try:
+            due = max(0.0, self._timers[0][0] - time.monotonic())
+        except IndexError:  # no timer (or the last one just ran on a leading caller's thread)
+            return timeout
+        return due if timeout is None else min(timeout, due)
+
+    def _select(self, timeout: float | None, leading: bool) -> list[tuple[selectors.SelectorKey, int]]:
+        # one flag per sleeper (the loop's thread, a leading caller): a thread handing work over
+        # wakes them when either sleeps
+        if leading:
+            self._lead_sleeping = True
+        else:
+            self._sleeping = True
+        if self._ready:  # handed over between the check and the flag: it did not wake us
+            timeout = 0
+        try:
+            return self._selector.select(timeout)
+        finally:
+            if leading:
+                self._lead_sleeping = False
+            else:
+                self._sleeping = False
+
+    def _process(self, events: list[tuple[selectors.SelectorKey, int]]) -> None:
+        """With the token held: what select found, the timers due, then what was handed over."""
+        for key, mask in events:
+            callbacks = key.data
+            if callbacks is None:
+                with contextlib.suppress(OSError):
+                    while self._wake_r.recv(4096):
+                        pass
+                continue
+            if mask & _READ and callbacks[0] is not None:
+                self._call(callbacks[0], ())
+            if mask & _WRITE and callbacks[1] is not None:
+                self._call(callbacks[1], ())
         timers = self._timers
-        select = self._selector.select
+        if timers:
+            now = time.monotonic()
+            while timers and timers[0][0] <= now:
+                timer = heapq.heappop(timers)[2]
+                if not timer.cancelled:
+                    self._call(timer.fn, timer.args)
+        ready = self._ready
+        for _ in range(len(ready)):  # what arrives meanwhile waits for the next turn
+            fn, args = ready.popleft()
+            self._call(fn, args)
+
+    def _run(self) -> None:
+        token = self._token
+        me = threading.get_ident()
         try:
             while not self._stopping:
-                timeout: float | None = 0
-                if not ready:
-                    timeout = max(0.0, timers[0][0] - time.monotonic()) if timers else None
-                    self._sleeping = True
-                    if ready:  # handed over between the check and the flag: it did not wake us
-                        timeout = 0
-                try:
-                    events = select(timeout)
-                finally:
-                    self._sleeping = False
-                for key, mask in events:
-                    callbacks = key.data
-                    if callbacks is None:
-                        with contextlib.suppress(OSError):
-                            while self._wake_r.recv(4096):
-                                pass
-                        continue
-                    if mask & _READ and callbacks[0] is not None:
-                        self._call(callbacks[0], ())
-                    if mask & _WRITE and callbacks[1] is not None:
-                        self._call(callbacks[1], ())
-                if timers:
-                    now = time.monotonic()
-                    while timers and timers[0][0] <= now:
-                        timer = heapq.heappop(timers)[2]
-                        if not timer.cancelled:
-                            self._call(timer.fn, timer.args)
-                for _ in range(len(ready)):  # what arrives meanwhile waits for the next turn
-                    fn, args = ready.popleft()
-                    self._call(fn, args)
+                # select without the token: a caller waiting for a reply may lead meanwhile
+                self._new_head = False
+                events = self._select(self._timeout(None), False)
+                with token:
+                    if self._stopping:
+                        break
+                    self._owner = me
+                    try:
+                        self._process(events)
+                    finally:
+                        self._owner = 0
         finally:
-            self.closed = True
-            self._ready.clear()
-            self._timers.clear()
-            with contextlib.suppress(OSError):
-                self._selector.close()
-            for s in (self._wake_r, self._wake_w):
+            # a leader leaves within one of its short selects once it sees the loop stopping
+            got = token.acquire(True, 2.0)
+            try:
+                self.closed = True
+                self._ready.clear()
+                self._timers.clear()
                 with contextlib.suppress(OSError):
-                    s.close()
+                    self._selector.close()
+                for s in (self._wake_r, self._wake_w):
+                    with contextlib.suppress(OSError):
+                        s.close()
+            finally:
+                if got:
+                    token.release()
+
+    def lead(self, done: Callable[[], bool], deadline: float) -> None:
+        """A caller's thread: while nobody else is running the loop's work, run it here until
+        ``done()`` or ``deadline`` (monotonic). A caller waiting for a reply reads the socket
+        itself and is not woken by another thread. Returns at once when another thread holds the
+        loop (the caller then waits its usual way). While it leads, this thread is the I/O thread:
+        what runs there never runs at the same time as anything else the loop runs."""
+        token = self._token
+        if self._stopping or self.in_loop_thread():
+            return
+        # the loop's thread, busy for a moment (often with what woke it beside the last leader):
+        # worth a short wait; another caller leading: it hands our reply over
+        if not token.acquire(False) and (
+            self._owner not in (0, self._thread.ident) or not token.acquire(True, _HANDOVER)
+        ):
+            return
+        self._owner = threading.get_ident()
+        try:
+            while not done() and not self._stopping:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                # short selects: a waiter released by another thread (a close) is seen promptly
+                events = self._select(self._timeout(min(left, _LEAD_SLICE)), True)
+                if self._stopping:
+                    return
+                self._process(events)
+        except (OSError, ValueError):  # the selector was closed under us: the loop has stopped
+            return
+        finally:
+            self._owner = 0
+            token.release()
+            if self._ready or self._new_head:  # work the loop's thread, asleep, has not seen
+                self._wake()
 
     def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
@@ -159,11 +242,12 @@ class IOLoop:
 
     # -- from any thread -------------------------------------------------------------------------
     def in_loop_thread(self) -> bool:
-        return threading.get_ident() == self._thread.ident
+        """This thread is doing the loop's work (the loop's own thread, or a caller leading it)."""
+        return threading.get_ident() == self._owner
 
     def guard(self, what: str) -> None:
         """Refuse a blocking call on the I/O thread itself: it would wait on itself forever."""
-        if threading.get_ident() == self._thread.ident:
+        if threading.get_ident() == self._owner:
             raise RuntimeError(
                 f"{what}() was called on the client's I/O thread and would deadlock; call it from another thread"
             )
@@ -174,17 +258,22 @@ class IOLoop:
         if self.closed:
             raise RuntimeError("the I/O loop is closed")
         self._ready.append((fn, args))
-        if self._sleeping:
+        if self._sleeping or self._lead_sleeping:
             self._wake()
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
         """Run ``fn(*args)`` on the I/O thread after ``delay`` seconds (unless cancelled)."""
         timer = Timer(time.monotonic() + max(0.0, delay), fn, args)
         if self.in_loop_thread():
-            heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
+            self._push(timer)
         else:
-            self.call_soon(lambda: heapq.heappush(self._timers, (timer.when, next(self._seq), timer)))
+            self.call_soon(self._push, timer)
         return timer
+
+    def _push(self, timer: Timer) -> None:
+        heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
+        if self._timers[0][2] is timer:
+            self._new_head = True
 
     def submit(self, fn: Callable[[], T]) -> concurrent.futures.Future[T]:
         """Run ``fn()`` on the I/O thread in the caller's context; its outcome comes in the future."""

@@ -3,13 +3,16 @@
 Every request of a client gets a reply subject ``<prefix><token>`` under one wildcard
 subscription (``<prefix>*``), so a request costs no SUB/UNSUB round trip. The I/O thread routes
 each reply to its :class:`Waiter` by token and releases the waiter's lock; the requesting thread
-waits on that lock with its timeout (a plain lock wait, which Ctrl-C interrupts).
+waits on that lock with its timeout (a plain lock wait, which Ctrl-C interrupts). While no other
+thread is running the I/O loop's work, the requesting thread runs it itself while it waits
+(:meth:`~.portal.IOLoop.lead`): it reads its reply from the socket with no hand-off between threads.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +54,10 @@ class Waiter:
         self.lock.acquire()
         self.msg: Reply | None = None
         self.error: BaseException | None = None
+
+    def done(self) -> bool:
+        """The reply or an error is in (the lock is released, or about to be)."""
+        return self.msg is not None or self.error is not None
 
     def wait(self, timeout: float) -> bool:
         """Block at most ``timeout`` (0: do not block) for the reply or error; True once it is in."""
@@ -99,7 +106,15 @@ class RequestRouter:
 class Requester:
     """``request()``: register a waiter, publish with its reply subject, wait for the reply."""
 
-    def __init__(self, router: RequestRouter, outbox: Outbox, guard: Callable[[str], None], timeout: float) -> None:
+    def __init__(
+        self,
+        router: RequestRouter,
+        outbox: Outbox,
+        guard: Callable[[str], None],
+        timeout: float,
+        lead: Callable[[Callable[[], bool], float], None],
+    ) -> None:
+        self._lead = lead
         self._router = router
         self._outbox = outbox
         self._guard = guard
@@ -128,9 +143,11 @@ class Requester:
             raise self._outbox.closed_error("request")
         self._guard("request")
         waiter = Waiter()
+        deadline = time.monotonic() + t
         reply = self.start(subject, payload, headers, waiter)
         try:
-            got = waiter.wait(t)
+            self._lead(waiter.done, deadline)
+            got = waiter.wait(max(0.0, deadline - time.monotonic()))
         except BaseException:  # Ctrl-C: forget the request, the client stays usable
             self._router.cancel(reply)
             raise

@@ -86,6 +86,9 @@ class SubscriptionOwner(Protocol):
 
     def count_callback_error(self) -> None: ...
 
+    def lead(self, done: Callable[[], bool], deadline: float) -> None:
+        """Run the I/O loop's work on this thread until ``done()``, while nobody else does."""
+
 
 class Subscription:
     """Interest in a subject. Made by :meth:`Client.subscribe`; do not instantiate directly.
@@ -131,7 +134,9 @@ class Subscription:
         self._disp: Dispatcher[Msg] | None = None
         self._pull_lock = threading.Lock()
         if callback is not None:
-            self._disp = Dispatcher(f"nats-dispatch-{subject}", self._handle, self._skip, counted=False)
+            self._disp = Dispatcher(
+                f"nats-dispatch-{subject}", self._handle, self._skip, counted=False, lead=owner.lead
+            )
             self._put = self._disp.put
         else:
             self._put = self._q.put
