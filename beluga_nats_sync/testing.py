@@ -234,10 +234,10 @@ class MemoryTransport:
     def counters(self) -> tuple[int, int, int]:
         return self._in_msgs, self._in_bytes, 0
 
-    def try_write(self, data: bytes) -> bool:
+    def try_write(self, data: bytes | list[bytes]) -> bool:
         return False  # everything is written by the I/O thread, through write()
 
-    def write_waiting(self, data: bytes, timeout: float) -> bool:
+    def write_waiting(self, data: bytes | list[bytes], timeout: float) -> bool:
         return False  # as try_write: queued, and written by the I/O thread
 
     def write(self, chunks: collections.deque[bytes], force: bool) -> bool:

@@ -143,6 +143,9 @@ class Outbox:
         if n > self.max_payload:
             raise PayloadTooLargeError(n, self.max_payload)
         if reply is None and headers is None:
+            if n >= DIRECT_SIZE:
+                self._enqueue_large([b"%b%d\r\n" % (prefix, n), payload, b"\r\n"], n)
+                return
             cmd = b"%b%d\r\n%b\r\n" % (prefix, n, payload)
         else:
             cmd = frame_pub(subject, payload, reply, headers, self.max_payload, self.max_control_line)
@@ -188,6 +191,22 @@ class Outbox:
         # RuntimeError: the loop is gone; close() is running and will report unsent data
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon(self.pump)
+
+    def _enqueue_large(self, parts: list[bytes], payload_size: int) -> None:
+        """A large PUB as its pieces (line, payload, CRLF): written into the socket as they are
+        when nothing waits before them (``sendmsg``: the payload is not copied into a frame),
+        joined and queued otherwise."""
+        with self._lock:  # the same decision as enqueue()'s
+            direct = not self._items and self._life.linked and not self._pumping and not self._carry
+            if direct:
+                self.out_msgs += 1
+                self.out_bytes += payload_size
+        if not direct:
+            self.enqueue(b"".join(parts), payload_size)
+        elif not (
+            self._try_write(parts) or (not self._loop.in_loop_thread() and self._write_waiting(parts, SOCKET_WAIT))
+        ):
+            self._queue_refused(b"".join(parts), payload_size)
 
     def _queue_refused(self, cmd: bytes, payload_size: int) -> None:
         """The transport could not write ``cmd`` directly (already counted): queue it as any other."""

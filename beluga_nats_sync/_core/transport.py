@@ -21,10 +21,14 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from .portal import IOLoop
 
-__all__ = ["Deliver", "Transport", "TransportEvents"]
+__all__ = ["Buffers", "Deliver", "Transport", "TransportEvents"]
 
 #: ``deliver(subject, data, reply, headers)``: one message of a subscription, on the I/O thread.
 #: ``reply`` is '' when there is none; ``headers`` is None when there are none.
+#: what a direct write takes: bytes, or pieces written in order as if joined (a large payload
+#: goes to the socket as it is, between its PUB line and CRLF)
+Buffers = bytes | list[bytes]
+
 Deliver = Callable[[str, bytes, str, "Mapping[str, str] | None"], None]
 
 
@@ -81,8 +85,9 @@ class Transport(Protocol):
     def counters(self) -> tuple[int, int, int]:
         """``(in_msgs, in_bytes, reconnects)`` (any thread)."""
 
-    def try_write(self, data: bytes) -> bool:
-        """Any thread: write ``data`` straight into the socket, now, if the connection is up and
+    def try_write(self, data: Buffers) -> bool:
+        """Any thread: write ``data`` (bytes, or a list of pieces written as if joined, without
+        joining them) straight into the socket, now, if the connection is up and
         nothing the transport holds (its own commands, bytes buffered for the socket) waits to be
         written before it. True: the transport took all of it (what the kernel did not take at
         once stays with this connection and is written next, by the I/O thread: a command begun on
@@ -91,7 +96,7 @@ class Transport(Protocol):
         carried, being handed to :meth:`write`) waits before ``data``: with the transport's own
         check, nothing written before ``data`` reaches the wire after it."""
 
-    def write_waiting(self, data: bytes, timeout: float) -> bool:
+    def write_waiting(self, data: Buffers, timeout: float) -> bool:
         """Any thread but the I/O thread, for large commands: as :meth:`try_write`, but when bytes
         the transport holds are owed to the socket, wait at most ``timeout`` for the kernel to take
         them (writing them meanwhile), then write ``data``. False: nothing was written; the

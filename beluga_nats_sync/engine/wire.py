@@ -35,6 +35,8 @@ __all__ = ["Wire"]
 
 #: one read: at most 64 KiB (a larger buffer is allocated above glibc's mmap threshold, each read)
 READ_SIZE = 64 * 1024
+#: ``socket.sendmsg`` (not on Windows, where pieces are joined first)
+_HAS_SENDMSG = hasattr(socket.socket, "sendmsg")
 #: bytes owed to the socket past which the outbox waits for it to drain
 HIGH_WATER = 4 * 1024 * 1024
 
@@ -207,22 +209,29 @@ class Wire:
                 self.send_locked(reply, raw=True)
         return b"".join(parts)
 
-    def _encrypt(self, data: bytes | bytearray | memoryview) -> bytes:
-        """With the lock held: the TLS records for ``data``."""
+    def _encrypt(self, data: bytes | bytearray | memoryview | list[bytes]) -> bytes:
+        """With the lock held: the TLS records for ``data`` (or its pieces, in order)."""
         tls, out_bio = self._tls, self._out_bio
         assert tls is not None and out_bio is not None
-        tls.write(data)
+        if isinstance(data, list):
+            for piece in data:
+                tls.write(piece)
+        else:
+            tls.write(data)
         return out_bio.read()
 
     # -- writing (any thread) --------------------------------------------------------------------------
-    def send_locked(self, data: bytes | bytearray | memoryview, raw: bool = False) -> bool:
+    def send_locked(self, data: bytes | bytearray | memoryview | list[bytes], raw: bool = False) -> bool:
         """With the lock held: into the kernel now if nothing is owed, the rest owed. True when
-        the kernel took all of it at once. ``raw``: already encrypted."""
+        the kernel took all of it at once. ``raw``: already encrypted. A list of pieces goes as
+        if joined, in one ``sendmsg`` (not joined: a large payload is not copied)."""
         sock = self.sock
         if sock is None:
             return True
         if self._tls is not None and not raw:
             data = self._encrypt(data)
+        elif isinstance(data, list):
+            return self._send_pieces(sock, data)
         if self._owed:
             self._owed += data
             return False
@@ -238,12 +247,34 @@ class Wire:
             return False
         return True
 
+    def _send_pieces(self, sock: socket.socket, pieces: list[bytes]) -> bool:
+        """With the lock held, no TLS: ``pieces`` in one ``sendmsg`` when nothing is owed."""
+        if self._owed or not _HAS_SENDMSG:  # behind what is owed (or no sendmsg: Windows)
+            return self.send_locked(b"".join(pieces))
+        try:
+            n = sock.sendmsg(pieces)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except OSError:
+            return True  # broken: the reader finds out and reconnects
+        whole = True
+        for piece in pieces:  # what the kernel did not take is owed, in order
+            if n >= len(piece):
+                n -= len(piece)
+                continue
+            self._owed += memoryview(piece)[n:]
+            n = 0
+            whole = False
+        if not whole:
+            self._watch_writable()
+        return whole
+
     def send(self, data: bytes) -> None:
         """Any thread: ``data`` behind everything written before it."""
         with self._lock:
             self.send_locked(data)
 
-    def try_write(self, data: bytes) -> bool:
+    def try_write(self, data: bytes | list[bytes]) -> bool:
         """Any thread: ``data`` into the socket now, if the connection is up and nothing is owed
         to it; False (nothing written) otherwise. Never waits for the lock."""
         if not self.live or self._owed:
@@ -261,7 +292,7 @@ class Wire:
         finally:
             lock.release()
 
-    def write_waiting(self, data: bytes, timeout: float) -> bool:
+    def write_waiting(self, data: bytes | list[bytes], timeout: float) -> bool:
         """Any thread: ``data`` into the socket as soon as nothing is owed to it, waiting at most
         ``timeout`` for the kernel to take what is owed and writing it meanwhile, so the caller is
         woken by the kernel rather than by the I/O thread. False (nothing written): the connection

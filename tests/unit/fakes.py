@@ -91,8 +91,10 @@ class FakeTransport:
     def counters(self) -> tuple[int, int, int]:
         return self.in_msgs, self.in_bytes, 0
 
-    def try_write(self, data: bytes) -> bool:
+    def try_write(self, data: bytes | list[bytes]) -> bool:
         self.direct_calls += 1
+        if isinstance(data, list):  # pieces written as if joined
+            data = b"".join(data)
         if not self.direct or not self.connected:
             return False
         with self._lock:
@@ -102,7 +104,7 @@ class FakeTransport:
         self._loop.call_soon(self._route)  # deliveries happen on the I/O thread
         return True
 
-    def write_waiting(self, data: bytes, timeout: float) -> bool:
+    def write_waiting(self, data: bytes | list[bytes], timeout: float) -> bool:
         return self.try_write(data)
 
     def write(self, chunks: collections.deque[bytes], force: bool) -> bool:

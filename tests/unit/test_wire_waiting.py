@@ -76,3 +76,26 @@ def test_a_large_write_on_a_connection_that_is_not_up_is_refused(pair: tuple[Wir
     wire, _theirs = pair
     wire.live = False
     assert not wire.write_waiting(b"M", 1.0)
+
+
+def test_pieces_go_out_as_if_joined_and_what_the_kernel_leaves_is_owed_in_order(
+    pair: tuple[Wire, socket.socket],
+) -> None:
+    """A large PUB is handed over as its line, payload and CRLF (one ``sendmsg``, no copy of the
+    payload): the kernel takes part of it, the rest is owed, and what is written next goes after."""
+    wire, theirs = pair
+    head, payload = b"PUB big 2097152\r\n", bytes(range(256)) * 8192
+    assert wire.try_write([head, payload, b"\r\n"])
+    assert wire.owed > 0  # 2 MiB do not fit in a 64 KiB send buffer
+    after = b"PUB next 1\r\nx\r\n"
+    expected = head + payload + b"\r\n" + after
+    got = bytearray()
+    reader = threading.Thread(target=read_all, args=(theirs, len(expected), got))
+    reader.start()
+    assert wire.write_waiting([after], 10.0)  # waits for what is owed, writes it, then itself
+    for _ in range(1000):
+        if not wire.owed:
+            break
+        assert wire.write_waiting(b"", 10.0)
+    reader.join(10.0)
+    assert bytes(got) == expected
