@@ -2,7 +2,9 @@
 
 The transport hands every message of a subscription to :meth:`Subscription._on_parts` on the
 I/O thread, which makes a frozen :class:`Msg` and puts it on a thread-safe queue at once, so no
-asyncio task, queue or coroutine sits between the socket and the user's thread. The pending
+task, queue or coroutine sits between the socket and the user's thread. A dispatcher with nothing
+queued reads the socket itself while no other thread does (it leads the I/O loop), so the next
+message is handled by the thread that read it. The pending
 limits are ours: past them the message is dropped, counted, and the episode reported once
 through the error callback.
 """
