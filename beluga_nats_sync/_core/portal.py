@@ -101,6 +101,7 @@ class IOLoop:
         #: held by the thread doing the loop's work: the loop's own thread, or a caller leading it
         self._token = threading.Lock()
         self._owner = 0  # that thread's ident
+        self._led = 0  # turns run by leading callers: the loop's thread skips what it saw before
         self._waiting: dict[concurrent.futures.Future[Any], str] = {}
         self._waiting_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -171,10 +172,15 @@ class IOLoop:
             while not self._stopping:
                 # select without the token: a caller waiting for a reply may lead meanwhile
                 self._new_head = False
+                led = self._led
                 events = self._select(self._timeout(None), False)
                 with token:
                     if self._stopping:
                         break
+                    if self._led != led:
+                        # a caller led meanwhile and may have handled what woke us: look again
+                        # (what is still ready shows again at once) rather than hold the token
+                        continue
                     self._owner = me
                     try:
                         self._process(events)
@@ -221,6 +227,7 @@ class IOLoop:
                 events = self._select(self._timeout(min(left, _LEAD_SLICE)), True)
                 if self._stopping:
                     return
+                self._led += 1
                 self._process(events)
         except (OSError, ValueError):  # the selector was closed under us: the loop has stopped
             return
