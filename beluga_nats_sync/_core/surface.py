@@ -86,3 +86,8 @@ class FeatureSurface(Protocol):
         """On the I/O thread only: run ``fn()`` there after ``delay`` seconds."""
 
     def on_io_thread(self) -> bool: ...
+
+    def lead(self, done: Callable[[], bool], deadline: float) -> None:
+        """Not on the I/O thread: while nobody else does, run the I/O thread's work on this thread
+        until ``done()`` or ``deadline`` (monotonic), so that what this thread waits for is read by
+        it (a request's reply) with no hand-off; returns at once when another thread does."""
