@@ -234,7 +234,7 @@ class IOLoop:
         finally:
             self._owner = 0
             token.release()
-            if self._ready or self._new_head:  # work the loop's thread, asleep, has not seen
+            if self._ready or self._new_head or self._stopping:  # what the loop's thread, asleep, has not seen
                 self._wake()
 
     def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -293,12 +293,14 @@ class IOLoop:
                     return
             except RuntimeError:  # already failed from outside (the client closed): nothing to run
                 return
-            try:
-                result = ctx.run(fn)
-            except BaseException as exc:
-                cfut.set_exception(exc)
-            else:
-                cfut.set_result(result)
+            # a waiter failed from outside meanwhile (fail_waiting, at a close) keeps that outcome
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                try:
+                    result = ctx.run(fn)
+                except BaseException as exc:
+                    cfut.set_exception(exc)
+                else:
+                    cfut.set_result(result)
 
         self.call_soon(start)
         return cfut
@@ -332,8 +334,8 @@ class IOLoop:
     def stop(self, timeout: float) -> None:
         """Stop the loop (what is still queued does not run) and join the thread, at most ``timeout``."""
         self._stopping = True
+        self._wake()  # also from a leading caller: the loop's thread may sleep in select
         if self._thread.is_alive() and not self.in_loop_thread():
-            self._wake()
             self._thread.join(timeout)
 
     # -- on the I/O thread -----------------------------------------------------------------------
