@@ -26,7 +26,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._core.portal import IOLoop
@@ -230,39 +230,28 @@ class Wire:
             return True
         if self._tls is not None and not raw:
             data = self._encrypt(data)
-        elif isinstance(data, list):
-            return self._send_pieces(sock, data)
+        parts: Sequence[bytes | bytearray | memoryview]
+        if not isinstance(data, list):
+            parts = (data,)
+        elif self._owed or not _HAS_SENDMSG:
+            parts = (b"".join(data),)  # behind what is owed (or no sendmsg: Windows)
+        else:
+            parts = data
         if self._owed:
-            self._owed += data
+            self._owed += parts[0]
             return False
         try:
-            n = sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        except OSError:
-            return True  # broken: the reader finds out and reconnects
-        if n < len(data):
-            self._owed += memoryview(data)[n:]
-            self._watch_writable()
-            return False
-        return True
-
-    def _send_pieces(self, sock: socket.socket, pieces: list[bytes]) -> bool:
-        """With the lock held, no TLS: ``pieces`` in one ``sendmsg`` when nothing is owed."""
-        if self._owed or not _HAS_SENDMSG:  # behind what is owed (or no sendmsg: Windows)
-            return self.send_locked(b"".join(pieces))
-        try:
-            n = sock.sendmsg(pieces)
+            n = sock.send(parts[0]) if len(parts) == 1 else sock.sendmsg(parts)
         except (BlockingIOError, InterruptedError):
             n = 0
         except OSError:
             return True  # broken: the reader finds out and reconnects
         whole = True
-        for piece in pieces:  # what the kernel did not take is owed, in order
-            if n >= len(piece):
-                n -= len(piece)
+        for part in parts:  # what the kernel did not take is owed, in order
+            if n >= len(part):
+                n -= len(part)
                 continue
-            self._owed += memoryview(piece)[n:]
+            self._owed += memoryview(part)[n:]
             n = 0
             whole = False
         if not whole:
