@@ -159,7 +159,7 @@ class EngineTransport:
                 if isinstance(exc.error, AuthorizationError):
                     break  # the same credentials again is futile
                 continue
-            _on_loop(self._loop, lambda: self._adopt(initial=True, background=False), max(1.0, timeout), "connect")
+            _on_loop(self._loop, lambda: self._adopt(initial=True), max(1.0, timeout), "connect")
             return True
         last = errors[-1] if errors else self._connect_error(None, "no answer within the connect timeout")
         if self._o.retry_on_failed_connect and not isinstance(last, AuthorizationError) and not self._closing:
@@ -184,7 +184,7 @@ class EngineTransport:
             raise _Handshake(self._connect_error(server, "the client is closing"))
         self._parser = parser
 
-    def _adopt(self, *, initial: bool, background: bool) -> None:
+    def _adopt(self, *, initial: bool) -> None:
         """On the I/O thread: the connection just set up is the current one, read by the loop."""
         wire = self.wire
         if self._closing or wire.sock is None:
@@ -407,7 +407,7 @@ class EngineTransport:
                     if not self._closing:
                         self._loop.call_soon(self._events.on_error, exc.error)
                     continue
-                self._loop.call_soon(lambda: self._adopt(initial=initial, background=True))
+                self._loop.call_soon(lambda: self._adopt(initial=initial))
                 return
             if not self._closing:
                 self._loop.call_soon(self._gave_up, initial)
