@@ -34,7 +34,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._client import Client
-from .errors import ClosedError, NATSTimeoutError, ProtocolError
+from ._core.portal import run_on
+from .errors import ProtocolError
 from .protocol.headers import Headers, decode_headers, show_status
 
 if TYPE_CHECKING:
@@ -319,14 +320,7 @@ class MemoryTransport:
 
     def _round_trip(self, timeout: float, what: str) -> None:
         """Return once what was scheduled on this client's I/O thread before has run."""
-        try:
-            self._loop.run(lambda: None, timeout, what)
-        except TimeoutError as exc:
-            if isinstance(exc, NATSTimeoutError):
-                raise
-            raise NATSTimeoutError(f"{what} did not complete within {timeout:g} s") from None
-        except RuntimeError:
-            raise ClosedError(f"{what}: the client is closed") from None
+        run_on(self._loop, lambda: None, timeout, what)
 
     def _parse(self, data: bytes) -> tuple[list[_Pub], int]:
         """The whole ``PUB``/``HPUB`` commands in ``data``, and where the first incomplete one starts."""

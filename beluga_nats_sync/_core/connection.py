@@ -27,7 +27,7 @@ from .lifetime import ConnState, Lifecycle, closed_error, finalize_connection, t
 from .msg import Publisher
 from .options import Options
 from .outbox import Outbox
-from .portal import IOLoop, wait_future
+from .portal import IOLoop, run_on, wait_future
 from .protocol import check_timeout
 from .requests import Requester, RequestRouter, Waiter
 from .stats import Stats
@@ -112,16 +112,7 @@ class Connection:
         """Run ``fn()`` on the I/O thread, blocking at most ``timeout``; our errors only."""
         if not self.is_open:
             raise self.closed_error(what)
-        try:
-            return self.loop.run(fn, timeout, what)
-        except TimeoutError as exc:
-            if isinstance(exc, NATSSyncError):
-                raise
-            raise NATSTimeoutError(f"{what} did not complete within {timeout:g} s") from None
-        except RuntimeError:
-            if self.loop.closed:  # the I/O thread ended under us: the client closed
-                raise self.closed_error(what) from None
-            raise
+        return run_on(self.loop, fn, timeout, what, self.closed_error)
 
     # -- connect -----------------------------------------------------------------------------
     def connect(self, timeout: float) -> None:

@@ -30,7 +30,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["IOLoop", "Timer", "wait_future"]
+from ..errors import ClosedError, NATSSyncError, NATSTimeoutError
+
+__all__ = ["IOLoop", "Timer", "run_on", "wait_future"]
 
 log = logging.getLogger("beluga_nats_sync")
 T = TypeVar("T")
@@ -63,6 +65,27 @@ def wait_future(fut: concurrent.futures.Future[T], timeout: float) -> T:
     except BaseException:
         fut.cancel()
         raise
+
+
+def run_on(
+    loop: IOLoop, fn: Callable[[], T], timeout: float, what: str, closed: Callable[[str], ClosedError] | None = None
+) -> T:
+    """From a caller's thread: ``fn()`` on ``loop``'s I/O thread, at most ``timeout``, raising our
+    errors only: ``NATSTimeoutError`` past it, ``closed(what)`` once the loop has stopped."""
+    try:
+        return loop.run(fn, timeout, what)
+    except TimeoutError as exc:
+        if isinstance(exc, NATSSyncError):
+            raise
+        raise NATSTimeoutError(f"{what} did not complete within {timeout:g} s") from None
+    except RuntimeError:
+        if not loop.closed:  # a blocking call on the I/O thread itself (guard): as it is
+            raise
+        raise (closed or _closed)(what) from None
+
+
+def _closed(what: str) -> ClosedError:
+    return ClosedError(f"{what}: the client is closed")
 
 
 class Timer:

@@ -32,12 +32,11 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .._core.lifetime import ConnState
 from .._core.options import Options
-from .._core.portal import IOLoop, Timer
+from .._core.portal import Timer, run_on
 from .._core.security import build_ssl_context, parse_permissions_error
 from .._core.transport import Deliver, TransportEvents
 from ..errors import (
@@ -159,7 +158,7 @@ class EngineTransport:
                 if isinstance(exc.error, AuthorizationError):
                     break  # the same credentials again is futile
                 continue
-            _on_loop(self._loop, lambda: self._adopt(initial=True), max(1.0, timeout), "connect")
+            run_on(self._loop, lambda: self._adopt(initial=True), max(1.0, timeout), "connect")
             return True
         last = errors[-1] if errors else self._connect_error(None, "no answer within the connect timeout")
         if self._o.retry_on_failed_connect and not isinstance(last, AuthorizationError) and not self._closing:
@@ -334,12 +333,12 @@ class EngineTransport:
             self._subs.remove(sid)
             return False
 
-        if not _on_loop(self._loop, stop_interest, timeout, "drain"):
+        if not run_on(self._loop, stop_interest, timeout, "drain"):
             return
         with contextlib.suppress(NATSSyncError):
             # what the server sent before the UNSUB has arrived
             self.ping(max(0.001, min(self._o.timeout, deadline - time.monotonic())))
-        _on_loop(self._loop, lambda: self._subs.remove(sid), max(0.05, deadline - time.monotonic()), "drain")
+        run_on(self._loop, lambda: self._subs.remove(sid), max(0.05, deadline - time.monotonic()), "drain")
 
     # -- losing and finding a connection (I/O thread) ------------------------------------------------
     def _fatal(self, error: BaseException) -> None:
@@ -447,27 +446,13 @@ class EngineTransport:
         if reconnector is not None and reconnector is not threading.current_thread():
             reconnector.join(max(0.05, deadline - time.monotonic()))
         try:
-            _on_loop(self._loop, self._drop_socket, max(0.05, deadline - time.monotonic()), "close")
+            run_on(self._loop, self._drop_socket, max(0.05, deadline - time.monotonic()), "close")
         except NATSSyncError as exc:
             log.debug("close: %r", exc)
             if self._loop.closed:
                 self.wire.close()
         _fail(self._pongs, ClosedError("flush: the client is closed"))
         self.state = ConnState.CLOSED
-
-
-def _on_loop(loop: IOLoop, fn: Callable[[], T], timeout: float, what: str) -> T:
-    """Run ``fn()`` on the I/O thread from a caller's thread; our errors only."""
-    try:
-        return loop.run(fn, timeout, what)
-    except TimeoutError as exc:
-        if isinstance(exc, NATSSyncError):
-            raise
-        raise NATSTimeoutError(f"{what} did not complete within {timeout:g} s") from None
-    except RuntimeError:
-        if loop.closed:
-            raise ClosedError(f"{what}: the client is closed") from None
-        raise
 
 
 def _version() -> str:
