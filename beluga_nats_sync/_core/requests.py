@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NoRespondersError, RequestTimeoutError
 from ..protocol.headers import is_no_responders
+from .dispatch import Lead
 from .msg import Msg
 from .outbox import Outbox
 from .protocol import check_timeout
@@ -59,8 +60,14 @@ class Waiter:
         """The reply or an error is in (the lock is released, or about to be)."""
         return self.msg is not None or self.error is not None
 
-    def wait(self, timeout: float) -> bool:
-        """Block at most ``timeout`` (0: do not block) for the reply or error; True once it is in."""
+    def wait(self, timeout: float, lead: Lead | None = None) -> bool:
+        """Block at most ``timeout`` (0: do not block) for the reply or error; True once it is in.
+        With ``lead`` (:meth:`~.portal.IOLoop.lead`), this thread reads the reply itself while no
+        other thread runs the I/O loop's work; the whole wait stays within ``timeout``."""
+        if timeout > 0 and lead is not None:
+            deadline = time.monotonic() + timeout
+            lead(self.done, deadline)
+            timeout = deadline - time.monotonic()
         return self.lock.acquire(True, timeout) if timeout > 0 else self.lock.acquire(False)
 
 
@@ -112,7 +119,7 @@ class Requester:
         outbox: Outbox,
         guard: Callable[[str], None],
         timeout: float,
-        lead: Callable[[Callable[[], bool], float], None],
+        lead: Lead,
     ) -> None:
         self._lead = lead
         self._router = router
@@ -143,11 +150,9 @@ class Requester:
             raise self._outbox.closed_error("request")
         self._guard("request")
         waiter = Waiter()
-        deadline = time.monotonic() + t
         reply = self.start(subject, payload, headers, waiter)
         try:
-            self._lead(waiter.done, deadline)
-            got = waiter.wait(max(0.0, deadline - time.monotonic()))
+            got = waiter.wait(t, self._lead)
         except BaseException:  # Ctrl-C: forget the request, the client stays usable
             self._router.cancel(reply)
             raise

@@ -107,9 +107,7 @@ class PubAckFuture:
         remaining = self._deadline - time.monotonic()
         limit = remaining if timeout is None else min(check_timeout(timeout, remaining), remaining)
         lock = self._waiter.lock
-        if limit > 0:  # read the acknowledgement on this thread while nobody else reads
-            js._engine.lead(self._waiter.done, time.monotonic() + limit)
-        if lock.acquire(True, limit) if limit > 0 else lock.acquire(False):
+        if self._waiter.wait(limit, js._engine.lead):  # reading the acknowledgement itself if it can
             lock.release()  # leave it open for any other thread waiting on this future
         elif limit < remaining:
             raise NATSTimeoutError(f"no acknowledgement yet for the publish to {self._subject!r} (still pending)")
